@@ -1,0 +1,113 @@
+"""Configuration: the only module that reads the environment.
+
+Every setting is an environment variable (see README's configuration table). Nothing is
+read at import time: `load_settings()` is called by `create_app()` and the CLI.
+"""
+from __future__ import annotations
+
+import secrets
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Mode(str, Enum):
+    development = "development"
+    production = "production"
+
+
+class SettingsError(Exception):
+    """Configuration that cannot run; the message names the variable, never its value."""
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    connector_mode: Mode = Mode.development
+    # Several comma-separated secrets are all accepted, so a secret can be rotated
+    # without downtime: add the new one, switch Koji over, then drop the old one.
+    koji_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    connector_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    database_path: Path = Path("connector-state.sqlite3")
+    ledger_retention_days: float = Field(default=7, gt=0)
+    ledger_lease_seconds: float = Field(default=60, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
+    quality_threshold: float | None = Field(default=None, ge=0, le=5)
+    mapping_profile: Path | None = None
+
+    http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    koji_enrich: bool = False
+    koji_api_base_url: str = "https://koji.so"
+    koji_api_key: SecretStr | None = None
+
+    salesforce_domain_url: str | None = None
+    salesforce_client_id: str | None = None
+    salesforce_client_secret: SecretStr | None = None
+    salesforce_api_version: str = "v59.0"
+
+    log_level: str = "INFO"
+
+    @field_validator("koji_webhook_secret", "connector_api_keys", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @model_validator(mode="after")
+    def _production_needs_secrets(self) -> "Settings":
+        if self.connector_mode is Mode.production:
+            missing = [name for name, value in (
+                ("KOJI_WEBHOOK_SECRET", self.koji_webhook_secret),
+                ("CONNECTOR_API_KEYS", self.connector_api_keys),
+            ) if not value]
+            if missing:
+                raise ValueError(
+                    "production mode needs " + " and ".join(missing)
+                    + " (comma-separated values allowed)"
+                )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.connector_mode is Mode.development
+
+
+def load_settings(**overrides: object) -> tuple[Settings, dict[str, str]]:
+    """Read the environment; in development mode fill missing secrets with generated ones.
+
+    Returns the settings and the generated values (to be printed once, by the caller).
+    """
+    try:
+        settings = Settings(**overrides)
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise SettingsError(_describe(exc)) from None
+    generated: dict[str, str] = {}
+    if settings.is_development:
+        if not settings.koji_webhook_secret:
+            generated["KOJI_WEBHOOK_SECRET"] = "whsec_dev_" + secrets.token_hex(16)
+            settings.koji_webhook_secret = [SecretStr(generated["KOJI_WEBHOOK_SECRET"])]
+        if not settings.connector_api_keys:
+            generated["CONNECTOR_API_KEYS"] = "ck_dev_" + secrets.token_hex(16)
+            settings.connector_api_keys = [SecretStr(generated["CONNECTOR_API_KEYS"])]
+    return settings, generated
+
+
+def _describe(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc)
+    parts = []
+    for error in errors():
+        name = "_".join(str(p) for p in error.get("loc", ())).upper() or "settings"
+        # The message only, never the input: it may be a secret.
+        parts.append(f"{name}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)

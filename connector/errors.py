@@ -1,0 +1,144 @@
+"""One error tree, rendered as RFC 9457 problem+json (https://www.rfc-editor.org/rfc/rfc9457).
+
+    Problem (status, slug, title)
+    ├── InvalidSignature        400  the webhook signature is missing, malformed or wrong
+    ├── MalformedJson           400  the body is not a JSON object
+    ├── MalformedEnvelope       400  the verify-envelope fields are missing or not base64
+    ├── Unauthorized            401  the caller's connector API key is missing or wrong
+    ├── NotFound                404
+    ├── MethodNotAllowed        405
+    ├── EventInProgress         409  another copy of the event holds a live claim
+    ├── PayloadTooLarge         413
+    ├── UnsupportedMediaType    415
+    ├── ValidationFailed        422  schema violations, each as {pointer, message}
+    └── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
+
+Messages are written for the caller and never carry secrets, e-mails or quote text.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json, request
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_BASE = "https://github.com/koji-connector/connector/blob/main/docs/problems.md#"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    status = 500
+    slug = "internal-error"
+    title = "Internal error"
+
+    def __init__(self, detail: str | None = None, *, errors: list[dict[str, str]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.errors = errors
+        self.headers = headers or {}
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+    def to_dict(self, instance: str | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"type": self.type, "title": self.title, "status": self.status,
+                                "detail": self.detail}
+        if instance:
+            body["instance"] = instance
+        if self.errors is not None:
+            body["errors"] = self.errors
+        return body
+
+
+class InvalidSignature(Problem):
+    # 400, not 401/403: those mean the caller's API key is wrong, and Zapier turns
+    # them into a re-authentication prompt.
+    status, slug, title = 400, "invalid-signature", "Webhook signature did not verify"
+
+
+class MalformedJson(Problem):
+    status, slug, title = 400, "malformed-json", "Body is not a JSON object"
+
+
+class MalformedEnvelope(Problem):
+    status, slug, title = 400, "malformed-envelope", "Verify envelope is incomplete"
+
+
+class Unauthorized(Problem):
+    status, slug, title = 401, "unauthorized", "Connector API key missing or not accepted"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="connector"'})
+
+
+class NotFound(Problem):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class MethodNotAllowed(Problem):
+    status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+
+class EventInProgress(Problem):
+    status, slug, title = 409, "event-in-progress", "Another copy of this event is being processed"
+
+
+class PayloadTooLarge(Problem):
+    status, slug, title = 413, "payload-too-large", "Body too large"
+
+
+class UnsupportedMediaType(Problem):
+    status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+class ValidationFailed(Problem):
+    status, slug, title = 422, "validation-failed", "Payload does not match the schema"
+
+
+class UpstreamUnavailable(Problem):
+    status, slug, title = 502, "upstream-unavailable", "An upstream API did not answer usably"
+
+
+_HTTP_EXCEPTIONS: dict[int, type[Problem]] = {
+    404: NotFound, 405: MethodNotAllowed, 413: PayloadTooLarge, 415: UnsupportedMediaType,
+}
+
+
+def problem_response(problem: Problem) -> Response:
+    body = json.dumps(problem.to_dict(instance=request.path if request else None))
+    response = Response(body, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in problem.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(problem: Problem) -> Response:
+        log.info("refused %s %s: %s", request.method, request.path, problem.slug)
+        return problem_response(problem)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        cls = _HTTP_EXCEPTIONS.get(exc.code or 500)
+        if cls is None:
+            problem = Problem(exc.description)
+            problem.status, problem.title = exc.code or 500, exc.name
+            problem.slug = exc.name.lower().replace(" ", "-")
+        else:
+            problem = cls()
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            problem.headers["Allow"] = ", ".join(exc.valid_methods)
+        return problem_response(problem)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        # The exception text may hold payload data: log the type only.
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.path,
+                  exc_info=app.debug)
+        return problem_response(Problem("The connector failed unexpectedly; nothing was changed."))

@@ -1,0 +1,244 @@
+"""A fake Slack Web API: ``auth.test`` and ``chat.postMessage``, on loopback.
+
+It refuses what Slack refuses, so a chain that passes here has a fair chance
+on the real one (https://api.slack.com/methods/chat.postMessage):
+
+* every answer is HTTP 200 with ``{"ok": false, "error": ...}`` on failure;
+* no token → ``not_authed``; an unknown token → ``invalid_auth``
+  (token from ``Authorization: Bearer`` or a ``token`` form/JSON field);
+* unknown channel → ``channel_not_found`` (ids ``C…`` and names, with or without ``#``);
+* neither ``text`` nor ``blocks``/``attachments`` → ``no_text``;
+* more than 50 blocks, a block without ``type``, section text over 3,000
+  characters, header text over 150 → ``invalid_blocks``; ``blocks`` that are
+  not a JSON array → ``invalid_blocks_format``;
+* ``text`` over 40,000 characters → ``msg_too_long``.
+
+Accepted posts are recorded in :attr:`FakeSlack.posts`; every request in
+:attr:`FakeSlack.requests`. :meth:`fail_next` injects HTTP errors (503, 429
+with ``Retry-After``) or Slack errors (``error="ratelimited"`` …).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MAX_BLOCKS = 50
+MAX_TEXT = 40_000
+MAX_SECTION_TEXT = 3_000
+MAX_HEADER_TEXT = 150
+
+
+class FakeSlack:
+    def __init__(self, token: str = "xoxb-test-token", channels: dict | None = None,
+                 team: str = "Koji Test"):
+        self.token = token
+        # id → name; posts may name a channel by either.
+        self.channels = channels or {"C0KOJI0001": "koji-insights"}
+        self.team = team
+        self.requests: list[dict] = []
+        self.posts: list[dict] = []
+        self._failures: list[dict] = []
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._ts = 1_700_000_000
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> str:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeSlack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server, "not started"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- test controls -----------------------------------------------------
+    def fail_next(self, status: int = 503, times: int = 1, error: str | None = None,
+                  method: str | None = None) -> None:
+        """Fail the next ``times`` calls (of ``method``, e.g. ``chat.postMessage``).
+
+        With ``error`` the answer is Slack's usual 200 ``{"ok": false, "error": error}``;
+        otherwise an HTTP ``status`` (429 carries ``Retry-After: 1``).
+        """
+        with self._lock:
+            self._failures.append({"status": status, "times": times, "error": error,
+                                   "method": method})
+
+    def wait_for_posts(self, count: int, timeout: float = 20.0) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if len(self.posts) >= count:
+                    return list(self.posts)
+            time.sleep(0.05)
+        raise AssertionError(f"expected {count} Slack posts within {timeout}s, got {self.posts!r}")
+
+    # -- behaviour ---------------------------------------------------------
+    def _take_failure(self, method: str) -> dict | None:
+        with self._lock:
+            for failure in self._failures:
+                if failure["method"] in (None, method):
+                    failure["times"] -= 1
+                    if failure["times"] <= 0:
+                        self._failures.remove(failure)
+                    return failure
+        return None
+
+    def handle(self, method: str, headers: dict, params: dict) -> tuple[int, dict, dict]:
+        """Answer one Web API call: (HTTP status, extra headers, JSON body)."""
+        failure = self._take_failure(method)
+        if failure and failure["error"]:
+            return 200, {}, {"ok": False, "error": failure["error"]}
+        if failure:
+            extra = {"Retry-After": "1"} if failure["status"] == 429 else {}
+            return failure["status"], extra, {"ok": False, "error": "service_unavailable"}
+
+        auth_error = self._check_token(headers, params)
+        if auth_error:
+            return 200, {}, {"ok": False, "error": auth_error}
+        if method == "auth.test":
+            return 200, {}, {"ok": True, "url": "https://koji-test.slack.com/", "team": self.team,
+                             "user": "koji-bot", "team_id": "T0KOJI", "user_id": "U0KOJIBOT",
+                             "bot_id": "B0KOJIBOT"}
+        if method == "chat.postMessage":
+            return 200, {}, self._post_message(params)
+        return 200, {}, {"ok": False, "error": "unknown_method"}
+
+    def _check_token(self, headers: dict, params: dict) -> str | None:
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else params.get("token")
+        if not token:
+            return "not_authed"
+        return None if token == self.token else "invalid_auth"
+
+    def _channel_id(self, channel) -> str | None:
+        if not isinstance(channel, str) or not channel:
+            return None
+        if channel in self.channels:
+            return channel
+        name = channel.lstrip("#")
+        return next((cid for cid, cname in self.channels.items() if cname == name), None)
+
+    def _post_message(self, params: dict) -> dict:
+        channel = self._channel_id(params.get("channel"))
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        blocks = params.get("blocks")
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks) if blocks.strip() else None
+            except ValueError:
+                return {"ok": False, "error": "invalid_blocks_format"}
+        if blocks is not None and not isinstance(blocks, list):
+            return {"ok": False, "error": "invalid_blocks_format"}
+        text = params.get("text")
+        if not text and not blocks and not params.get("attachments"):
+            return {"ok": False, "error": "no_text"}
+        if isinstance(text, str) and len(text) > MAX_TEXT:
+            return {"ok": False, "error": "msg_too_long"}
+        if blocks and not _blocks_valid(blocks):
+            return {"ok": False, "error": "invalid_blocks"}
+        with self._lock:
+            self._ts += 1
+            ts = f"{self._ts}.000100"
+            post = {"channel": channel, "text": text, "blocks": blocks, "ts": ts,
+                    "params": params}
+            self.posts.append(post)
+        return {"ok": True, "channel": channel, "ts": ts,
+                "message": {"type": "message", "text": text or "", "bot_id": "B0KOJIBOT",
+                            "ts": ts, **({"blocks": blocks} if blocks else {})}}
+
+
+def _blocks_valid(blocks: list) -> bool:
+    if len(blocks) > MAX_BLOCKS:
+        return False
+    for block in blocks:
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            return False
+        text = block.get("text")
+        if block["type"] == "section":
+            if text is None and not block.get("fields"):
+                return False
+            if isinstance(text, dict) and len(text.get("text", "")) > MAX_SECTION_TEXT:
+                return False
+        if block["type"] == "header":
+            if not isinstance(text, dict) or text.get("type") != "plain_text":
+                return False
+            if len(text.get("text", "")) > MAX_HEADER_TEXT:
+                return False
+    return True
+
+
+def _parse_params(content_type: str, body: bytes, query: str) -> dict:
+    params = {k: v[-1] for k, v in parse_qs(query).items()}
+    if not body:
+        return params
+    if content_type.startswith("application/json"):
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return {**params, "_invalid_json": True}
+        return {**params, **data} if isinstance(data, dict) else params
+    form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {**params, **{k: v[-1] for k, v in form.items()}}
+
+
+def _handler_for(fake: FakeSlack):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            self._serve()
+
+        def do_POST(self):
+            self._serve()
+
+        def _serve(self):
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            params = _parse_params(headers.get("content-type", ""), body, url.query)
+            method = url.path.rsplit("/", 1)[-1]
+            fake.requests.append({"method": self.command, "path": url.path, "api": method,
+                                  "headers": headers, "params": params, "body": body})
+            if not url.path.startswith("/api/"):
+                status, extra, answer = 404, {}, {"ok": False, "error": "unknown_method"}
+            else:
+                status, extra, answer = fake.handle(method, headers, params)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for key, value in extra.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):  # keep pytest output clean
+            pass
+
+    return Handler

@@ -1,0 +1,315 @@
+"""The normalized event: one shape for every payload Koji documents.
+
+Sources (they disagree; every shape is accepted):
+- https://www.koji.so/docs/webhook-setup — `event`, `project_id`, `data.respondent`
+  (display_name, external_id), `stats`, `metadata`, `structured_answers_summary`;
+- https://www.koji.so/docs/research-automation-webhooks — `type`, `data.participant`
+  (name, company, email, …), study fields, `transcript_url`, `structured_answers`;
+- https://www.koji.so/docs/salesforce-research-integration — flat `respondent_email`
+  (null in anonymous mode), themes, sentiment, quote;
+- the full interview from `GET /api/v1/interviews/:id` (camelCase structured answers).
+`normalize()` is pure: payload dict in, `NormalizedEvent` out.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector.payload_fields import (
+    first_present, pick_email, pick_salesforce_contact_id, text_or_none,
+)
+
+VERIFICATION_TYPES = frozenset({"ping", "test", "webhook.test", "webhook.verification",
+                                "webhook.ping", "endpoint.verification"})
+INTERVIEW_TYPES = frozenset({"interview.completed", "interview.analysis_ready",
+                             "interview.quality_scored", "interview.failed_quality_gate"})
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EventInfo(_Model):
+    type: str
+    key: str
+    occurred_at: str | None = None
+    test: bool = False
+
+
+class Interview(_Model):
+    id: str | None = None
+    study_id: str | None = None
+    study_title: str | None = None
+    project_id: str | None = None
+    status: str | None = None
+    analysis_status: str | None = None
+    quality_score: float | None = None
+    completed_at: str | None = None
+    transcript_url: str | None = None
+    interaction_mode: str | None = None
+    stats: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Respondent(_Model):
+    id: str | None = None
+    email: str | None = None
+    name: str | None = None
+    company: str | None = None
+    external_id: str | None = None
+    salesforce_contact_id: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class StructuredAnswer(_Model):
+    question_id: str
+    question_text: str | None = None
+    question_type: str | None = None
+    value: Any = None
+    qualitative_answer: str | None = None
+    confidence: float | None = None
+    follow_up_insights: Any = None
+
+
+class Analysis(_Model):
+    themes: list[str] = Field(default_factory=list)
+    sentiment: str | None = None
+    sentiment_scores: dict[str, Any] = Field(default_factory=dict)
+    quote: str | None = None
+    summary: str | None = None
+    structured_answers: list[StructuredAnswer] = Field(default_factory=list)
+    structured_answers_summary: dict[str, Any] | None = None
+
+
+class Study(_Model):
+    id: str | None = None
+    title: str | None = None
+    url: str | None = None
+
+
+class Report(_Model):
+    id: str | None = None
+    study_id: str | None = None
+    title: str | None = None
+    url: str | None = None
+    summary: str | None = None
+    metrics: dict[str, Any] = Field(default_factory=dict)
+
+
+class NormalizedEvent(_Model):
+    event: EventInfo
+    interview: Interview
+    respondent: Respondent
+    analysis: Analysis
+    study: Study | None = None
+    report: Report | None = None
+
+
+def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> NormalizedEvent:
+    """Turn any documented Koji payload (already schema-checked) into a NormalizedEvent."""
+    if isinstance(payload.get("event"), dict):  # already normalized (from verify)
+        return NormalizedEvent.model_validate(_strip_answer_keys(payload))
+    event_type = payload.get("event") or payload.get("type")
+    data = payload.get("data")
+    if not isinstance(event_type, str):  # a bare interview from Koji's API or Zapier trigger
+        data = _unwrap_interview(payload)
+        event_type = "interview.analysis_ready" if _has_analysis(data) else "interview.completed"
+    data = data if isinstance(data, dict) else {}
+    is_test = bool(payload.get("test")) or event_type in VERIFICATION_TYPES
+    interview = _interview(payload, data)
+    event = EventInfo(
+        type=event_type,
+        key=_event_key(event_type, payload, data, interview, raw_body),
+        occurred_at=iso_utc(payload.get("timestamp")) or interview.completed_at,
+        test=is_test,
+    )
+    return NormalizedEvent(
+        event=event, interview=interview, respondent=_respondent(data),
+        analysis=_analysis(data),
+        study=_study(data) if event_type == "study.published" else None,
+        report=_report(data) if event_type == "report.generated" else None,
+    )
+
+
+def _strip_answer_keys(answer: dict[str, Any]) -> dict[str, Any]:
+    keys = NormalizedEvent.model_fields.keys()
+    return {key: value for key, value in answer.items() if key in keys}
+
+
+def _unwrap_interview(payload: dict[str, Any]) -> dict[str, Any]:
+    for wrapper in ("data", "interview"):
+        inner = payload.get(wrapper)
+        if isinstance(inner, dict) and ("id" in inner or "interview_id" in inner):
+            return inner
+    return payload
+
+
+def _has_analysis(data: dict[str, Any]) -> bool:
+    analysis = data.get("analysis")
+    return isinstance(analysis, dict) and bool(analysis) or bool(data.get("themes"))
+
+
+def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
+               interview: Interview, raw_body: bytes | None) -> str:
+    if event_type == "study.published":
+        subject = text_or_none(first_present(data, "study_id", "id"))
+    elif event_type == "report.generated":
+        subject = text_or_none(first_present(data, "report_id", "id"))
+        if subject is None and data.get("study_id") is not None:
+            subject = f"{data['study_id']}@{payload.get('timestamp') or ''}"
+    else:
+        subject = interview.id
+    if subject is None:
+        # Nothing identifies the event: the body itself does, so an exact repeat is caught.
+        body = raw_body if raw_body is not None else json.dumps(payload, sort_keys=True).encode()
+        subject = "sha256-" + hashlib.sha256(body).hexdigest()[:32]
+    return f"{subject}:{event_type}"
+
+
+def _interview(payload: dict[str, Any], data: dict[str, Any]) -> Interview:
+    analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
+    study = data.get("study") if isinstance(data.get("study"), dict) else {}
+    quality = first_present(data, "quality_score", "qualityScore")
+    if quality is None:
+        quality = first_present(analysis, "quality_score", "qualityScore")
+    return Interview(
+        id=text_or_none(first_present(data, "interview_id", "interviewId", "id")),
+        study_id=text_or_none(first_present(data, "study_id", "studyId") or study.get("id")),
+        study_title=text_or_none(first_present(data, "study_title", "studyTitle", "study_name")
+                                 or study.get("title")),
+        project_id=text_or_none(first_present(payload, "project_id", "projectId")
+                                or first_present(data, "project_id", "projectId")),
+        status=text_or_none(data.get("status")),
+        analysis_status=text_or_none(first_present(data, "analysis_status", "analysisStatus")),
+        quality_score=float(quality) if isinstance(quality, (int, float)) and not isinstance(quality, bool) else None,
+        completed_at=iso_utc(first_present(data, "completed_at", "completedAt")),
+        transcript_url=text_or_none(first_present(data, "transcript_url", "transcriptUrl")),
+        interaction_mode=text_or_none(first_present(data, "interaction_mode", "interactionMode")),
+        stats=_dict(data.get("stats")),
+        metadata=_dict(data.get("metadata")),
+    )
+
+
+_PERSON_KEYS = {"id", "email", "name", "display_name", "displayName", "first_name", "last_name",
+                "company", "external_id", "externalId"}
+
+
+def _respondent(data: dict[str, Any]) -> Respondent:
+    person = _dict(first_present(data, "respondent", "participant"))
+    attributes = {k: v for k, v in person.items() if k not in _PERSON_KEYS}
+    attributes.update(_dict(person.get("attributes")))
+    attributes.pop("attributes", None)
+    name = first_present(person, "name", "display_name", "displayName")
+    if name is None and (person.get("first_name") or person.get("last_name")):
+        name = " ".join(str(p) for p in (person.get("first_name"), person.get("last_name")) if p)
+    return Respondent(
+        id=text_or_none(person.get("id") or data.get("respondent_id")),
+        email=pick_email(data, person),
+        name=text_or_none(name),
+        company=text_or_none(person.get("company") or attributes.get("company")),
+        external_id=text_or_none(first_present(person, "external_id", "externalId")
+                                 or data.get("external_id")),
+        salesforce_contact_id=pick_salesforce_contact_id(data, person),
+        attributes=attributes,
+    )
+
+
+def _analysis(data: dict[str, Any]) -> Analysis:
+    nested = _dict(data.get("analysis"))
+    source = {**data, **nested}  # the full interview nests analysis; webhooks are flat
+    overall, scores = _sentiment(source.get("sentiment"))
+    return Analysis(
+        themes=_themes(source.get("themes")),
+        sentiment=overall,
+        sentiment_scores=scores,
+        quote=_quote(source),
+        summary=text_or_none(first_present(source, "summary", "ai_summary", "aiSummary")),
+        structured_answers=[_structured_answer(item) for item in
+                            (first_present(source, "structured_answers", "structuredAnswers") or [])
+                            if isinstance(item, dict)],
+        structured_answers_summary=first_present(data, "structured_answers_summary",
+                                                 "structuredAnswersSummary"),
+    )
+
+
+def _themes(value: Any) -> list[str]:
+    if isinstance(value, str):
+        value = value.split(",")
+    themes = []
+    for item in value or []:
+        if isinstance(item, dict):
+            item = first_present(item, "name", "theme", "label", "title")
+        text = text_or_none(item)
+        if text and text not in themes:
+            themes.append(text)
+    return themes
+
+
+def _sentiment(value: Any) -> tuple[str | None, dict[str, Any]]:
+    if isinstance(value, dict):
+        overall = first_present(value, "overall", "label", "value")
+        scores = _dict(first_present(value, "by_theme", "scores", "sub_scores"))
+        return text_or_none(overall), scores
+    return text_or_none(value), {}
+
+
+def _quote(source: dict[str, Any]) -> str | None:
+    quote = first_present(source, "quote", "latest_quote", "key_quote", "pull_quote",
+                          "representative_quote", "keyQuote")
+    if quote is None:
+        quotes = source.get("quotes") or source.get("key_quotes")
+        if isinstance(quotes, list) and quotes:
+            quote = quotes[0].get("text") if isinstance(quotes[0], dict) else quotes[0]
+    return text_or_none(quote)
+
+
+def _structured_answer(item: dict[str, Any]) -> StructuredAnswer:
+    confidence = first_present(item, "confidence")
+    return StructuredAnswer(
+        question_id=str(first_present(item, "question_id", "questionId")),
+        question_text=text_or_none(first_present(item, "question_text", "questionText")),
+        question_type=text_or_none(first_present(item, "question_type", "questionType", "type")),
+        value=first_present(item, "value", "structured_value", "structuredValue", "answer"),
+        qualitative_answer=text_or_none(first_present(item, "qualitative_answer", "qualitativeAnswer")),
+        confidence=float(confidence) if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) else None,
+        follow_up_insights=first_present(item, "follow_up_insights", "followUpInsights"),
+    )
+
+
+def _study(data: dict[str, Any]) -> Study:
+    return Study(id=text_or_none(first_present(data, "study_id", "id")),
+                 title=text_or_none(first_present(data, "study_title", "title", "name")),
+                 url=text_or_none(first_present(data, "study_url", "url", "link")))
+
+
+def _report(data: dict[str, Any]) -> Report:
+    return Report(
+        id=text_or_none(first_present(data, "report_id", "id")),
+        study_id=text_or_none(data.get("study_id")),
+        title=text_or_none(first_present(data, "report_title", "title", "study_title")),
+        url=text_or_none(first_present(data, "report_url", "url", "link")),
+        summary=text_or_none(first_present(data, "summary", "key_summary")),
+        metrics=_dict(first_present(data, "metrics", "key_metrics", "summary_metrics")),
+    )
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def iso_utc(value: Any) -> str | None:
+    """ISO 8601 in UTC with a Z (what Salesforce Date/Time wants); None when unparseable."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)  # Koji documents UTC timestamps
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

@@ -1,0 +1,135 @@
+"""The event ledger: which events were claimed, completed or released (docs/design.md,
+"Completion protocol").
+
+SQLite in WAL mode, one row per event key. Each state change is one `BEGIN IMMEDIATE`
+transaction, so gunicorn workers (separate processes) and restarts see one truth and
+exactly one of many concurrent copies of an event wins the claim.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
+CLAIMED, COMPLETED, RELEASED = "claimed", "completed", "released"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_seen REAL NOT NULL,
+    updated REAL NOT NULL,
+    lease_until REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_first_seen ON events(first_seen);
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    status: str       # first | retry | duplicate | in_progress
+    attempt: int
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    key: str
+    state: str
+    attempts: int
+    first_seen: float
+    updated: float
+    lease_until: float
+
+
+class Ledger:
+    def __init__(self, path: Path | str, *, retention_seconds: float, lease_seconds: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.path = str(path)
+        self.retention_seconds = retention_seconds
+        self.lease_seconds = lease_seconds
+        self.clock = clock
+        self._local = threading.local()
+        self._last_purge = 0.0
+        with self._transaction() as db:
+            db.executescript(_SCHEMA)
+
+    def claim(self, key: str) -> Claim:
+        now = self.clock()
+        self._purge_now_and_then(now)
+        with self._transaction() as db:
+            row = db.execute("SELECT state, attempts, lease_until FROM events WHERE key = ?",
+                             (key,)).fetchone()
+            if row is None:
+                db.execute("INSERT INTO events VALUES (?, ?, 1, ?, ?, ?)",
+                           (key, CLAIMED, now, now, now + self.lease_seconds))
+                return Claim(FIRST, 1)
+            state, attempts, lease_until = row
+            if state == COMPLETED:
+                return Claim(DUPLICATE, attempts)
+            if state == CLAIMED and lease_until > now:
+                return Claim(IN_PROGRESS, attempts)
+            db.execute("UPDATE events SET state = ?, attempts = ?, updated = ?, lease_until = ? "
+                       "WHERE key = ?", (CLAIMED, attempts + 1, now, now + self.lease_seconds, key))
+            return Claim(RETRY, attempts + 1)
+
+    def complete(self, key: str) -> EventRecord | None:
+        return self._set_state(key, COMPLETED)
+
+    def release(self, key: str) -> EventRecord | None:
+        """Drop a live claim so the next copy is processed; a completed event stays completed."""
+        return self._set_state(key, RELEASED, unless=COMPLETED)
+
+    def get(self, key: str) -> EventRecord | None:
+        row = self._connection().execute(
+            "SELECT key, state, attempts, first_seen, updated, lease_until FROM events "
+            "WHERE key = ?", (key,)).fetchone()
+        return EventRecord(*row) if row else None
+
+    def purge(self, now: float | None = None) -> int:
+        cutoff = (self.clock() if now is None else now) - self.retention_seconds
+        with self._transaction() as db:
+            return db.execute("DELETE FROM events WHERE first_seen < ?", (cutoff,)).rowcount
+
+    def _set_state(self, key: str, state: str, unless: str | None = None) -> EventRecord | None:
+        now = self.clock()
+        with self._transaction() as db:
+            db.execute("UPDATE events SET state = ?, updated = ?, lease_until = ? "
+                       "WHERE key = ? AND state != ?", (state, now, now, key, unless or ""))
+        return self.get(key)
+
+    def _purge_now_and_then(self, now: float) -> None:
+        if now - self._last_purge > 60:
+            self._last_purge = now
+            self.purge(now)
+
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._connection())
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE takes the write lock up front, so read-then-write is atomic."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

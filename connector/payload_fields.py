@@ -1,0 +1,53 @@
+"""Where Koji's payloads keep a value: the documents put the e-mail, the ids and the names
+in different places, so each value has an ordered list of places to look."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# A Salesforce record id: 15 case-sensitive or 18 case-insensitive alphanumerics; 003 = Contact.
+_CONTACT_ID = re.compile(r"003[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_CONTACT_ID_KEYS = ("salesforce_contact_id", "salesforceContactId", "sf_contact_id",
+                    "sfdc_contact_id", "contact_id", "contactId")
+
+
+def first_present(source: Any, *keys: str) -> Any:
+    """The first value under `keys` that is not None or blank."""
+    if not isinstance(source, dict):
+        return None
+    for key in keys:
+        value = source.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def text_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def pick_email(data: dict[str, Any], person: dict[str, Any]) -> str | None:
+    """E-mail from any documented place; None (anonymous) when absent or not an address."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    attributes = person.get("attributes") if isinstance(person.get("attributes"), dict) else {}
+    for candidate in (person.get("email"), data.get("respondent_email"), data.get("email"),
+                      attributes.get("email"), metadata.get("email"),
+                      metadata.get("respondent_email")):
+        text = text_or_none(candidate)
+        if text and _EMAIL.fullmatch(text):
+            return text
+    return None
+
+
+def pick_salesforce_contact_id(data: dict[str, Any], person: dict[str, Any]) -> str | None:
+    """A Contact id carried by a personalized link (metadata or respondent attributes)."""
+    places = [data.get("metadata"), person.get("attributes"), person, data]
+    for place in places:
+        value = text_or_none(first_present(place, *_CONTACT_ID_KEYS))
+        if value and _CONTACT_ID.fullmatch(value):
+            return value
+    return None

@@ -1,0 +1,85 @@
+"""Inbound payloads: strict JSON parsing and checks against the JSON Schemas in
+`connector/schemas/` (the same files openapi.yaml references).
+
+Error messages are built from the schema, never from the offending value, so a bad
+e-mail or quote is never echoed back or logged.
+"""
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from connector.errors import MalformedJson, ValidationFailed
+
+MAX_REPORTED_ERRORS = 50
+
+
+def parse_json_object(raw: bytes, *, what: str = "body") -> dict[str, Any]:
+    try:
+        payload = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise MalformedJson(f"The {what} is not valid JSON (UTF-8, no NaN/Infinity).") from None
+    if not isinstance(payload, dict):
+        raise MalformedJson(f"The {what} must be a JSON object, not {_json_type(payload)}.")
+    return payload
+
+
+def check(payload: Any, schema_name: str) -> None:
+    """Raise ValidationFailed listing every violation as {pointer, message}."""
+    errors = sorted(_validator(schema_name).iter_errors(payload), key=lambda e: list(e.path))
+    if errors:
+        reported = [_describe(error) for error in errors[:MAX_REPORTED_ERRORS]]
+        raise ValidationFailed(f"{len(errors)} field(s) do not match the schema {schema_name}.",
+                               errors=reported)
+
+
+@cache
+def load_schema(schema_name: str) -> dict[str, Any]:
+    text = resources.files("connector.schemas").joinpath(schema_name).read_text("utf-8")
+    return json.loads(text)
+
+
+@cache
+def _validator(schema_name: str) -> Draft202012Validator:
+    return Draft202012Validator(load_schema(schema_name))
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _describe(error: ValidationError) -> dict[str, str]:
+    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in error.path)
+    return {"pointer": pointer, "message": _message(error)}
+
+
+def _message(error: ValidationError) -> str:
+    kind, expected = error.validator, error.validator_value
+    if kind == "required":
+        missing = [name for name in expected if isinstance(error.instance, dict) and name not in error.instance]
+        return "missing required property " + ", ".join(repr(name) for name in missing)
+    if kind == "type":
+        return f"must be of type {' or '.join(expected) if isinstance(expected, list) else expected}"
+    if kind in ("maxLength", "minLength"):
+        return f"must be {'at most' if kind == 'maxLength' else 'at least'} {expected} characters"
+    if kind in ("minimum", "maximum"):
+        return f"must be {'at least' if kind == 'minimum' else 'at most'} {expected}"
+    if kind in ("maxItems", "minItems"):
+        return f"must have {'at most' if kind == 'maxItems' else 'at least'} {expected} items"
+    if kind == "enum":
+        return "must be one of " + ", ".join(json.dumps(value) for value in expected)
+    if kind in ("anyOf", "oneOf"):
+        return "does not match any documented shape (see openapi.yaml)"
+    if kind == "additionalProperties":
+        return "has properties the schema does not allow"
+    return f"violates '{kind}'"
+
+
+def _json_type(value: Any) -> str:
+    return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")

@@ -1,0 +1,229 @@
+"""The fake Salesforce refuses what the real one refuses (salesforce-rest.md)."""
+import base64
+
+import pytest
+import requests
+
+from tests.fakes.salesforce import RECIPE_FIELDS, FakeSalesforce, contact_id, id_suffix
+
+API = "/services/data/v59.0"
+
+
+@pytest.fixture
+def sf():
+    with FakeSalesforce() as fake:
+        fake.add_contact("o'brien@example.com", FirstName="Ann")
+        yield fake
+
+
+def token(sf, **form):
+    data = {"grant_type": "client_credentials", "client_id": "test-client-id",
+            "client_secret": "test-client-secret", **form}
+    return requests.post(sf.base_url + "/services/oauth2/token", data=data, timeout=5)
+
+
+@pytest.fixture
+def api(sf):
+    bearer = {"Authorization": "Bearer " + token(sf).json()["access_token"]}
+
+    def call(method, path, headers=None, **kwargs):
+        return requests.request(method, sf.base_url + API + path, headers={**bearer, **(headers or {})},
+                                timeout=5, **kwargs)
+    return call
+
+
+def errors(response):
+    return [e["errorCode"] for e in response.json()]
+
+
+def test_token_answer_has_salesforce_fields_and_no_expiry(sf):
+    answer = token(sf)
+    assert answer.status_code == 200
+    assert set(answer.json()) == {"access_token", "instance_url", "id", "token_type", "issued_at", "signature", "scope"}
+    assert answer.json()["instance_url"] == sf.base_url and answer.json()["issued_at"].isdigit()
+
+
+def test_token_by_basic_auth_and_refresh_grant(sf):
+    basic = base64.b64encode(b"test-client-id:test-client-secret").decode()
+    for grant in ("client_credentials", "refresh_token"):
+        answer = requests.post(sf.base_url + "/services/oauth2/token", data={"grant_type": grant, "refresh_token": "x"},
+                               headers={"Authorization": "Basic " + basic}, timeout=5)
+        assert answer.status_code == 200 and answer.json()["instance_url"] == sf.base_url
+
+
+@pytest.mark.parametrize(("form", "error"), [
+    ({"client_secret": "wrong"}, "invalid_client"),
+    ({"client_id": "other"}, "invalid_client"),
+    ({"grant_type": "password"}, "unsupported_grant_type"),
+])
+def test_token_refusals(sf, form, error):
+    answer = token(sf, **form)
+    assert answer.status_code == 400 and answer.json()["error"] == error
+
+
+def test_api_needs_a_live_token(sf, api):
+    assert requests.get(sf.base_url + API + "/sobjects/Contact/describe", timeout=5).status_code == 401
+    assert api("GET", "/sobjects/Contact/describe").status_code == 200
+    sf.expire_tokens()
+    expired = api("GET", "/sobjects/Contact/describe")
+    assert expired.status_code == 401 and errors(expired) == ["INVALID_SESSION_ID"]
+
+
+def test_every_answer_counts_api_usage(sf, api):
+    api("GET", "/sobjects/Contact/describe")
+    answer = api("GET", "/sobjects/Contact/describe")
+    assert answer.headers["Sforce-Limit-Info"] == "api-usage=2/15000"
+
+
+@pytest.mark.parametrize("path", ["/query", "/query/"])
+def test_query_decodes_escapes_and_ignores_email_case(api, path):
+    answer = api("GET", path, params={"q": r"SELECT Id, Email FROM Contact WHERE Email = 'O\'Brien@EXAMPLE.com' LIMIT 1"})
+    assert answer.status_code == 200
+    assert answer.json()["totalSize"] == 1
+    assert answer.json()["records"][0]["Email"] == "o'brien@example.com"
+    assert answer.json()["records"][0]["attributes"]["type"] == "Contact"
+
+
+def test_query_in_list(sf, api):
+    sf.add_contact("b@example.com")
+    q = "select Id from contact where email in ('b@example.com', 'nobody@example.com', 'O\\'brien@example.com')"
+    assert api("GET", "/query", params={"q": q}).json()["totalSize"] == 2
+
+
+@pytest.mark.parametrize("q", [
+    "SELECT Id FROM Contact WHERE Email = 'o'brien@example.com'",       # unescaped quote
+    "SELECT Id FROM Contact WHERE Email = 'open",                       # unbalanced
+    r"SELECT Id FROM Contact WHERE Email = 'bad\escape'",              # not an escape
+    r"SELECT Id FROM Contact WHERE Email = 'a\%b'",                    # LIKE-only escape
+    "SELECT Id FROM Contact WHERE Email = 'a' OR 1=1",
+    "SELECT FROM Contact",
+    "SELECT Id FROM Contact WHERE Email = '" + "x" * 4000 + "'",
+])
+def test_bad_soql_is_malformed(api, q):
+    answer = api("GET", "/query", params={"q": q})
+    assert answer.status_code == 400 and errors(answer) == ["MALFORMED_QUERY"]
+
+
+def test_unknown_column_and_object(api):
+    assert errors(api("GET", "/query", params={"q": "SELECT Nope__c FROM Contact"})) == ["INVALID_FIELD"]
+    assert errors(api("GET", "/query", params={"q": "SELECT Id FROM Lead"})) == ["INVALID_TYPE"]
+
+
+def test_long_uri_is_414(api):
+    q = "SELECT Id FROM Contact WHERE Email IN (" + ",".join(f"'user{i}@example.com'" for i in range(800)) + ")"
+    assert api("GET", "/query", params={"q": q}).status_code == 414
+
+
+def test_query_by_15_and_18_char_id(sf, api):
+    record_id = next(iter(sf.contacts))
+    for value in (record_id, record_id[:15]):
+        assert api("GET", "/query", params={"q": f"SELECT Id FROM Contact WHERE Id = '{value}'"}).json()["totalSize"] == 1
+
+
+GOOD = {"Latest_Customer_Quote__c": "é" * 4000, "Interview_Themes__c": "pricing, onboarding",
+        "Interview_Sentiment__c": "negative", "Interview_Quality_Score__c": 4,
+        "Transcript_URL__c": "https://app.koji.so/t/1", "Last_Koji_Interview_At__c": "2026-04-16T10:22:55Z",
+        "NPS_Score__c": 10, "CSAT_Score__c": 5, "Last_Survey_Date__c": "2026-04-16"}
+
+
+@pytest.mark.parametrize("path", ["/sobjects/Contact/{}", "/sobjects/contact/{}"])
+def test_patch_applies_good_values(sf, api, path):
+    record_id = next(iter(sf.contacts))
+    answer = api("PATCH", path.format(record_id), json=GOOD)
+    assert answer.status_code == 204 and answer.content == b""
+    assert sf.patches == [(record_id, GOOD)]
+    assert sf.contacts[record_id]["Interview_Sentiment__c"] == "negative"
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"Foo__c": "x"}, "INVALID_FIELD"),
+    ({"Interview_Themes__c": "😀" * 256}, "STRING_TOO_LONG"),
+    ({"Latest_Customer_Quote__c": "a" * 4001}, "STRING_TOO_LONG"),
+    ({"Interview_Sentiment__c": "Positive"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+    ({"Interview_Sentiment__c": "mixed"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"),
+    ({"Interview_Quality_Score__c": 4.2}, "NUMBER_OUTSIDE_VALID_RANGE"),
+    ({"Interview_Quality_Score__c": 12}, "NUMBER_OUTSIDE_VALID_RANGE"),
+    ({"Interview_Quality_Score__c": "4"}, "JSON_PARSER_ERROR"),
+    ({"Interview_Quality_Score__c": True}, "JSON_PARSER_ERROR"),
+    ({"Last_Koji_Interview_At__c": "16/04/2026 10:22"}, "JSON_PARSER_ERROR"),
+    ({"Last_Koji_Interview_At__c": "2026-13-16T10:22:55Z"}, "JSON_PARSER_ERROR"),
+    ({"Last_Survey_Date__c": "2026-04-16T10:22:55Z"}, "JSON_PARSER_ERROR"),
+    ({"Name": "Ann Smith"}, "INVALID_FIELD_FOR_INSERT_UPDATE"),
+    ({"Email": "not-an-address"}, "INVALID_EMAIL_ADDRESS"),
+    ({"LastName": None}, "REQUIRED_FIELD_MISSING"),
+])
+def test_patch_refusals_apply_nothing(sf, api, body, code):
+    record_id = next(iter(sf.contacts))
+    before = dict(sf.contacts[record_id])
+    answer = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Interview_Themes__c": "ok", **body})
+    assert answer.status_code == 400 and code in errors(answer)
+    assert sf.contacts[record_id] == before and sf.patches == []
+
+
+def test_patch_with_bad_json(sf, api):
+    record_id = next(iter(sf.contacts))
+    answer = api("PATCH", f"/sobjects/Contact/{record_id}", data="{nope", headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and errors(answer) == ["JSON_PARSER_ERROR"]
+
+
+@pytest.mark.parametrize(("record_id", "status", "code"), [
+    ("003xx", 400, "MALFORMED_ID"),
+    ("0015g00000ABCDEFGH", 400, "MALFORMED_ID"),             # an Account id
+    (contact_id(1)[:15] + "ZZZ", 400, "MALFORMED_ID"),       # wrong checksum
+    (contact_id(99), 404, "NOT_FOUND"),
+])
+def test_patch_bad_ids(api, record_id, status, code):
+    answer = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Interview_Themes__c": "x"})
+    assert answer.status_code == status and errors(answer) == [code]
+
+
+def test_id_suffix_matches_salesforce_example():
+    # Salesforce's documented example: 001A0000006Vm9r → 001A0000006Vm9rIAC
+    assert id_suffix("001A0000006Vm9r") == "IAC"
+
+
+def test_collection_partial_and_all_or_none(sf, api):
+    first = next(iter(sf.contacts))
+    second = sf.add_contact("b@example.com")
+    records = [{"attributes": {"type": "Contact"}, "id": first, "Interview_Quality_Score__c": 5},
+               {"attributes": {"type": "Contact"}, "id": second, "Interview_Quality_Score__c": 4.5}]
+    rolled = api("PATCH", "/composite/sobjects", json={"allOrNone": True, "records": records}).json()
+    assert [r["success"] for r in rolled] == [False, False]
+    assert rolled[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
+    assert rolled[1]["errors"][0]["statusCode"] == "NUMBER_OUTSIDE_VALID_RANGE"
+    assert sf.patches == []
+    partial = api("PATCH", "/composite/sobjects", json={"allOrNone": False, "records": records}).json()
+    assert [r["success"] for r in partial] == [True, False] and partial[0]["id"] == first
+    assert [record_id for record_id, _ in sf.patches] == [first]
+
+
+def test_collection_over_200_records(sf, api):
+    record_id = next(iter(sf.contacts))
+    records = [{"attributes": {"type": "Contact"}, "id": record_id}] * 201
+    answer = api("PATCH", "/composite/sobjects", json={"allOrNone": False, "records": records})
+    assert answer.status_code == 400 and errors(answer) == ["EXCEEDED_ID_LIMIT"]
+
+
+def test_describe_has_recipe_fields(api):
+    fields = {f["name"]: f for f in api("GET", "/sobjects/Contact/describe").json()["fields"]}
+    assert fields["Interview_Themes__c"]["length"] == 255
+    assert fields["Interview_Quality_Score__c"]["precision"] == 1
+    assert [p["value"] for p in fields["Interview_Sentiment__c"]["picklistValues"]] == ["positive", "neutral", "negative"]
+    assert {"Id", "Email", "NPS_Score__c", "CSAT_Score__c", "Last_Survey_Date__c"} <= set(fields)
+
+
+def test_custom_field_list_replaces_the_recipe():
+    with FakeSalesforce(fields=[f for f in RECIPE_FIELDS if f["name"] != "Transcript_URL__c"]) as sf:
+        assert sf.field("Transcript_URL__c") is None and sf.field("Email") is not None
+
+
+def test_fail_next_then_recovers(sf, api):
+    sf.fail_next(503, times=2, method="GET", path_contains="/query")
+    q = {"q": "SELECT Id FROM Contact"}
+    assert [api("GET", "/query", params=q).status_code for _ in range(3)] == [503, 503, 200]
+
+
+def test_requests_are_recorded(sf, api):
+    api("GET", "/query", params={"q": "SELECT Id FROM Contact"})
+    last = sf.requests[-1]
+    assert last["method"] == "GET" and last["path"] == API + "/query" and last["query"]["q"].startswith("SELECT")

@@ -5,7 +5,6 @@ read at import time: `load_settings()` is called by `create_app()` and the CLI.
 """
 from __future__ import annotations
 
-import secrets
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -81,24 +80,12 @@ class Settings(BaseSettings):
         return self.connector_mode is Mode.development
 
 
-def load_settings(**overrides: object) -> tuple[Settings, dict[str, str]]:
-    """Read the environment; in development mode fill missing secrets with generated ones.
-
-    Returns the settings and the generated values (to be printed once, by the caller).
-    """
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (and `overrides`); raise SettingsError naming what is wrong."""
     try:
-        settings = Settings(**overrides)
+        return Settings(**overrides)
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise SettingsError(_describe(exc)) from None
-    generated: dict[str, str] = {}
-    if settings.is_development:
-        if not settings.koji_webhook_secret:
-            generated["KOJI_WEBHOOK_SECRET"] = "whsec_dev_" + secrets.token_hex(16)
-            settings.koji_webhook_secret = [SecretStr(generated["KOJI_WEBHOOK_SECRET"])]
-        if not settings.connector_api_keys:
-            generated["CONNECTOR_API_KEYS"] = "ck_dev_" + secrets.token_hex(16)
-            settings.connector_api_keys = [SecretStr(generated["CONNECTOR_API_KEYS"])]
-    return settings, generated
 
 
 def _describe(exc: ValueError) -> str:

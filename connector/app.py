@@ -1,0 +1,50 @@
+"""create_app(): wiring only. `gunicorn 'connector:create_app()'` or `connector serve`."""
+from __future__ import annotations
+
+import sys
+
+from flask import Flask
+
+from connector import dev_secrets, errors, logs, routes
+from connector.profile import Profile, ProfileError
+from connector.services import build_services
+from connector.settings import Settings, SettingsError, load_settings
+
+
+def create_app(settings: Settings | None = None, *, profile: Profile | None = None) -> Flask:
+    if settings is None:
+        settings = _settings_or_exit()
+    generated = dev_secrets.fill_missing(settings)
+    dev_secrets.announce(generated, dev_secrets.secrets_path(settings))
+    try:
+        services = build_services(settings, profile)
+    except ProfileError as exc:
+        _exit(f"mapping profile refused: {exc}")
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["connector"] = services
+    logs.init_app(app, settings.log_level, _secret_values(settings))
+    errors.init_app(app)
+    routes.init_app(app)
+    return app
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        _exit(f"configuration refused: {exc}")
+
+
+def _exit(message: str):
+    print(f"connector: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    values = [s.get_secret_value() for s in settings.koji_webhook_secret + settings.connector_api_keys]
+    for optional in (settings.koji_api_key, settings.salesforce_client_secret):
+        if optional is not None:
+            values.append(optional.get_secret_value())
+    return values

@@ -1,0 +1,115 @@
+"""`connector` command: serve under gunicorn, send a signed test event, Salesforce tools."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib import resources
+
+from connector import dev_secrets
+from connector.settings import SettingsError, load_settings
+
+SAMPLES = {
+    "interview.analysis_ready": "salesforce-guide.analysis_ready.json",
+    "interview.completed": "automation.interview_completed.json",
+    "interview.quality_scored": "quality_scored.json",
+    "interview.failed_quality_gate": "failed_quality_gate.json",
+    "anonymous": "anonymous.analysis_ready.json",
+    "study.published": "study.published.json",
+    "report.generated": "report.generated.json",
+    "ping": "ping.json",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="connector", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the service under gunicorn")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.set_defaults(handler=_serve)
+
+    test_event = commands.add_parser("send-test-event",
+                                     help="POST a correctly signed sample event, like Koji's 'Send Test Event'")
+    test_event.add_argument("--url", required=True, help="where Koji would deliver (n8n webhook, connector verify, …)")
+    test_event.add_argument("--type", default="interview.analysis_ready", choices=sorted(SAMPLES))
+    test_event.add_argument("--email", help="respondent e-mail to put in the sample")
+    test_event.add_argument("--interview-id", help="interview id (default: the sample's; change it to avoid the duplicate check)")
+    test_event.add_argument("--secret", help="webhook secret (default: first of KOJI_WEBHOOK_SECRET)")
+    test_event.add_argument("--api-key", help="connector API key, sent as X-API-Key (for the connector's own URL)")
+    test_event.set_defaults(handler=_send_test_event)
+
+    _register_salesforce(commands)
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+def _register_salesforce(commands) -> None:
+    from connector.salesforce_cli import register
+    register(commands)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"connector: configuration refused: {exc}", file=sys.stderr)
+        return 2
+    # Create (and print) development secrets once, before the workers start and read them.
+    dev_secrets.announce(dev_secrets.fill_missing(settings), dev_secrets.secrets_path(settings))
+    from connector.server import run_gunicorn
+    run_gunicorn(args.host, args.port, args.workers)
+    return 0
+
+
+def sample_payload(event_type: str) -> dict:
+    text = resources.files("connector.samples").joinpath(SAMPLES[event_type]).read_text("utf-8")
+    return json.loads(text)
+
+
+def _send_test_event(args: argparse.Namespace) -> int:
+    import requests
+
+    from connector.signatures import SIGNATURE_HEADER, sign
+
+    secret = args.secret or _configured_secret()
+    if not secret:
+        print("connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET", file=sys.stderr)
+        return 2
+    payload = sample_payload(args.type)
+    data = payload.setdefault("data", {})
+    if args.email:
+        data["respondent_email"] = args.email
+    if args.interview_id:
+        data["interview_id"] = args.interview_id
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret),
+               "User-Agent": "connector-send-test-event"}
+    if args.api_key:
+        headers["X-API-Key"] = args.api_key
+    try:
+        response = requests.post(args.url, data=body, headers=headers, timeout=30)
+    except requests.RequestException as exc:
+        print(f"connector: could not reach {args.url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(f"{response.status_code} {response.reason}")
+    print(response.text[:20000])
+    return 0 if response.ok else 1
+
+
+def _configured_secret() -> str | None:
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return None
+    if not settings.koji_webhook_secret and settings.is_development:
+        path = dev_secrets.secrets_path(settings)
+        if path.exists():
+            return json.loads(path.read_text())["KOJI_WEBHOOK_SECRET"]
+    return settings.koji_webhook_secret[0].get_secret_value() if settings.koji_webhook_secret else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

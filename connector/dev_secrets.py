@@ -1,0 +1,66 @@
+"""Development mode: generate the webhook secret and API key once and keep them.
+
+They are stored next to the state database (mode 0600) so every gunicorn worker and every
+restart uses the same values; the process that creates them prints them once.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+import time
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from connector.settings import Settings
+
+
+def secrets_path(settings: Settings) -> Path:
+    return settings.database_path.with_name(settings.database_path.name + ".dev-secrets.json")
+
+
+def fill_missing(settings: Settings) -> dict[str, str]:
+    """Fill missing secrets of a development-mode `settings`; return the ones created now."""
+    if not settings.is_development or (settings.koji_webhook_secret and settings.connector_api_keys):
+        return {}
+    stored, created = _load_or_create(secrets_path(settings))
+    if not settings.koji_webhook_secret:
+        settings.koji_webhook_secret = [SecretStr(stored["KOJI_WEBHOOK_SECRET"])]
+    if not settings.connector_api_keys:
+        settings.connector_api_keys = [SecretStr(stored["CONNECTOR_API_KEYS"])]
+    return stored if created else {}
+
+
+def announce(generated: dict[str, str], path: Path) -> None:
+    if not generated:
+        return
+    lines = ["", "=" * 72, " DEVELOPMENT MODE — not for production (set CONNECTOR_MODE=production)",
+             " Generated once and stored in " + str(path) + ":"]
+    lines += [f"   {name}={value}" for name, value in generated.items()]
+    lines += ["=" * 72, ""]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
+def _load_or_create(path: Path) -> tuple[dict[str, str], bool]:
+    values = {"KOJI_WEBHOOK_SECRET": "whsec_dev_" + secrets.token_hex(16),
+              "CONNECTOR_API_KEYS": "ck_dev_" + secrets.token_hex(16)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: of several workers starting at once, exactly one creates the file.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read(path), False
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values, True
+
+
+def _read(path: Path) -> dict[str, str]:
+    for _ in range(50):  # the creator may still be writing
+        try:
+            return json.loads(path.read_text())
+        except ValueError:
+            time.sleep(0.02)
+    raise RuntimeError(f"{path} is not readable JSON; delete it to generate new development secrets")

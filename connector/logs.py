@@ -1,0 +1,51 @@
+"""Log lines: one per request plus one per decision, as key=value text on stderr.
+
+Views log ids and decisions only. As a second line of defence the filter below masks
+anything shaped like an e-mail address and any configured secret, should a message or an
+exception text ever carry one."""
+from __future__ import annotations
+
+import logging
+import re
+import time
+
+from flask import Flask, Response, g, request
+
+_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
+
+
+class RedactingFilter(logging.Filter):
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _EMAIL.sub("[email]", message)
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "[secret]")
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def init_app(app: Flask, level: str, secrets: list[str]) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter(
+        "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s"))
+    handler.addFilter(RedactingFilter(secrets))
+    logger = logging.getLogger("connector")
+    logger.handlers[:] = [handler]
+    logger.setLevel(level.upper())
+    logger.propagate = False
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log_request(response: Response) -> Response:
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        logger.info("request method=%s path=%s status=%s ms=%.1f", request.method,
+                    request.path, response.status_code, elapsed)
+        return response

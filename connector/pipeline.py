@@ -1,0 +1,84 @@
+"""From a checked payload to the answer the chain copies values from.
+
+Pure except for the two injected edges: the ledger (claims) and the Koji API (enrichment).
+Steps: normalize → enrich if allowed and needed → decide → claim → map → Slack message.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from connector.decision import SKIP, Decision, decide
+from connector.errors import EventInProgress
+from connector.events import INTERVIEW_TYPES, NormalizedEvent, normalize
+from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
+from connector.mapping import map_to_salesforce
+from connector.profile import Profile
+from connector.slack import build_slack_message
+
+FetchInterview = Callable[[str], dict[str, Any]]
+
+
+@dataclass
+class Pipeline:
+    profile: Profile
+    quality_threshold: float
+    ledger: Ledger | None = None
+    fetch_interview: FetchInterview | None = None
+
+    def answer(self, payload: dict[str, Any], *, raw_body: bytes | None = None,
+               claim: bool) -> dict[str, Any]:
+        event = self._enriched(normalize(payload, raw_body=raw_body))
+        decision = decide(event, self.profile.actions, self.quality_threshold)
+        delivery = None
+        if claim and self.ledger is not None:
+            decision, delivery = self._claim(event.event.key, decision)
+        return self.render(event, decision, delivery)
+
+    def render(self, event: NormalizedEvent, decision: Decision,
+               delivery: dict[str, Any] | None) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "action": decision.action, "skip_reason": decision.skip_reason,
+            "reason": decision.reason, "delivery": delivery, **event.model_dump(mode="json"),
+        }
+        answer["salesforce"] = map_to_salesforce(answer, self.profile)
+        answer["slack"] = build_slack_message(answer, answer["salesforce"], self.profile)
+        return answer
+
+    def _claim(self, key: str, decision: Decision) -> tuple[Decision, dict[str, Any]]:
+        claim: Claim = self.ledger.claim(key)
+        if claim.status == IN_PROGRESS:
+            raise EventInProgress(
+                "Another copy of this event is being processed; answer non-2xx so Koji retries. "
+                "The claim ends when the chain completes or releases it, or when its lease expires.")
+        if claim.status == DUPLICATE:
+            decision = Decision(SKIP, "duplicate",
+                                "This event was already processed completely; nothing to do again.")
+        elif decision.action == SKIP:
+            self.ledger.complete(key)  # nothing downstream to wait for
+        path = "/v1/events/" + key
+        return decision, {"status": claim.status, "attempt": claim.attempt,
+                          "complete_path": path + "/complete", "release_path": path + "/release"}
+
+    def _enriched(self, event: NormalizedEvent) -> NormalizedEvent:
+        if self.fetch_interview is None or not _needs_enrichment(event):
+            return event
+        full = normalize(self.fetch_interview(event.interview.id))
+        return merge_missing(event, full)
+
+
+def _needs_enrichment(event: NormalizedEvent) -> bool:
+    return (event.event.type in INTERVIEW_TYPES and event.interview.id is not None
+            and (event.respondent.email is None or not event.analysis.themes))
+
+
+def merge_missing(event: NormalizedEvent, full: NormalizedEvent) -> NormalizedEvent:
+    """Fill what the webhook lacked from the full interview; the webhook's own values win."""
+    merged = event.model_copy(deep=True)
+    for part in ("interview", "respondent", "analysis"):
+        mine, theirs = getattr(merged, part), getattr(full, part)
+        for name in type(mine).model_fields:
+            if getattr(mine, name) in (None, [], {}):
+                setattr(mine, name, getattr(theirs, name))
+    return merged

@@ -1,0 +1,140 @@
+"""Thin views: authenticate, read, call the pure parts, answer. Contract: docs/design.md."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from pydantic import ValidationError
+
+from connector import signatures
+from connector.auth import require_api_key
+from connector.envelope import open_envelope
+from connector.errors import InvalidSignature, NotFound, UnsupportedMediaType, ValidationFailed
+from connector.events import NormalizedEvent
+from connector.services import Services
+from connector.validation import check, parse_json_object
+
+WEBHOOK_SCHEMA = "koji-webhook.schema.json"
+INTERVIEW_SCHEMA = "koji-interview.schema.json"
+PUBLIC_ENDPOINTS = {"connector.healthz", "connector.openapi"}
+
+log = logging.getLogger(__name__)
+bp = Blueprint("connector", __name__)
+
+
+def services() -> Services:
+    return current_app.extensions["connector"]
+
+
+@bp.before_request
+def _authenticate() -> None:
+    if request.endpoint not in PUBLIC_ENDPOINTS:
+        require_api_key(request.headers, services().settings.connector_api_keys)
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok", mode=services().settings.connector_mode.value)
+
+
+@bp.get("/openapi.yaml")
+def openapi() -> Response:
+    return Response(services().openapi_text(), mimetype="application/yaml")
+
+
+@bp.post("/v1/koji/verify")
+def verify() -> Response:
+    raw = request.get_data(cache=False)
+    return _verified(raw, request.headers.get(signatures.SIGNATURE_HEADER))
+
+
+@bp.post("/v1/koji/verify-envelope")
+def verify_envelope() -> Response:
+    raw, signature = open_envelope(_json_body(what="envelope"))
+    return _verified(raw, signature)
+
+
+@bp.post("/v1/salesforce/map")
+def map_payload() -> Response:
+    payload = _json_body()
+    _check_map_payload(payload)
+    answer = services().pipeline.answer(payload, claim=False)
+    _log_answer("mapped", answer)
+    return jsonify(answer)
+
+
+@bp.get("/v1/events/<path:key>")
+def event_state(key: str) -> Response:
+    return jsonify(_record(services().ledger.get(key)))
+
+
+@bp.post("/v1/events/<path:key>/complete")
+def complete_event(key: str) -> Response:
+    record = _record(services().ledger.complete(key))
+    log.info("event completed key=%s attempts=%s", key, record["attempts"])
+    return jsonify(record)
+
+
+@bp.post("/v1/events/<path:key>/release")
+def release_event(key: str) -> Response:
+    record = _record(services().ledger.release(key))
+    log.info("event released key=%s state=%s", key, record["state"])
+    return jsonify(record)
+
+
+def _verified(raw: bytes, signature: str | None) -> Response:
+    try:
+        signatures.verify(raw, signature, services().settings.koji_webhook_secret)
+    except signatures.SignatureError as exc:
+        raise InvalidSignature(str(exc)) from None
+    payload = parse_json_object(raw)
+    check(payload, WEBHOOK_SCHEMA)
+    answer = services().pipeline.answer(payload, raw_body=raw, claim=True)
+    _log_answer("verified", answer)
+    return jsonify(answer)
+
+
+def _json_body(what: str = "body") -> dict[str, Any]:
+    if not request.is_json:
+        raise UnsupportedMediaType(f"Send the {what} as application/json.")
+    return parse_json_object(request.get_data(cache=False), what=what)
+
+
+def _check_map_payload(payload: dict[str, Any]) -> None:
+    if isinstance(payload.get("event"), dict):  # a normalized event from verify
+        try:
+            NormalizedEvent.model_validate(
+                {k: v for k, v in payload.items() if k in NormalizedEvent.model_fields})
+        except ValidationError as exc:
+            raise ValidationFailed("The normalized event does not match its schema.", errors=[
+                {"pointer": "".join(f"/{part}" for part in error["loc"]), "message": error["msg"]}
+                for error in exc.errors(include_input=False, include_url=False)]) from None
+    elif isinstance(payload.get("event"), str) or "type" in payload:
+        check(payload, WEBHOOK_SCHEMA)
+    else:
+        check(payload, INTERVIEW_SCHEMA)
+
+
+def _record(record) -> dict[str, Any]:
+    if record is None:
+        raise NotFound("No event with this key is in the ledger (keys expire after the retention window).")
+    return {"key": record.key, "state": record.state, "attempts": record.attempts,
+            "first_seen": _iso(record.first_seen), "updated": _iso(record.updated)}
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _log_answer(verb: str, answer: dict[str, Any]) -> None:
+    # Ids and decisions only: never e-mails, names or quotes.
+    delivery = answer.get("delivery") or {}
+    log.info("%s event type=%s key=%s action=%s skip_reason=%s delivery=%s", verb,
+             answer["event"]["type"], answer["event"]["key"], answer["action"],
+             answer["skip_reason"], delivery.get("status"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

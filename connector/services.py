@@ -1,0 +1,53 @@
+"""What the views need, built once per app: settings, profile, ledger, pipeline, OpenAPI text."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from connector.ledger import Ledger
+from connector.openapi_doc import bundled_openapi_text
+from connector.pipeline import Pipeline
+from connector.profile import Profile, load_profile
+from connector.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    profile: Profile
+    ledger: Ledger
+    pipeline: Pipeline
+    _openapi: str | None = field(default=None, repr=False)
+
+    def openapi_text(self) -> str:
+        if self._openapi is None:
+            self._openapi = bundled_openapi_text()
+        return self._openapi
+
+
+def build_services(settings: Settings, profile: Profile | None = None) -> Services:
+    profile = profile or load_profile(settings.mapping_profile)
+    ledger = Ledger(settings.database_path,
+                    retention_seconds=settings.ledger_retention_days * 86400,
+                    lease_seconds=settings.ledger_lease_seconds)
+    threshold = (settings.quality_threshold if settings.quality_threshold is not None
+                 else profile.quality_threshold)
+    return Services(settings=settings, profile=profile, ledger=ledger, pipeline=Pipeline(
+        profile=profile, quality_threshold=threshold, ledger=ledger,
+        fetch_interview=_koji_fetcher(settings)))
+
+
+def _koji_fetcher(settings: Settings):
+    if not settings.koji_enrich:
+        return None
+    from connector.koji_api import fetch_interview
+    return partial(_fetch_as_problem, fetch_interview, settings)
+
+
+def _fetch_as_problem(fetch, settings: Settings, interview_id: str):
+    from connector.errors import UpstreamUnavailable
+    from connector.koji_api import KojiApiError
+    try:
+        return fetch(interview_id, settings)
+    except KojiApiError as exc:
+        raise UpstreamUnavailable(f"Koji's API could not provide the interview: {exc}") from None

@@ -55,8 +55,7 @@ class Ledger:
         self.clock = clock
         self._local = threading.local()
         self._last_purge = 0.0
-        with self._transaction() as db:
-            db.executescript(_SCHEMA)
+        self._connection().executescript(_SCHEMA)  # idempotent; runs its own transaction
 
     def claim(self, key: str) -> Claim:
         now = self.clock()

@@ -1,0 +1,44 @@
+import pytest
+
+from connector.decision import decide
+from connector.events import normalize
+
+ACTIONS = {"interview.completed": "update_contact", "interview.analysis_ready": "update_contact",
+           "interview.quality_scored": "update_contact", "interview.failed_quality_gate": "skip",
+           "study.published": "notify", "report.generated": "notify"}
+
+
+def event(event_type="interview.completed", **data):
+    return normalize({"type": event_type, "data": {"interview_id": "i1", **data}})
+
+
+@pytest.mark.parametrize("payload_event, threshold, expected", [
+    (event(respondent_email="a@b.co", quality_score=4), 3, ("update_contact", None)),
+    (event(respondent_email="a@b.co", quality_score=3), 3, ("update_contact", None)),
+    (event(respondent_email="a@b.co", quality_score=2.9), 3, ("skip", "below_quality_threshold")),
+    (event(respondent_email="a@b.co", quality_score=3.5), 4, ("skip", "below_quality_threshold")),
+    (event(respondent_email="a@b.co"), 3, ("update_contact", None)),
+    (event(respondent_email=None, quality_score=5), 3, ("skip", "anonymous")),
+    (event(respondent={"external_id": "ext-1"}, quality_score=5), 3, ("update_contact", None)),
+    (event(metadata={"salesforce_contact_id": "0035g00000ABCdeAAF"}), 3, ("update_contact", None)),
+    (event(respondent_email="not-an-address"), 3, ("skip", "anonymous")),
+    (event("interview.failed_quality_gate", respondent_email="a@b.co"), 3, ("skip", "failed_quality_gate")),
+    (event("report.generated"), 3, ("notify", None)),
+    (event("study.published"), 3, ("notify", None)),
+    (event("interview.transcribed", respondent_email="a@b.co"), 3, ("skip", "not_mapped")),
+    (event("ping"), 3, ("skip", "not_mapped")),
+])
+def test_decision_table(payload_event, threshold, expected):
+    decision = decide(payload_event, ACTIONS, threshold)
+    assert (decision.action, decision.skip_reason) == expected
+    assert "a@b.co" not in decision.reason
+
+
+def test_anonymous_is_checked_before_quality():
+    decision = decide(event(quality_score=1), ACTIONS, 3)
+    assert decision.skip_reason == "anonymous"
+
+
+def test_a_profile_that_skips_an_event_type_says_not_mapped():
+    decision = decide(event(respondent_email="a@b.co"), {"interview.completed": "skip"}, 3)
+    assert (decision.action, decision.skip_reason) == ("skip", "not_mapped")

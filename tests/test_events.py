@@ -1,0 +1,65 @@
+"""Golden files: every documented payload shape → the normalized event.
+
+Inputs are the seed payloads (connector/samples/, tests/fixtures/koji/); expected outputs
+live in tests/fixtures/normalized/. Regenerate after a deliberate change with
+`UPDATE_GOLDEN=1 pytest tests/test_events.py` and review the diff."""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from connector.events import iso_utc, normalize
+from connector.validation import check
+
+ROOT = Path(__file__).resolve().parent.parent
+INPUTS = sorted([*ROOT.glob("connector/samples/*.json"), *ROOT.glob("tests/fixtures/koji/*.json")])
+GOLDEN = ROOT / "tests/fixtures/normalized"
+
+
+@pytest.mark.parametrize("path", INPUTS, ids=lambda p: p.stem)
+def test_golden(path):
+    payload = json.loads(path.read_text())
+    schema = "koji-interview.schema.json" if path.stem == "interview.full" else "koji-webhook.schema.json"
+    check(payload, schema)
+    actual = normalize(payload, raw_body=path.read_bytes()).model_dump(mode="json")
+    expected_path = GOLDEN / f"{path.stem}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        expected_path.write_text(json.dumps(actual, indent=2, ensure_ascii=False) + "\n")
+    assert actual == json.loads(expected_path.read_text())
+
+
+def test_every_documented_place_for_the_email():
+    places = [
+        {"respondent": {"email": "a@x.io"}},
+        {"participant": {"email": "a@x.io"}},
+        {"respondent_email": "a@x.io"},
+        {"email": "a@x.io"},
+        {"respondent": {"attributes": {"email": "a@x.io"}}},
+        {"metadata": {"email": "a@x.io"}},
+    ]
+    for data in places:
+        event = normalize({"type": "interview.completed", "data": {"interview_id": "i", **data}})
+        assert event.respondent.email == "a@x.io", data
+
+
+def test_event_key_is_interview_id_and_type():
+    event = normalize({"event": "interview.completed", "data": {"interview_id": "abc"}})
+    assert event.event.key == "abc:interview.completed"
+
+
+def test_a_normalized_event_normalizes_to_itself():
+    payload = json.loads((ROOT / "connector/samples/salesforce-guide.analysis_ready.json").read_text())
+    once = normalize(payload).model_dump(mode="json")
+    assert normalize({**once, "action": "skip", "salesforce": {}}).model_dump(mode="json") == once
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("2026-04-16T10:22:55Z", "2026-04-16T10:22:55Z"),
+    ("2026-04-16T10:22:55+02:00", "2026-04-16T08:22:55Z"),
+    ("2026-04-16T10:22:55.123456Z", "2026-04-16T10:22:55Z"),
+    ("2026-04-16T10:22:55", "2026-04-16T10:22:55Z"),
+    ("yesterday", None), ("", None), (None, None), (12, None),
+])
+def test_iso_utc(value, expected):
+    assert iso_utc(value) == expected

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Run every test: Python unit + HTTP tests (gunicorn), schemathesis, the n8n end-to-end
+# test on a real n8n, and the Zapier app's validation, tests and build.
+# Works on a fresh machine: creates .venv, installs the pinned n8n (cached) and npm deps.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k ledger` (the Zapier part then
+# still runs; set SKIP_ZAPIER=1 to leave it out while iterating).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+venv="${VENV:-.venv}"
+[[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+export PATH="$PWD/$venv/bin:$PATH" CONNECTOR_PYTHON="$PWD/$venv/bin/python"
+
+N8N_BIN="$(bash scripts/install-n8n.sh)"
+export N8N_BIN
+
+python -m pytest "$@"
+
+if [[ "${SKIP_ZAPIER:-}" != "1" ]]; then
+  bash zapier-app/scripts/ci.sh
+fi

@@ -1,0 +1,327 @@
+"""The mapping profile: which Koji values go to which Salesforce fields, and how.
+
+A profile is a YAML file (see docs/mapping.md) read into pydantic models. Everything
+that can be checked without Salesforce is checked at load time, so a typo in a field
+type, a source path or a Liquid template stops the service at start instead of
+dropping values later. Errors name the file and the line (found through the YAML
+node marks), never a value from an event.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from liquid import Environment, StrictDefaultUndefined
+from liquid.exceptions import LiquidError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.yaml"
+
+EVENT_TYPES = ("interview.completed", "interview.analysis_ready", "interview.quality_scored",
+               "interview.failed_quality_gate", "study.published", "report.generated")
+Action = Literal["update_contact", "notify", "skip"]
+LookupStrategy = Literal["contact_id", "external_id", "email"]
+FieldType = Literal["text", "textarea", "url", "picklist", "multipicklist", "number", "checkbox",
+                    "datetime", "date", "email"]
+# Salesforce names the same types differently in Setup, describe and metadata.
+TYPE_ALIASES = {"string": "text", "long text": "textarea", "long_text": "textarea", "longtextarea": "textarea",
+                "long text area": "textarea", "double": "number", "boolean": "checkbox",
+                "multi-select picklist": "multipicklist", "multiselectpicklist": "multipicklist"}
+# The Salesforce type each Koji structured question type fits into.
+QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice": "picklist",
+                        "multiple_choice": "multipicklist", "ranking": "text", "open_ended": "textarea"}
+# Upper bounds Salesforce sets per type (Setup refuses longer fields).
+MAX_LENGTHS = {"text": 255, "textarea": 131072, "url": 255, "email": 80, "picklist": 255}
+DEFAULT_LENGTHS = {"text": 255, "textarea": 32768, "url": 255, "email": 80, "picklist": 255}
+SLACK_TEMPLATE_NAMES = ("updated_contact", "skipped", "report", "study", "contact_not_found")
+# What a template or a source path may read: the normalized answer (docs/design.md).
+ANSWER_KEYS = {
+    "event": {"type", "key", "occurred_at", "test"},
+    "interview": {"id", "study_id", "study_title", "project_id", "status", "analysis_status", "quality_score",
+                  "completed_at", "transcript_url", "interaction_mode", "stats", "metadata"},
+    "respondent": {"id", "email", "name", "company", "external_id", "salesforce_contact_id", "attributes"},
+    "analysis": {"themes", "sentiment", "sentiment_scores", "quote", "summary", "structured_answers",
+                 "structured_answers_summary"},
+    "study": {"id", "title", "url"},
+    "report": {"id", "study_id", "title", "url", "summary", "metrics"},
+    "action": set(), "skip_reason": set(), "reason": set(),
+}
+# Keys whose contents Koji does not fix: any sub-key is allowed below them.
+FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
+             "structured_answers", "themes"}
+API_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class ProfileError(Exception):
+    """A profile that cannot be used; the message names the file, the line and the reason."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Environment(Environment):
+    # Liquid has no access to Python objects; these limits keep a template from
+    # looping or growing without end on a large event.
+    loop_iteration_limit = 10_000
+    output_stream_limit = 200_000
+    context_depth_limit = 20
+
+
+TEMPLATES = _Environment(undefined=StrictDefaultUndefined)
+
+
+def check_paths(paths: list[str]) -> None:
+    """Refuse a path into the answer that cannot exist (a typo), before any event comes."""
+    for path in paths:
+        parts = path.split(".")
+        if parts[0] not in ANSWER_KEYS:
+            raise ValueError(f"unknown name {parts[0]!r} (known: {', '.join(sorted(ANSWER_KEYS))})")
+        if len(parts) > 1 and ANSWER_KEYS[parts[0]] and parts[1] not in ANSWER_KEYS[parts[0]]:
+            raise ValueError(f"{parts[0]} has no key {parts[1]!r}")
+        if len(parts) > 2 and parts[1] not in FREE_FORM:
+            raise ValueError(f"{parts[0]}.{parts[1]} has no key {parts[2]!r}")
+
+
+def compile_template(source: str):
+    """Parse a Liquid template and check the names it reads; raise ValueError when bad."""
+    try:
+        template = TEMPLATES.from_string(source)
+    except LiquidError as exc:
+        raise ValueError(f"Liquid: {liquid_message(exc)}") from None
+    check_paths(template.global_variable_paths())
+    return template
+
+
+def liquid_message(exc: LiquidError) -> str:
+    # Liquid appends the template source with a caret; the first line is the reason.
+    return str(exc).splitlines()[0]
+
+
+class FieldSpec(_Strict):
+    name: str = Field(pattern=API_NAME)
+    type: FieldType
+    label: str | None = None
+    length: int | None = Field(default=None, ge=1)
+    precision: int = Field(default=18, ge=1, le=18)
+    scale: int = Field(default=0, ge=0, le=17)
+    min: float | None = None
+    max: float | None = None
+    values: list[str] = Field(default_factory=list)
+    visible_lines: int | None = Field(default=None, ge=1, le=50)
+    separator: str = ", "
+    source: str | list[str] | None = None
+    question_id: str | None = None
+    question_type: Literal["scale", "yes_no", "single_choice", "multiple_choice", "ranking",
+                           "open_ended"] | None = None
+    template: str | None = None
+    _compiled: Any = PrivateAttr(default=None)
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _alias(cls, value: object) -> object:
+        return TYPE_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else value
+
+    @field_validator("source")
+    @classmethod
+    def _paths_exist(cls, value: str | list[str] | None) -> str | list[str] | None:
+        check_paths([value] if isinstance(value, str) else value or [])
+        return value
+
+    @field_validator("template")
+    @classmethod
+    def _template_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            compile_template(value)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "FieldSpec":
+        origins = [name for name in ("source", "question_id", "template") if getattr(self, name) is not None]
+        if len(origins) != 1:
+            raise ValueError("give exactly one of source, question_id or template")
+        if self.question_type and QUESTION_FIELD_TYPES[self.question_type] != self.type:
+            raise ValueError(f"a {self.question_type} answer goes into a "
+                             f"{QUESTION_FIELD_TYPES[self.question_type]} field, not {self.type}")
+        if self.type in MAX_LENGTHS and (self.length or 0) > MAX_LENGTHS[self.type]:
+            raise ValueError(f"{self.type} fields hold at most {MAX_LENGTHS[self.type]} characters")
+        if self.type in ("picklist", "multipicklist") and not self.values:
+            raise ValueError(f"a {self.type} field needs its values")
+        if self.scale > self.precision:
+            raise ValueError("scale cannot be larger than precision")
+        if self.template is not None:
+            self._compiled = compile_template(self.template)
+        return self
+
+    @property
+    def max_length(self) -> int | None:
+        return self.length or DEFAULT_LENGTHS.get(self.type)
+
+    @property
+    def compiled_template(self):
+        return self._compiled
+
+
+class LookupSpec(_Strict):
+    order: list[LookupStrategy] = Field(default_factory=lambda: ["contact_id", "email"])
+    external_id_field: str | None = Field(default=None, pattern=API_NAME)
+    email_field: str = Field(default="Email", pattern=API_NAME)
+
+    @model_validator(mode="after")
+    def _usable(self) -> "LookupSpec":
+        if "external_id" in self.order and not self.external_id_field:
+            raise ValueError("lookup.order uses external_id but lookup.external_id_field is not set")
+        if len(set(self.order)) != len(self.order):
+            raise ValueError("a strategy is listed twice in lookup.order")
+        if not self.order:
+            raise ValueError("lookup.order needs at least one strategy")
+        return self
+
+
+class ScoreSpec(_Strict):
+    field: str | None = Field(default=None, pattern=API_NAME)
+    question_id: str | None = None
+
+
+class Scores(_Strict):
+    """Survey scores in demeterrr's style: fixed meanings, field names you choose."""
+
+    nps: ScoreSpec | None = None
+    csat: ScoreSpec | None = None
+    last_survey_date: ScoreSpec | None = None
+
+    @model_validator(mode="after")
+    def _buildable(self) -> "Scores":
+        self.field_specs()  # raises when a score lacks its question id
+        return self
+
+    def field_specs(self) -> list[FieldSpec]:
+        specs = []
+        if self.nps:
+            specs.append(_score_field(self.nps, "NPS_Score__c", "NPS Score", precision=2, min=0, max=10))
+        if self.csat:
+            specs.append(_score_field(self.csat, "CSAT_Score__c", "CSAT Score", precision=1, min=1, max=5))
+        if self.last_survey_date:
+            specs.append(FieldSpec(name=self.last_survey_date.field or "Last_Survey_Date__c", type="date",
+                                   label="Last Survey Date",
+                                   source=["interview.completed_at", "event.occurred_at"]))
+        return specs
+
+
+def _score_field(spec: ScoreSpec, default: str, label: str, **number: float) -> FieldSpec:
+    if not spec.question_id:
+        raise ValueError(f"the {label} needs the question_id of the scale question it comes from")
+    return FieldSpec(name=spec.field or default, type="number", label=label, scale=0,
+                     question_id=spec.question_id, question_type="scale", **number)
+
+
+class SlackSpec(_Strict):
+    templates: dict[Literal[SLACK_TEMPLATE_NAMES], str] = Field(default_factory=dict)  # type: ignore[valid-type]
+    _compiled: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @field_validator("templates")
+    @classmethod
+    def _compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for source in value.values():
+            compile_template(source)
+        return value
+
+    @model_validator(mode="after")
+    def _keep(self) -> "SlackSpec":
+        self._compiled = {name: compile_template(source) for name, source in self.templates.items()}
+        return self
+
+    def template(self, name: str):
+        return self._compiled.get(name)
+
+
+class Profile(_Strict):
+    version: Literal[1] = 1
+    sobject: Literal["Contact"] = "Contact"
+    quality_threshold: float = Field(default=3, ge=0, le=5)
+    actions: dict[Literal[EVENT_TYPES], Action]  # type: ignore[valid-type]
+    lookup: LookupSpec = Field(default_factory=LookupSpec)
+    fields: list[FieldSpec] = Field(default_factory=list)
+    scores: Scores = Field(default_factory=Scores)
+    slack: SlackSpec = Field(default_factory=SlackSpec)
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "Profile":
+        names = [spec.name.lower() for spec in self.all_fields]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"a field is mapped twice: {', '.join(duplicated)}")
+        return self
+
+    @property
+    def all_fields(self) -> list[FieldSpec]:
+        """The fields the mapping writes: the listed ones, then the survey scores."""
+        return list(self.fields) + self.scores.field_specs()
+
+    @property
+    def lookup_order(self) -> list[str]:
+        return list(self.lookup.order)
+
+    @property
+    def external_id_field(self) -> str | None:
+        return self.lookup.external_id_field
+
+
+def load_profile(path: str | os.PathLike | None) -> Profile:
+    """Read and check a profile; ``None`` is the shipped default (the Koji recipe)."""
+    path = Path(path) if path is not None else DEFAULT_PROFILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(f"{path}: cannot read the profile ({exc.strerror})") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+        raise ProfileError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}:1: a profile is a YAML mapping (key: value)")
+    try:
+        return Profile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_describe(path, root, exc)) from None
+
+
+def _describe(path: Path, root: yaml.Node, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        location = [part for part in error["loc"] if not _is_union_tag(part)]
+        line = _line_of(root, location)
+        where = ".".join(str(part) for part in location) or "profile"
+        reason = re.sub(r"^(Value error|Assertion failed), ", "", error["msg"])
+        lines.append(f"{path}:{line}: {where}: {reason}")
+    return "\n".join(lines)
+
+
+def _is_union_tag(part: object) -> bool:
+    # pydantic names the union member it tried ("str", "list[str]"); YAML has no such node.
+    return isinstance(part, str) and ("[" in part or part in ("str", "list", "function-after"))
+
+
+def _line_of(node: yaml.Node, location: list[object]) -> int:
+    """The line of the deepest YAML node (or mapping key) that the pydantic location reaches."""
+    line = node.start_mark.line + 1
+    for part in location:
+        found = _child(node, part)
+        if found is None:
+            break
+        line, node = found
+    return line
+
+
+def _child(node: yaml.Node, part: object) -> tuple[int, yaml.Node] | None:
+    if isinstance(node, yaml.MappingNode):
+        # The key's line: "length: 300" is where a reader looks, also for a nested block.
+        return next(((key.start_mark.line + 1, value) for key, value in node.value if key.value == str(part)), None)
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part].start_mark.line + 1, node.value[part]
+    return None

@@ -92,6 +92,10 @@ def compile_template(source: str):
         template = TEMPLATES.from_string(source)
     except LiquidError as exc:
         raise ValueError(f"Liquid: {liquid_message(exc)}") from None
+    # Liquid only looks filters up while rendering; a typo must not wait for an event.
+    unknown = sorted(set(template.filter_names()) - set(TEMPLATES.filters))
+    if unknown:
+        raise ValueError(f"Liquid: unknown filter {unknown[0]!r}")
     check_paths(template.global_variable_paths())
     return template
 

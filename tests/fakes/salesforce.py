@@ -635,3 +635,23 @@ def _make_handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
             pass  # request lines carry SOQL with e-mail addresses: keep them out of test output
 
     return Handler
+
+
+# Profile field types (connector.profile.FieldType) → the describe type Salesforce reports.
+PROFILE_TO_DESCRIBE = {"text": "string", "textarea": "textarea", "url": "url", "email": "email",
+                       "picklist": "picklist", "multipicklist": "multipicklist", "number": "double",
+                       "checkbox": "boolean", "datetime": "datetime", "date": "date"}
+
+
+def fields_matching(specs) -> list[dict]:
+    """Describe entries for an org set up exactly as a profile's field specs ask."""
+    entries = []
+    for spec in specs:
+        kind = PROFILE_TO_DESCRIBE[spec.type]
+        extra = {"length": spec.max_length or 0} if kind not in ("double", "boolean", "datetime", "date") else {}
+        if kind == "double":
+            extra = {"precision": spec.precision, "scale": spec.scale}
+        if spec.values:
+            extra.update(restrictedPicklist=True, picklistValues=picklist(*spec.values))
+        entries.append(describe_field(spec.name, kind, spec.label, **extra))
+    return entries

@@ -1,0 +1,289 @@
+"""Pure: a normalized answer → the ``salesforce`` block of docs/design.md.
+
+Every value is made into something Salesforce accepts (salesforce-rest.md) or left
+out with a reason: a PATCH is all or nothing, so one bad value would lose them all.
+Values absent from the event are not sent, so existing Contact values are not blanked.
+Reasons and warnings describe the value's shape, never the value: it may be an
+e-mail address or a customer's words.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from liquid.exceptions import LiquidError
+
+from connector.profile import FieldSpec, Profile, liquid_message
+from connector.soql import SoqlError, lookup_query
+from connector.text_limits import join_within, truncate
+
+_ID_CHARS = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$")
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+NO_CONTACT_EVENTS = ("study.published", "report.generated")
+NO_LOOKUP = {"strategy": None, "field": None, "value": None, "soql": None}
+_TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one field: a value to send, or a reason it is left out."""
+
+    value: Any = None
+    skip: str | None = None
+    warning: str | None = None
+
+
+def _left_out(reason: str) -> Outcome:
+    # A value that was there but cannot be sent is worth a warning as well.
+    return Outcome(skip=reason, warning=reason)
+
+
+# -- record ids and the lookup ---------------------------------------------------------
+
+def salesforce_id(value: str) -> str | None:
+    """The 18-character form of a 15/18-character Salesforce id, or None if malformed.
+
+    The 3-character suffix encodes which of the first 15 characters are capitals,
+    so an 18-character id with the wrong suffix is a mistyped id.
+    """
+    if not isinstance(value, str) or not _ID_CHARS.match(value):
+        return None
+    suffix = "".join(
+        _ID_SUFFIX[sum(1 << i for i, char in enumerate(value[start:start + 5]) if char.isupper())]
+        for start in (0, 5, 10))
+    if len(value) == 18 and value[15:].upper() != suffix:
+        return None
+    return value[:15] + suffix
+
+
+def _lookup_candidate(strategy: str, answer: dict, profile: Profile) -> tuple[str | None, str | None]:
+    """(field, value) the strategy would look up by, or (None, None) when it has nothing."""
+    respondent = answer.get("respondent") or {}
+    if strategy == "contact_id":
+        return "Id", respondent.get("salesforce_contact_id")
+    if strategy == "external_id":
+        return profile.external_id_field, respondent.get("external_id")
+    return profile.lookup.email_field, respondent.get("email")
+
+
+def _lookup_value(strategy: str, value: str) -> tuple[str | None, str | None]:
+    """(value to look up, warning) after checking the value's shape."""
+    if strategy == "contact_id":
+        canonical = salesforce_id(value)
+        if canonical is None or not canonical.startswith("003"):
+            return None, "respondent.salesforce_contact_id is not a Contact id (15 or 18 characters, 003…); not used"
+        return canonical, None
+    if strategy == "email" and not _EMAIL.match(value):
+        return None, "respondent.email is not an e-mail address; not used"
+    return value, None
+
+
+def choose_lookup(answer: dict, profile: Profile) -> tuple[dict, list[dict]]:
+    """The first lookup strategy of the profile that this answer can use, and warnings."""
+    warnings = []
+    for strategy in profile.lookup_order:
+        field, raw = _lookup_candidate(strategy, answer, profile)
+        if not field or raw in (None, ""):
+            continue
+        value, warning = _lookup_value(strategy, str(raw))
+        if value is not None:
+            try:
+                soql = lookup_query(profile.sobject, field, value)
+            except SoqlError as exc:
+                warning = str(exc)
+            else:
+                return {"strategy": strategy, "field": field, "value": value, "soql": soql}, warnings
+        warnings.append({"field": field, "message": warning})
+    return dict(NO_LOOKUP), warnings
+
+
+# -- reading values out of the answer ------------------------------------------------------
+
+def read_path(answer: dict, path: str) -> Any:
+    value: Any = answer
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _is_absent(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, list, dict)) and not value)
+
+
+def _structured_value(answer: dict, spec: FieldSpec) -> Any:
+    for item in read_path(answer, "analysis.structured_answers") or []:
+        if isinstance(item, dict) and item.get("question_id") == spec.question_id:
+            value = item.get("value")
+            # An open-ended question has no typed value: its answer is the text.
+            return item.get("qualitative_answer") if _is_absent(value) else value
+    return None
+
+
+def _raw_value(answer: dict, spec: FieldSpec) -> Any:
+    if spec.question_id is not None:
+        return _structured_value(answer, spec)
+    if spec.template is not None:
+        return spec.compiled_template.render(**answer).strip()
+    paths = [spec.source] if isinstance(spec.source, str) else spec.source
+    return next((value for value in (read_path(answer, p) for p in paths) if not _is_absent(value)), None)
+
+
+# -- making values fit each Salesforce type ---------------------------------------------
+
+def _text(spec: FieldSpec, raw: Any) -> Outcome:
+    limit = spec.max_length
+    if isinstance(raw, list):
+        items = [str(item).strip() for item in raw if not _is_absent(item) and str(item).strip()]
+        joined, dropped = join_within(list(dict.fromkeys(items)), spec.separator, limit)
+        if not joined:
+            return _left_out(f"no item fits in {limit} characters")
+        warning = f"left out {len(dropped)} item(s) that did not fit in {limit} characters" if dropped else None
+        return Outcome(joined, warning=warning)
+    if isinstance(raw, (dict, bool)):
+        return _left_out(f"a {type(raw).__name__} value does not fit a text field")
+    text, cut = truncate(str(raw), limit)
+    return Outcome(text, warning=f"truncated to {limit} characters" if cut else None)
+
+
+def _url(spec: FieldSpec, raw: Any) -> Outcome:
+    text = str(raw).strip()
+    parts = urlsplit(text) if isinstance(raw, str) else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", text):
+        return _left_out("not a valid http(s) URL")
+    if len(text) > spec.max_length:
+        # A cut URL leads nowhere: better no link than a broken one.
+        return _left_out(f"URL longer than {spec.max_length} characters")
+    return Outcome(text)
+
+
+def _email(spec: FieldSpec, raw: Any) -> Outcome:
+    text = str(raw).strip()
+    if not _EMAIL.match(text) or len(text) > spec.max_length:
+        return _left_out("not an e-mail address that fits the field")
+    return Outcome(text)
+
+
+def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
+    allowed = {value.lower(): value for value in spec.values}
+    chosen = allowed.get(str(raw).strip().lower()) if isinstance(raw, (str, int, float)) else None
+    if chosen is None:
+        return _left_out(f"value is not one of the picklist values ({', '.join(spec.values)})")
+    return Outcome(chosen)
+
+
+def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
+    items = raw if isinstance(raw, list) else re.split(r"[;,]", str(raw))
+    allowed = {value.lower(): value for value in spec.values}
+    chosen = [allowed.get(str(item).strip().lower()) for item in items if str(item).strip()]
+    kept = list(dict.fromkeys(value for value in chosen if value))
+    if not kept:
+        return _left_out(f"no value is one of the picklist values ({', '.join(spec.values)})")
+    unknown = chosen.count(None)
+    return Outcome(";".join(kept), warning=f"left out {unknown} value(s) not in the picklist" if unknown else None)
+
+
+def _number(spec: FieldSpec, raw: Any) -> Outcome:
+    try:
+        number = Decimal(str(raw).strip()) if not isinstance(raw, bool) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite():
+        return _left_out("not a number")
+    rounded = number.quantize(Decimal(1).scaleb(-spec.scale), rounding=ROUND_HALF_UP)
+    too_big = abs(rounded) >= Decimal(10) ** (spec.precision - spec.scale)
+    if too_big or (spec.min is not None and rounded < Decimal(str(spec.min))) or (
+            spec.max is not None and rounded > Decimal(str(spec.max))):
+        return _left_out(f"number outside the field's range ({_range(spec)})")
+    value = int(rounded) if spec.scale == 0 else float(rounded)
+    warning = f"rounded half up to {spec.scale} decimal place(s)" if rounded != number else None
+    return Outcome(value, warning=warning)
+
+
+def _range(spec: FieldSpec) -> str:
+    limit = 10 ** (spec.precision - spec.scale)
+    low = spec.min if spec.min is not None else -limit
+    high = spec.max if spec.max is not None else limit
+    return f"{low:g} to {high:g}"
+
+
+def _checkbox(spec: FieldSpec, raw: Any) -> Outcome:
+    if isinstance(raw, bool):
+        return Outcome(raw)
+    word = str(raw).strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return Outcome(word in _TRUE)
+    return _left_out("not a yes/no value")
+
+
+def parse_instant(raw: Any) -> datetime | None:
+    """An aware UTC datetime from an ISO 8601 string; a time without offset counts as UTC."""
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("z", "Z"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def _datetime(spec: FieldSpec, raw: Any) -> Outcome:
+    moment = parse_instant(raw)
+    if moment is None:
+        return _left_out("not an ISO 8601 date and time")
+    return Outcome(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _date(spec: FieldSpec, raw: Any) -> Outcome:
+    moment = parse_instant(raw)
+    if moment is not None:
+        return Outcome(moment.date().isoformat())
+    try:
+        return Outcome(date.fromisoformat(str(raw).strip()).isoformat())
+    except ValueError:
+        return _left_out("not an ISO 8601 date")
+
+
+CONVERTERS = {"text": _text, "textarea": _text, "url": _url, "email": _email, "picklist": _picklist,
+              "multipicklist": _multipicklist, "number": _number, "checkbox": _checkbox,
+              "datetime": _datetime, "date": _date}
+
+
+def map_field(answer: dict, spec: FieldSpec) -> Outcome:
+    """The value one field gets from this answer, or why it gets none."""
+    try:
+        raw = _raw_value(answer, spec)
+    except LiquidError as exc:
+        return _left_out(f"template could not be rendered: {liquid_message(exc)}")
+    if _is_absent(raw):
+        return Outcome(skip="no value in this event")
+    return CONVERTERS[spec.type](spec, raw)
+
+
+def map_to_salesforce(answer: dict, profile: Profile) -> dict:
+    """The ``salesforce`` block: how to find the record and the fields to PATCH on it."""
+    if (answer.get("event") or {}).get("type") in NO_CONTACT_EVENTS:
+        # A study or report is about many people: there is no Contact to write to.
+        return {"sobject": profile.sobject, "lookup": dict(NO_LOOKUP), "fields": {},
+                "skipped": [{"field": spec.name, "reason": "not an interview event"} for spec in profile.all_fields],
+                "warnings": []}
+    lookup, warnings = choose_lookup(answer, profile)
+    fields, skipped = {}, []
+    for spec in profile.all_fields:
+        outcome = map_field(answer, spec)
+        if outcome.skip is None:
+            fields[spec.name] = outcome.value
+        else:
+            skipped.append({"field": spec.name, "reason": outcome.skip})
+        if outcome.warning:
+            warnings.append({"field": spec.name, "message": outcome.warning})
+    return {"sobject": profile.sobject, "lookup": lookup, "fields": fields, "skipped": skipped,
+            "warnings": warnings}

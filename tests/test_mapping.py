@@ -1,0 +1,211 @@
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from hypothesis import given, settings, strategies as st
+
+from connector.mapping import map_to_salesforce, salesforce_id
+from connector.profile import load_profile
+from tests.fakes.salesforce import RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, fields_matching
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+CASES = sorted(path.name.removesuffix(".input.json") for path in FIXTURES.glob("*.input.json"))
+EXAMPLES = Path(__file__).parent.parent / "examples" / "profiles"
+DEFAULT = load_profile(None)
+
+
+def load_case(case: str) -> tuple[dict, dict]:
+    answer = json.loads((FIXTURES / f"{case}.input.json").read_text(encoding="utf-8"))
+    expected = json.loads((FIXTURES / f"{case}.expected.json").read_text(encoding="utf-8"))
+    return answer, expected
+
+
+def answer_with(**parts) -> dict:
+    """A normalized answer (docs/design.md) with the given parts filled in."""
+    answer = {"action": "update_contact", "skip_reason": None,
+              "event": {"type": "interview.analysis_ready", "key": "i1:interview.analysis_ready",
+                        "occurred_at": "2026-04-16T10:23:00Z", "test": False},
+              "interview": {"id": "i1"}, "respondent": {"email": "ann@example.com"},
+              "analysis": {"themes": [], "structured_answers": []}, "study": None, "report": None}
+    for key, value in parts.items():
+        answer[key] = {**(answer[key] or {}), **value}
+    return answer
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden_salesforce_block(case):
+    answer, expected = load_case(case)
+    assert map_to_salesforce(answer, DEFAULT) == expected["salesforce"]
+
+
+def test_every_seed_shape_has_a_golden_case():
+    assert {"webhook_setup_analysis_ready", "automation_interview_completed", "salesforce_doc_analysis_ready",
+            "full_interview_api", "anonymous", "report_generated"} <= set(CASES)
+
+
+@pytest.fixture(scope="module")
+def org():
+    with FakeSalesforce() as fake:
+        token = requests.post(fake.base_url + "/services/oauth2/token", timeout=5, data={
+            "grant_type": "client_credentials", "client_id": fake.client_id,
+            "client_secret": fake.client_secret}).json()["access_token"]
+        fake.test_headers = {"Authorization": f"Bearer {token}"}
+        yield fake
+
+
+def patch(org, fields: dict) -> requests.Response:
+    contact = org.add_contact("someone@example.com")
+    return requests.patch(f"{org.base_url}/services/data/v59.0/sobjects/Contact/{contact}", json=fields,
+                          headers=org.test_headers, timeout=5)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_salesforce_accepts_every_golden_patch(org, case):
+    fields = load_case(case)[1]["salesforce"]["fields"]
+    answer = patch(org, fields)
+    assert answer.status_code == 204, answer.text
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if load_case(c)[1]["salesforce"]["lookup"]["soql"]])
+def test_salesforce_accepts_every_golden_lookup(org, case):
+    soql = load_case(case)[1]["salesforce"]["lookup"]["soql"]
+    answer = requests.get(f"{org.base_url}/services/data/v59.0/query", params={"q": soql},
+                          headers=org.test_headers, timeout=5)
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("bad", [{"Interview_Quality_Score__c": 4.2}, {"Interview_Sentiment__c": "Negative"},
+                                 {"Interview_Themes__c": "x" * 256}, {"Last_Koji_Interview_At__c": "2026-04-16 10:22"}])
+def test_the_fake_refuses_what_the_mapping_prevents(org, bad):
+    assert patch(org, bad).status_code == 400
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+def test_salesforce_accepts_what_each_example_profile_writes(name):
+    profile = load_profile(EXAMPLES / f"{name}.yaml")
+    answer, _ = load_case("automation_interview_completed")
+    fields = map_to_salesforce(answer, profile)["fields"]
+    org_fields = fields_matching([spec for spec in profile.all_fields
+                                  if spec.name not in {f["name"] for f in RECIPE_FIELDS + SURVEY_FIELDS}])
+    with FakeSalesforce(fields=RECIPE_FIELDS + SURVEY_FIELDS + org_fields) as fake:
+        token = requests.post(fake.base_url + "/services/oauth2/token", timeout=5, data={
+            "grant_type": "client_credentials", "client_id": fake.client_id,
+            "client_secret": fake.client_secret}).json()["access_token"]
+        contact = fake.add_contact("x@example.com")
+        reply = requests.patch(f"{fake.base_url}/services/data/v59.0/sobjects/Contact/{contact}", json=fields,
+                               headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert reply.status_code == 204, reply.text
+
+
+def test_structured_answers_land_in_dedicated_fields():
+    profile = load_profile(EXAMPLES / "structured-answers.yaml")
+    answer, _ = load_case("automation_interview_completed")
+    assert map_to_salesforce(answer, profile)["fields"] == {
+        "Koji_Satisfaction__c": 9, "Koji_Would_Expand__c": False, "Koji_Churn_Reason__c": "Pricing",
+        "Koji_Features_Used__c": "Reports;API", "Koji_Priorities__c": "speed > price > support",
+        "Koji_Switch_Story__c": "We switched because the old tool lost our data."}
+
+
+def test_survey_scores_in_demeterrr_style():
+    profile = load_profile(EXAMPLES / "survey-scores.yaml")
+    answer, _ = load_case("automation_interview_completed")
+    block = map_to_salesforce(answer, profile)
+    assert block["fields"] == {"NPS_Score__c": 9, "CSAT_Score__c": 5, "Last_Survey_Date__c": "2026-04-16"}
+    assert block["warnings"] == [{"field": "CSAT_Score__c", "message": "rounded half up to 0 decimal place(s)"}]
+
+
+def test_liquid_computed_field():
+    profile = load_profile(EXAMPLES / "liquid-computed.yaml")
+    answer, _ = load_case("salesforce_doc_analysis_ready")
+    assert map_to_salesforce(answer, profile)["fields"]["Koji_Interview_Headline__c"] == (
+        "Koji interview: Negative (integration friction, pricing, onboarding) – quality 3.5")
+
+
+def test_external_id_lookup_order():
+    profile = load_profile(EXAMPLES / "external-id-lookup.yaml")
+    answer = answer_with(respondent={"external_id": "crm-'42", "email": "a@example.com"})
+    assert map_to_salesforce(answer, profile)["lookup"] == {
+        "strategy": "external_id", "field": "Koji_External_Id__c", "value": "crm-'42",
+        "soql": r"SELECT Id FROM Contact WHERE Koji_External_Id__c = 'crm-\'42' LIMIT 1"}
+
+
+@pytest.mark.parametrize(("respondent", "strategy", "value"), [
+    ({"salesforce_contact_id": "0035g0000000001", "email": "a@example.com"}, "contact_id", "0035g0000000001AAA"),
+    ({"salesforce_contact_id": "0015g0000000001AAA", "email": "a@example.com"}, "email", "a@example.com"),
+    ({"salesforce_contact_id": "0035g0000000001ZZZ", "email": "a@example.com"}, "email", "a@example.com"),
+    ({"email": "not an address"}, None, None),
+    ({"email": "a@example.com", "external_id": "e1"}, "email", "a@example.com"),  # default order has no external id
+    ({}, None, None),
+])
+def test_lookup_strategy(respondent, strategy, value):
+    block = map_to_salesforce(answer_with(respondent={"email": None, **respondent}), DEFAULT)
+    assert (block["lookup"]["strategy"], block["lookup"]["value"]) == (strategy, value)
+
+
+def test_salesforce_id_checksum():
+    assert salesforce_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"
+    assert salesforce_id("001A0000006Vm9rIAC") == "001A0000006Vm9rIAC"
+    assert salesforce_id("001A0000006Vm9rIAD") is None
+    assert salesforce_id("001A0000006Vm9") is None
+
+
+@pytest.mark.parametrize(("parts", "field", "expected"), [
+    ({"interview": {"quality_score": 4.5}}, "Interview_Quality_Score__c", 5),
+    ({"interview": {"quality_score": 4.49}}, "Interview_Quality_Score__c", 4),
+    ({"interview": {"quality_score": 1}}, "Interview_Quality_Score__c", 1),
+    ({"analysis": {"sentiment": " Positive "}}, "Interview_Sentiment__c", "positive"),
+    ({"interview": {"completed_at": "2026-04-16T12:22:55.123+02:00"}}, "Last_Koji_Interview_At__c",
+     "2026-04-16T10:22:55Z"),
+    ({"interview": {"completed_at": None}}, "Last_Koji_Interview_At__c", "2026-04-16T10:23:00Z"),
+    ({"analysis": {"themes": ["a", "b"]}}, "Interview_Themes__c", "a, b"),
+])
+def test_values_are_made_to_fit(parts, field, expected):
+    assert map_to_salesforce(answer_with(**parts), DEFAULT)["fields"][field] == expected
+
+
+@pytest.mark.parametrize(("parts", "field", "reason"), [
+    ({"interview": {"quality_score": 0.4}}, "Interview_Quality_Score__c", "outside"),
+    ({"interview": {"quality_score": 9.6}}, "Interview_Quality_Score__c", "outside"),
+    ({"analysis": {"sentiment": "mixed"}}, "Interview_Sentiment__c", "picklist"),
+    ({"interview": {"transcript_url": "javascript:alert(1)"}}, "Transcript_URL__c", "http(s)"),
+    ({"interview": {"transcript_url": "https://x.example/" + "a" * 300}}, "Transcript_URL__c", "longer"),
+    ({"interview": {"completed_at": "yesterday"}, "event": {"occurred_at": None}}, "Last_Koji_Interview_At__c",
+     "ISO 8601"),
+])
+def test_values_that_cannot_fit_are_left_out_with_a_warning(parts, field, reason):
+    block = map_to_salesforce(answer_with(**parts), DEFAULT)
+    assert field not in block["fields"]
+    assert any(s["field"] == field and reason in s["reason"] for s in block["skipped"])
+    assert any(w["field"] == field and reason in w["message"] for w in block["warnings"])
+
+
+def test_absent_values_are_not_sent_so_salesforce_keeps_them():
+    block = map_to_salesforce(answer_with(), DEFAULT)
+    assert "Latest_Customer_Quote__c" not in block["fields"]
+    assert {"field": "Latest_Customer_Quote__c", "reason": "no value in this event"} in block["skipped"]
+    assert None not in block["fields"].values()
+
+
+def test_study_and_report_events_write_nothing():
+    block = map_to_salesforce(answer_with(event={"type": "study.published"}), DEFAULT)
+    assert block["fields"] == {} and block["lookup"]["strategy"] is None
+
+
+words = st.text(alphabet=st.characters(exclude_categories=("Cs",), exclude_characters=","), min_size=1, max_size=40)
+
+
+@settings(max_examples=60)
+@given(quote=st.text(min_size=1, max_size=5000).filter(str.strip), themes=st.lists(words, max_size=40),
+       email=st.emails())
+def test_fields_always_fit_and_never_leak_into_warnings(quote, themes, email):
+    answer = answer_with(respondent={"email": email}, analysis={"quote": quote, "themes": themes})
+    block = map_to_salesforce(answer, DEFAULT)
+    assert len(block["fields"].get("Latest_Customer_Quote__c", "")) <= 4000
+    assert len(block["fields"].get("Interview_Themes__c", "")) <= 255
+    for theme in block["fields"].get("Interview_Themes__c", "").split(", "):
+        assert not theme or theme in [t.strip() for t in themes]
+    notes = json.dumps(block["warnings"] + block["skipped"], ensure_ascii=False)
+    assert email not in notes
+    if len(quote.strip()) > 3:
+        assert quote.strip() not in notes

@@ -1,0 +1,34 @@
+'use strict';
+
+const { connectorUrl, getJson } = require('./lib/connector');
+
+// The fields route needs the API key, so it proves both the URL and the key.
+const test = async (z, bundle) => {
+  const response = await getJson(z, bundle, '/v1/salesforce/fields');
+  const host = new URL(connectorUrl(bundle, '/')).host;
+  return { connector_host: host, fields: response.data };
+};
+
+module.exports = {
+  type: 'custom',
+  fields: [
+    {
+      key: 'connector_url',
+      label: 'Connector URL',
+      type: 'string',
+      required: true,
+      helpText:
+        'Base URL of your self-hosted Koji connector, e.g. `https://koji-connector.example.com` ' +
+        '(no path). Zapier must be able to reach it over HTTPS.',
+    },
+    {
+      key: 'api_key',
+      label: 'API Key',
+      type: 'password',
+      required: true,
+      helpText: 'One of the keys in the connector\'s `CONNECTOR_API_KEYS` setting.',
+    },
+  ],
+  test,
+  connectionLabel: 'Koji connector at {{bundle.inputData.connector_host}}',
+};

@@ -1,0 +1,27 @@
+'use strict';
+
+const { postJson, eventPath } = require('../lib/connector');
+const { flattenEntry, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT } = require('../lib/ledger');
+
+const perform = async (z, bundle) => {
+  const key = String(bundle.inputData.event_key).trim();
+  const response = await postJson(z, bundle, eventPath(key, '/complete'), {});
+  return flattenEntry(key, response.data);
+};
+
+module.exports = {
+  key: 'mark_event_completed',
+  noun: 'Event',
+  display: {
+    label: 'Mark Event Completed',
+    description:
+      'Tells the connector this Koji event was fully handled (put it after the Salesforce and ' +
+      'Slack steps), so a replayed Zap or a repeated delivery is answered as a duplicate.',
+  },
+  operation: {
+    perform,
+    inputFields: [EVENT_KEY_INPUT],
+    sample: ENTRY_SAMPLE,
+    outputFields: ENTRY_OUTPUT_FIELDS,
+  },
+};

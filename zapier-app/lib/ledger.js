@@ -1,0 +1,37 @@
+'use strict';
+
+/** A ledger entry of the connector (`/v1/events/{key}`…) as flat fields. */
+
+const flattenEntry = (key, body) => {
+  const flat = { id: key, event_key: key };
+  for (const [name, value] of Object.entries(body || {})) {
+    if (name === 'key') continue;
+    flat[name] = value !== null && typeof value === 'object' ? JSON.stringify(value) : value;
+  }
+  return flat;
+};
+
+const ENTRY_OUTPUT_FIELDS = [
+  { key: 'id', label: 'ID (event key)', type: 'string' },
+  { key: 'event_key', label: 'Event Key', type: 'string' },
+  { key: 'state', label: 'State (claimed, completed or released)', type: 'string' },
+  { key: 'attempts', label: 'Attempts', type: 'integer' },
+];
+
+const ENTRY_SAMPLE = {
+  id: 'f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready',
+  event_key: 'f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready',
+  state: 'completed',
+  attempts: 1,
+};
+
+const EVENT_KEY_INPUT = {
+  key: 'event_key',
+  label: 'Event Key',
+  type: 'string',
+  required: true,
+  helpText:
+    'Map **Event Key** from the "Verify Koji Webhook" step, e.g. `<interview id>:interview.analysis_ready`.',
+};
+
+module.exports = { flattenEntry, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT };

@@ -1,0 +1,80 @@
+'use strict';
+
+/**
+ * HTTP middleware: the API key goes on every request to the connector, and the
+ * connector's RFC 9457 problems become Zapier errors a user can act on.
+ *
+ * Why not the platform default: a 401/403 would be shown as "reconnect your account"
+ * for any failure, and every other problem as an opaque JSON dump.
+ */
+
+const addApiKey = (request, z, bundle) => {
+  if (bundle.authData && bundle.authData.api_key) {
+    request.headers = request.headers || {};
+    request.headers.Authorization = `Bearer ${bundle.authData.api_key}`;
+  }
+  return request;
+};
+
+const problemOf = (response) => {
+  try {
+    const body = JSON.parse(response.content);
+    return body && typeof body === 'object' ? body : {};
+  } catch (err) {
+    return {};
+  }
+};
+
+const slugOf = (problem) => String(problem.type || '').split('#').pop();
+
+const describe = (problem, status) => {
+  const text = [problem.title, problem.detail].filter(Boolean).join(': ');
+  const pointers = (problem.errors || [])
+    .map((e) => `${e.pointer || '/'} ${e.message || ''}`.trim())
+    .join('; ');
+  return [text || `The connector answered HTTP ${status}`, pointers].filter(Boolean).join(' — ');
+};
+
+const throwForProblem = (response, z) => {
+  const { status } = response;
+  if (status < 400) {
+    return response;
+  }
+  const problem = problemOf(response);
+  // A step that asked to see statuses itself (a search's 404) still gets auth errors here.
+  if (response.request.skipThrowForStatus && status !== 401 && status !== 403) {
+    return response;
+  }
+  const slug = slugOf(problem) || `http-${status}`;
+  const details = describe(problem, status);
+
+  if (status === 401 || status === 403) {
+    throw new z.errors.ExpiredAuthError(
+      `The connector rejected the API key (${details}). Check the API key in this connection ` +
+        'against CONNECTOR_API_KEYS on the connector.',
+    );
+  }
+  if (slug === 'invalid-signature') {
+    throw new z.errors.Error(
+      'The Koji webhook signature does not match this body (invalid-signature). Map "Raw Body" ' +
+        'from Catch Raw Hook unchanged and the X-Koji-Signature header, and check that ' +
+        `KOJI_WEBHOOK_SECRET on the connector is the secret Koji shows. ${details}`,
+      'invalid_signature',
+      status,
+    );
+  }
+  if (status === 409) {
+    const retryAfter = parseInt(response.getHeader('retry-after'), 10);
+    throw new z.errors.ThrottledError(
+      'Another run is processing this Koji event right now (event-in-progress). Retry later: ' +
+        'the claim ends when that run marks the event completed, or after the lease expires.',
+      Number.isNaN(retryAfter) ? 60 : retryAfter,
+    );
+  }
+  throw new z.errors.Error(`Connector error ${status} (${slug}): ${details}`, slug, status);
+};
+
+module.exports = {
+  befores: [addApiKey],
+  afters: [throwForProblem],
+};

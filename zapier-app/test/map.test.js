@@ -1,0 +1,91 @@
+'use strict';
+
+/** "Map Interview to Salesforce Fields" (unsigned, Koji's Zapier trigger) against the real connector. */
+
+const assert = require('node:assert/strict');
+const { test } = require('node:test');
+const zapier = require('zapier-platform-core');
+
+const App = require('../index');
+const { useConnector, authData } = require('./support/connector');
+const { newId, interviewEvent, BRACES_QUOTE } = require('./support/payloads');
+const { SF_PREFIX } = require('../lib/answer');
+
+const appTester = zapier.createAppTester(App);
+const map = App.creates.map_interview.operation.perform;
+
+const connector = useConnector();
+
+const run = (inputData) => appTester(map, { authData: authData(connector), inputData });
+
+// What a user maps from Koji's Zapier trigger, field by field.
+const triggerFields = (overrides = {}) => ({
+  event_type: 'interview.analysis_ready',
+  interview_id: newId(),
+  respondent_email: 'sarah@example.com',
+  respondent_name: 'Sarah',
+  respondent_company: 'Acme Corp',
+  quality_score: '4',
+  sentiment: 'negative',
+  themes: ['integration friction', 'pricing'],
+  quote: BRACES_QUOTE,
+  study_title: 'Post-Trial Feedback',
+  transcript_url: 'https://app.koji.so/studies/xyz789/interviews/1',
+  completed_at: '2026-04-16T10:22:55Z',
+  ...overrides,
+});
+
+const nonSalesforceKeys = (object) => Object.keys(object).filter((k) => !k.startsWith(SF_PREFIX)).sort();
+
+test('individual trigger fields map to a Contact lookup and field values', async () => {
+  const input = triggerFields();
+  const result = await run(input);
+  assert.equal(result.action, 'update_contact');
+  assert.equal(result.should_update, 'true');
+  assert.equal(result.event_key, `${input.interview_id}:interview.analysis_ready`);
+  assert.equal(result.delivery_status, null, 'map does not claim');
+  assert.equal(result.lookup_field, 'Email');
+  assert.equal(result.lookup_value, 'sarah@example.com');
+  assert.match(result.lookup_soql, /FROM Contact WHERE Email = 'sarah@example\.com'/);
+  assert.equal(result.sf__Latest_Customer_Quote__c, BRACES_QUOTE);
+  assert.equal(result.sf__Interview_Sentiment__c, 'negative');
+  assert.equal(result.themes, 'integration friction, pricing');
+  assert.deepEqual(nonSalesforceKeys(result), nonSalesforceKeys(App.creates.map_interview.operation.sample));
+});
+
+test('map does not claim: the same interview maps again', async () => {
+  const input = triggerFields();
+  await run(input);
+  const again = await run(input);
+  assert.equal(again.action, 'update_contact');
+});
+
+test('a whole payload as JSON (with braces) is sent unaltered', async () => {
+  const payload = interviewEvent();
+  const result = await run({ payload_json: JSON.stringify(payload), respondent_email: 'ignored@example.com' });
+  assert.equal(result.quote, BRACES_QUOTE);
+  assert.equal(result.respondent_email, "o'brien@example.com");
+  assert.equal(result.action, 'update_contact');
+});
+
+test('anonymous and low-quality interviews give an output a Filter step stops on', async () => {
+  const anonymous = await run(triggerFields({ respondent_email: '' }));
+  assert.deepEqual([anonymous.action, anonymous.skip_reason, anonymous.should_update],
+    ['skip', 'anonymous', 'false']);
+  const low = await run(triggerFields({ quality_score: '2' }));
+  assert.deepEqual([low.action, low.skip_reason, low.should_update],
+    ['skip', 'below_quality_threshold', 'false']);
+});
+
+test('a payload that is not JSON is refused before any request', async () => {
+  await assert.rejects(run({ payload_json: '{"type": ' }), /is not valid JSON/);
+});
+
+test('a payload the connector refuses names the offending field', async () => {
+  await assert.rejects(run(triggerFields({ quality_score: '9' })), (err) => {
+    assert.equal(err.name, 'AppError');
+    assert.match(err.message, /validation-failed/);
+    assert.match(err.message, /quality_score/);
+    return true;
+  });
+});

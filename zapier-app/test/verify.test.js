@@ -1,0 +1,123 @@
+'use strict';
+
+/** "Verify Koji Webhook" against the real connector under gunicorn. */
+
+const assert = require('node:assert/strict');
+const { test } = require('node:test');
+const zapier = require('zapier-platform-core');
+
+const App = require('../index');
+const { useConnector, sign, authData } = require('./support/connector');
+const { interviewEvent, rawBody, BRACES_QUOTE } = require('./support/payloads');
+const { SF_PREFIX } = require('../lib/answer');
+
+const appTester = zapier.createAppTester(App);
+const verify = App.creates.verify_koji_webhook.operation.perform;
+const complete = App.creates.mark_event_completed.operation.perform;
+const dynamicFields = App.creates.verify_koji_webhook.operation.outputFields.find((f) => typeof f === 'function');
+
+const connector = useConnector();
+
+const run = (body, signature = sign(body, connector.secret), auth = {}) =>
+  appTester(verify, { authData: authData(connector, auth), inputData: { raw_body: body, signature } });
+
+const nonSalesforceKeys = (object) => Object.keys(object).filter((k) => !k.startsWith(SF_PREFIX)).sort();
+
+test('a signed body with {{braces}} verifies and flattens the answer', async () => {
+  const payload = interviewEvent();
+  const result = await run(rawBody(payload));
+
+  assert.equal(result.action, 'update_contact');
+  assert.equal(result.skip_reason, null);
+  assert.equal(result.should_update, 'true');
+  assert.equal(result.delivery_status, 'first');
+  assert.equal(result.event_key, `${payload.data.interview_id}:interview.analysis_ready`);
+  assert.equal(result.id, result.event_key);
+  assert.equal(result.complete_path, `/v1/events/${result.event_key}/complete`);
+  assert.equal(result.quote, BRACES_QUOTE, 'the body reached the connector unaltered');
+  assert.equal(result.respondent_email, "o'brien@example.com");
+  assert.equal(result.lookup_field, 'Email');
+  assert.equal(result.lookup_value, "o'brien@example.com");
+  assert.ok(result.lookup_soql.includes("'o\\'brien@example.com'"), result.lookup_soql);
+  assert.equal(result.sf__Latest_Customer_Quote__c, BRACES_QUOTE);
+  assert.equal(result.sf__Interview_Themes__c, 'onboarding, pricing');
+  assert.ok(result.slack_text, 'Slack text');
+  assert.deepEqual(nonSalesforceKeys(result), nonSalesforceKeys(App.creates.verify_koji_webhook.operation.sample),
+    'the sample has exactly the keys of a real answer');
+});
+
+test('a tampered body is a clear step error, not a re-authentication prompt', async () => {
+  const body = rawBody(interviewEvent());
+  const signature = sign(body, connector.secret);
+  await assert.rejects(run(body.replace('Acme', 'Acne'), signature), (err) => {
+    assert.equal(err.name, 'AppError');
+    assert.match(err.message, /signature does not match/);
+    assert.match(err.message, /invalid_signature/);
+    return true;
+  });
+});
+
+test('a signature made with another secret, or none, is refused the same way', async () => {
+  const body = rawBody(interviewEvent());
+  for (const signature of [sign(body, 'whsec_wrong'), '']) {
+    await assert.rejects(run(body, signature), (err) => err.name === 'AppError' && /invalid_signature/.test(err.message));
+  }
+});
+
+test('a wrong connector API key is an authentication error', async () => {
+  const body = rawBody(interviewEvent());
+  await assert.rejects(run(body, undefined, { api_key: 'ck_wrong' }), (err) => {
+    assert.equal(err.name, 'ExpiredAuthError');
+    assert.match(err.message, /API key/);
+    return true;
+  });
+});
+
+test('a second copy while the first is claimed is "retry later"; after completion a duplicate', async () => {
+  const body = rawBody(interviewEvent());
+  const first = await run(body);
+  assert.equal(first.delivery_status, 'first');
+
+  await assert.rejects(run(body), (err) => {
+    assert.equal(err.name, 'ThrottledError');
+    assert.match(JSON.parse(err.message).message, /Retry later/);
+    return true;
+  });
+
+  await appTester(complete, { authData: authData(connector), inputData: { event_key: first.event_key } });
+  const replay = await run(body);
+  assert.equal(replay.action, 'skip');
+  assert.equal(replay.skip_reason, 'duplicate');
+  assert.equal(replay.should_update, 'false');
+  assert.equal(replay.should_notify, 'false');
+  assert.equal(replay.delivery_status, 'duplicate');
+});
+
+test('an anonymous interview gives an output a Filter step stops on', async () => {
+  const body = rawBody(interviewEvent({ email: null }));
+  const result = await run(body);
+  assert.equal(result.action, 'skip');
+  assert.equal(result.skip_reason, 'anonymous');
+  assert.equal(result.should_update, 'false');
+  assert.equal(result.respondent_email, null);
+  // A skip completes the claim at once: the next copy is a duplicate, not a 409.
+  const again = await run(body);
+  assert.equal(again.skip_reason, 'duplicate');
+});
+
+test('a low-quality interview gives an output a Filter step stops on', async () => {
+  const result = await run(rawBody(interviewEvent({ quality: 2 })));
+  assert.equal(result.action, 'skip');
+  assert.equal(result.skip_reason, 'below_quality_threshold');
+  assert.equal(result.should_update, 'false');
+});
+
+test('the output fields list the active profile\'s Salesforce fields', async () => {
+  const result = await run(rawBody(interviewEvent()));
+  const fields = await appTester(dynamicFields, { authData: authData(connector), inputData: {} });
+  const keys = fields.map((f) => f.key);
+  for (const key of Object.keys(result).filter((k) => k.startsWith(SF_PREFIX))) {
+    assert.ok(keys.includes(key), `${key} is among the dynamic output fields ${keys}`);
+  }
+  assert.ok(fields.every((f) => f.label.startsWith('Salesforce: ')));
+});

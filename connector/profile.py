@@ -48,10 +48,12 @@ ANSWER_KEYS = {
     "study": {"id", "title", "url"},
     "report": {"id", "study_id", "title", "url", "summary", "metrics"},
     "action": set(), "skip_reason": set(), "reason": set(),
+    # Only Slack templates see the salesforce block: it is what the mapping produced.
+    "salesforce": {"sobject", "lookup", "fields", "skipped", "warnings"},
 }
 # Keys whose contents Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
-             "structured_answers", "themes"}
+             "structured_answers", "themes", "lookup", "fields", "skipped", "warnings"}
 API_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
 

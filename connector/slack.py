@@ -1,0 +1,161 @@
+"""Pure: a normalized answer + its salesforce block → the ``slack`` block of docs/design.md.
+
+The chain posts ``text`` and ``blocks`` as they are (chat.postMessage), so this module
+keeps them inside Slack's limits (https://api.slack.com/reference/block-kit/blocks):
+at most 50 blocks, section text ≤ 3,000 characters, header text ≤ 150, fallback text
+≤ 40,000; and it escapes ``&``, ``<`` and ``>`` in everything that came from the event,
+so a customer's words cannot ping ``<!channel>`` or forge a link
+(https://api.slack.com/reference/surfaces/formatting#escaping).
+The body of each message is a Liquid template that a profile may replace.
+"""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from liquid.exceptions import LiquidError
+
+from connector.profile import SLACK_TEMPLATE_NAMES, Profile, compile_template
+from connector.text_limits import truncate
+
+MAX_BLOCKS, MAX_SECTION, MAX_HEADER, MAX_TEXT, MAX_CONTEXT, MAX_FIELD = 50, 3000, 150, 40000, 2000, 2000
+QUIET_SKIPS = ("anonymous", "duplicate", "not_mapped")
+
+_FACTS = ("*Sentiment:* {{ analysis.sentiment | downcase | default: \"not given\" }}"
+          "   *Quality:* {% if interview.quality_score %}{{ interview.quality_score }}/5{% else %}n/a{% endif %}\n"
+          "*Themes:* {{ analysis.themes | join: \", \" | default: \"none\" }}")
+_QUOTE = "{% if analysis.quote %}> {{ analysis.quote }}\n{% endif %}"
+DEFAULT_TEMPLATES = {
+    "updated_contact": _QUOTE + _FACTS,
+    "skipped": "*{{ reason | default: \"Not written to Salesforce.\" }}*\n" + _FACTS,
+    "report": "{{ report.summary | default: \"A new report is ready.\" }}",
+    "study": "*{{ study.title | default: \"A study\" }}* is now live for participants.",
+    "contact_not_found": ("No Salesforce Contact matched the lookup by "
+                          "*{{ salesforce.lookup.strategy | default: \"nothing\" }}*, so nothing was written.\n"
+                          + _QUOTE + _FACTS),
+}
+_DEFAULTS = {name: compile_template(source) for name, source in DEFAULT_TEMPLATES.items()}
+assert set(_DEFAULTS) == set(SLACK_TEMPLATE_NAMES), "every Slack message needs a built-in template"
+
+
+def escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _escaped(value: Any) -> Any:
+    """A copy of ``value`` whose strings are safe to drop into mrkdwn."""
+    if isinstance(value, str):
+        return escape_mrkdwn(value)
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    return value
+
+
+def _render(name: str, answer: dict, salesforce_block: dict, profile: Profile) -> str:
+    context = _escaped({**answer, "salesforce": salesforce_block})
+    custom = profile.slack.template(name)
+    if custom is not None:
+        try:
+            return custom.render(**context).strip()
+        except LiquidError:
+            pass  # a profile template that cannot render this event: the built-in one still can
+    return _DEFAULTS[name].render(**context).strip()
+
+
+# -- Block Kit pieces, each kept within its own limit ------------------------------------
+
+def header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": truncate(text, MAX_HEADER)[0], "emoji": True}}
+
+
+def section(mrkdwn: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION)[0]}}
+
+
+def context(mrkdwn: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(mrkdwn, MAX_CONTEXT)[0]}]}
+
+
+def link_button(label: str, url: str | None) -> dict | None:
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if not parts or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 3000:
+        return None
+    return {"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}]}
+
+
+def metric_fields(metrics: dict) -> dict | None:
+    # A section holds at most 10 fields of at most 2,000 characters each.
+    fields = [{"type": "mrkdwn", "text": truncate(f"*{escape_mrkdwn(str(key))}*\n{escape_mrkdwn(str(value))}",
+                                                  MAX_FIELD)[0]}
+              for key, value in list(metrics.items())[:10]]
+    return {"type": "section", "fields": fields} if fields else None
+
+
+def message(title: str, body: str, *extra: dict | None) -> dict:
+    """``text`` (notification and fallback) and ``blocks`` for one message."""
+    blocks = [header(title)] + ([section(body)] if body else []) + [block for block in extra if block]
+    text = truncate(f"{title}\n{body}" if body else title, MAX_TEXT)[0]
+    return {"text": text, "blocks": blocks[:MAX_BLOCKS]}
+
+
+# -- the messages ----------------------------------------------------------------------
+
+def _who(answer: dict) -> str:
+    respondent = answer.get("respondent") or {}
+    name, company = respondent.get("name"), respondent.get("company")
+    who = name or "A respondent"
+    return f"{who} ({company})" if company else who
+
+
+def _study_title(answer: dict) -> str:
+    return (answer.get("interview") or {}).get("study_title") or "Koji interview"
+
+
+def _interview_message(kind: str, title: str, answer: dict, block: dict, profile: Profile) -> dict:
+    interview = answer.get("interview") or {}
+    url = block.get("fields", {}).get("Transcript_URL__c") or interview.get("transcript_url")
+    notes = f"Interview `{escape_mrkdwn(str(interview.get('id') or 'unknown'))}`"
+    if block.get("warnings"):
+        notes += f" · {len(block['warnings'])} value(s) adjusted or left out for Salesforce"
+    return message(title, _render(kind, answer, block, profile), context(notes),
+                   link_button("Open transcript", url))
+
+
+def _title(prefix: str, answer: dict) -> str:
+    return f"{prefix}: {_who(answer)} · {_study_title(answer)}"
+
+
+def _main_message(answer: dict, block: dict, profile: Profile) -> dict:
+    event_type = (answer.get("event") or {}).get("type")
+    negative = ((answer.get("analysis") or {}).get("sentiment") or "").lower() == "negative"
+    if event_type == "report.generated":
+        report = answer.get("report") or {}
+        return message(f":bar_chart: {report.get('title') or 'Koji report generated'}",
+                       _render("report", answer, block, profile),
+                       metric_fields(report.get("metrics") or {}), link_button("Open report", report.get("url")))
+    if event_type == "study.published":
+        study = answer.get("study") or {}
+        return message(":rocket: Koji study published", _render("study", answer, block, profile),
+                       link_button("Open study", study.get("url")))
+    if answer.get("action") == "skip":
+        return _interview_message("skipped", _title(":warning: Not written", answer), answer, block, profile)
+    if negative:
+        prefix = ":rotating_light: Negative interview"
+    elif answer.get("action") == "update_contact":
+        prefix = ":speech_balloon: Salesforce Contact updated"
+    else:
+        prefix = ":speech_balloon: New Koji interview"
+    return _interview_message("updated_contact", _title(prefix, answer), answer, block, profile)
+
+
+def build_slack_message(answer: dict, salesforce_block: dict, profile: Profile) -> dict:
+    """The ``slack`` block: what to post, whether to post, and the "no Contact" variant."""
+    not_found = _interview_message("contact_not_found", _title(":mag: No Salesforce Contact", answer),
+                                   answer, salesforce_block, profile)
+    if answer.get("skip_reason") in QUIET_SKIPS:
+        return {"post": False, "text": "", "blocks": [], "contact_not_found": not_found}
+    main = _main_message(answer, salesforce_block, profile)
+    return {"post": True, **main, "contact_not_found": not_found}

@@ -1,0 +1,151 @@
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from hypothesis import given, settings, strategies as st
+
+from connector.mapping import map_to_salesforce
+from connector.profile import load_profile
+from connector.slack import MAX_HEADER, MAX_SECTION, MAX_TEXT, build_slack_message, escape_mrkdwn
+from tests.fakes.slack import FakeSlack
+
+FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
+CASES = sorted(path.name.removesuffix(".input.json") for path in FIXTURES.glob("*.input.json"))
+EXAMPLES = Path(__file__).parent.parent / "examples" / "profiles"
+DEFAULT = load_profile(None)
+
+
+def case(name: str) -> tuple[dict, dict]:
+    answer = json.loads((FIXTURES / f"{name}.input.json").read_text(encoding="utf-8"))
+    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text(encoding="utf-8"))
+    return answer, expected
+
+
+def slack_for(answer: dict, profile=DEFAULT) -> dict:
+    return build_slack_message(answer, map_to_salesforce(answer, profile), profile)
+
+
+def interview(**overrides) -> dict:
+    answer = {"action": "update_contact", "skip_reason": None, "reason": "Identified respondent.",
+              "event": {"type": "interview.analysis_ready", "key": "k", "occurred_at": None, "test": False},
+              "interview": {"id": "i1", "quality_score": 4.0, "transcript_url": "https://app.koji.so/t/1"},
+              "respondent": {"email": "ann@example.com", "name": "Ann"},
+              "analysis": {"themes": ["pricing"], "sentiment": "positive", "quote": "Great tool."},
+              "study": None, "report": None}
+    answer.update(overrides)
+    return answer
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_slack_block(name):
+    answer, expected = case(name)
+    assert build_slack_message(answer, expected["salesforce"], DEFAULT) == expected["slack"]
+
+
+def all_texts(message: dict) -> list[str]:
+    texts = []
+    for block in message["blocks"]:
+        texts += [block["text"]["text"]] if "text" in block else []
+        texts += [e.get("text", "") for e in block.get("elements", []) if isinstance(e.get("text", ""), str)]
+        texts += [f["text"] for f in block.get("fields", [])]
+    return texts
+
+
+def assert_within_slack_limits(message: dict) -> None:
+    assert len(message["blocks"]) <= 50
+    assert len(message["text"]) <= MAX_TEXT
+    for block in message["blocks"]:
+        if block["type"] == "header":
+            assert len(block["text"]["text"]) <= MAX_HEADER
+        if block["type"] == "section" and "text" in block:
+            assert 0 < len(block["text"]["text"]) <= MAX_SECTION
+
+
+@pytest.fixture(scope="module")
+def slack():
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fake_slack_accepts_every_golden_message(slack, name):
+    slack_block = case(name)[1]["slack"]
+    for message in ([slack_block] if slack_block["post"] else []) + [slack_block["contact_not_found"]]:
+        reply = requests.post(slack.base_url + "/api/chat.postMessage", timeout=5,
+                              headers={"Authorization": f"Bearer {slack.token}"},
+                              json={"channel": "C0KOJI0001", "text": message["text"], "blocks": message["blocks"]})
+        assert reply.json()["ok"], reply.json()
+
+
+@pytest.mark.parametrize(("skip_reason", "post"), [
+    ("anonymous", False), ("duplicate", False), ("not_mapped", False),
+    ("below_quality_threshold", True), ("failed_quality_gate", True),
+])
+def test_which_skips_are_worth_telling(skip_reason, post):
+    message = slack_for(interview(action="skip", skip_reason=skip_reason, reason="Quality score 2 is below 3."))
+    assert message["post"] is post
+    if post:
+        assert message["blocks"][0]["text"]["text"].startswith(":warning: Not written")
+        assert "Quality score 2 is below 3." in message["text"]
+
+
+def test_updated_contact_tells_quote_themes_sentiment_quality_and_link():
+    message = slack_for(interview())
+    body = message["blocks"][1]["text"]["text"]
+    assert "> Great tool." in body and "pricing" in body and "positive" in body and "4.0/5" in body
+    assert message["blocks"][-1]["elements"][0]["url"] == "https://app.koji.so/t/1"
+    assert message["post"] is True
+
+
+def test_negative_sentiment_is_flagged():
+    message = slack_for(interview(analysis={"sentiment": "Negative", "themes": [], "quote": "Bad."}))
+    assert message["blocks"][0]["text"]["text"].startswith(":rotating_light:")
+
+
+def test_study_published_notice():
+    message = slack_for(interview(action="notify", event={"type": "study.published", "key": "s", "test": False},
+                                  study={"id": "s1", "title": "Churn <study>", "url": "https://app.koji.so/s/1"}))
+    assert message["post"] and "*Churn &lt;study&gt;* is now live" in message["blocks"][1]["text"]["text"]
+
+
+def test_user_text_is_escaped_so_it_cannot_ping_or_link():
+    quote = "<!channel> see <https://evil.example|your bank> & more"
+    message = slack_for(interview(analysis={"quote": quote, "themes": ["<@U123>"], "sentiment": None}))
+    text = " ".join(all_texts(message))
+    assert "<!channel>" not in text and "<https://evil" not in text and "<@U123>" not in text
+    assert escape_mrkdwn(quote) in text
+
+
+def test_contact_not_found_variant_names_the_strategy_not_the_email():
+    message = slack_for(interview())["contact_not_found"]
+    assert "*email*" in message["blocks"][1]["text"]["text"]
+    assert "ann@example.com" not in json.dumps(message)
+
+
+def test_profile_templates_replace_the_wording():
+    profile = load_profile(EXAMPLES / "slack-templates.yaml")
+    message = slack_for(interview(respondent={"name": "Ann", "company": "A&B"}), profile)
+    assert message["blocks"][1]["text"]["text"].startswith(":speech_balloon: *Ann* (A&amp;B) said:\n> Great tool.")
+
+
+def test_a_template_that_fails_on_an_event_falls_back_to_the_built_in(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n"
+                    "slack:\n  templates:\n    updated_contact: '{{ respondent.attributes.plan }}'\n")
+    message = slack_for(interview(), load_profile(path))
+    assert "> Great tool." in message["blocks"][1]["text"]["text"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(quote=st.text(max_size=9000), themes=st.lists(st.text(max_size=300), max_size=60),
+       name=st.text(max_size=400), metrics=st.dictionaries(st.text(max_size=50), st.text(max_size=3000), max_size=30))
+def test_messages_stay_within_slack_limits(quote, themes, name, metrics):
+    answer = interview(respondent={"name": name}, analysis={"quote": quote, "themes": themes, "sentiment": None})
+    assert_within_slack_limits(slack_for(answer))
+    assert_within_slack_limits(slack_for(answer)["contact_not_found"])
+    report = interview(action="notify", event={"type": "report.generated", "key": "r", "test": False},
+                       report={"title": name, "summary": quote, "metrics": metrics, "url": None})
+    message = slack_for(report)
+    assert_within_slack_limits(message)
+    assert all(len(f["text"]) <= 2000 for b in message["blocks"] for f in b.get("fields", []))

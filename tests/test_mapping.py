@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 import requests
@@ -7,18 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 from connector.mapping import map_to_salesforce, salesforce_id
 from connector.profile import load_profile
+from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from tests.fakes.salesforce import RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, fields_matching
-
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
-CASES = sorted(path.name.removesuffix(".input.json") for path in FIXTURES.glob("*.input.json"))
-EXAMPLES = Path(__file__).parent.parent / "examples" / "profiles"
-DEFAULT = load_profile(None)
-
-
-def load_case(case: str) -> tuple[dict, dict]:
-    answer = json.loads((FIXTURES / f"{case}.input.json").read_text(encoding="utf-8"))
-    expected = json.loads((FIXTURES / f"{case}.expected.json").read_text(encoding="utf-8"))
-    return answer, expected
 
 
 def answer_with(**parts) -> dict:

@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 import pytest
 import requests
@@ -7,19 +6,9 @@ from hypothesis import given, settings, strategies as st
 
 from connector.mapping import map_to_salesforce
 from connector.profile import load_profile
+from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from connector.slack import MAX_HEADER, MAX_SECTION, MAX_TEXT, build_slack_message, escape_mrkdwn
 from tests.fakes.slack import FakeSlack
-
-FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
-CASES = sorted(path.name.removesuffix(".input.json") for path in FIXTURES.glob("*.input.json"))
-EXAMPLES = Path(__file__).parent.parent / "examples" / "profiles"
-DEFAULT = load_profile(None)
-
-
-def case(name: str) -> tuple[dict, dict]:
-    answer = json.loads((FIXTURES / f"{name}.input.json").read_text(encoding="utf-8"))
-    expected = json.loads((FIXTURES / f"{name}.expected.json").read_text(encoding="utf-8"))
-    return answer, expected
 
 
 def slack_for(answer: dict, profile=DEFAULT) -> dict:
@@ -39,7 +28,7 @@ def interview(**overrides) -> dict:
 
 @pytest.mark.parametrize("name", CASES)
 def test_golden_slack_block(name):
-    answer, expected = case(name)
+    answer, expected = load_case(name)
     assert build_slack_message(answer, expected["salesforce"], DEFAULT) == expected["slack"]
 
 
@@ -70,7 +59,7 @@ def slack():
 
 @pytest.mark.parametrize("name", CASES)
 def test_fake_slack_accepts_every_golden_message(slack, name):
-    slack_block = case(name)[1]["slack"]
+    slack_block = load_case(name)[1]["slack"]
     for message in ([slack_block] if slack_block["post"] else []) + [slack_block["contact_not_found"]]:
         reply = requests.post(slack.base_url + "/api/chat.postMessage", timeout=5,
                               headers={"Authorization": f"Bearer {slack.token}"},

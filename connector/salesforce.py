@@ -1,0 +1,242 @@
+"""The Salesforce REST edge: OAuth 2.0 client credentials, describe, query, update, Test Fields.
+
+Follows salesforce-rest.md (REST API developer guide, "OAuth 2.0 Client Credentials
+Flow"): the token comes from ``POST {My Domain}/services/oauth2/token``, has no expiry
+in its answer, so it is cached until a call answers 401 INVALID_SESSION_ID and then
+fetched again once. Every call has a timeout.
+
+    SalesforceError                 anything this module refuses to hide
+    ├── SalesforceNotConfigured     a SALESFORCE_* setting is missing
+    ├── SalesforceAuthError         the token endpoint refused the client (400 invalid_client …)
+    ├── UpstreamUnavailable         timeout, connection error, 5xx, 403 REQUEST_LIMIT_EXCEEDED
+    └── SalesforceRequestError      any other refusal; ``codes`` holds Salesforce's errorCodes
+
+Messages carry status codes and Salesforce error codes only: never a secret, a token,
+or Salesforce's own message (it can quote the value that was refused).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from connector.profile import FieldSpec, Profile
+
+# The profile type → the describe types a value of that kind can be written to.
+TYPE_FITS = {"text": {"string", "textarea"}, "textarea": {"textarea", "string"}, "url": {"url", "string"},
+             "email": {"email", "string"}, "picklist": {"picklist"}, "multipicklist": {"multipicklist"},
+             "number": {"double", "int", "percent", "currency"}, "checkbox": {"boolean"},
+             "datetime": {"datetime"}, "date": {"date"}}
+TEXT_TYPES = {"text", "textarea", "url", "email", "picklist"}
+
+
+class SalesforceError(Exception):
+    """Base of every error of the Salesforce edge."""
+
+
+class SalesforceNotConfigured(SalesforceError):
+    pass
+
+
+class SalesforceAuthError(SalesforceError):
+    pass
+
+
+class UpstreamUnavailable(SalesforceError):
+    """Salesforce could not answer now; ``timeout`` tells a 504 from a 502."""
+
+    def __init__(self, message: str, *, timeout: bool = False):
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class SalesforceRequestError(SalesforceError):
+    def __init__(self, status: int, codes: list[str]):
+        super().__init__(f"Salesforce refused the request ({status} {', '.join(codes) or 'no error code'})")
+        self.status, self.codes = status, codes
+
+
+def _error_codes(response: requests.Response) -> list[str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return []
+    if isinstance(body, dict):  # the token endpoint: {"error", "error_description"}
+        return [str(body["error"])] if "error" in body else []
+    return [str(item.get("errorCode")) for item in body if isinstance(item, dict) and item.get("errorCode")]
+
+
+class SalesforceClient:
+    def __init__(self, domain_url: str, client_id: str, client_secret: str, *, api_version: str = "v59.0",
+                 timeout: float = 5.0, session: requests.Session | None = None):
+        self.domain_url = domain_url.rstrip("/")
+        self.api_version = api_version
+        self.timeout = timeout
+        self._client_id, self._client_secret = client_id, client_secret
+        self._session = session or requests.Session()
+        self._token: str | None = None
+        self._instance_url: str | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings) -> "SalesforceClient":
+        missing = [name for name, value in (("SALESFORCE_DOMAIN_URL", settings.salesforce_domain_url),
+                                            ("SALESFORCE_CLIENT_ID", settings.salesforce_client_id),
+                                            ("SALESFORCE_CLIENT_SECRET", settings.salesforce_client_secret))
+                   if not value]
+        if missing:
+            raise SalesforceNotConfigured("Salesforce is not configured: set " + ", ".join(missing))
+        return cls(settings.salesforce_domain_url, settings.salesforce_client_id,
+                   settings.salesforce_client_secret.get_secret_value(), api_version=settings.salesforce_api_version,
+                   timeout=settings.http_timeout_seconds)
+
+    # -- transport --------------------------------------------------------------------
+    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+        try:
+            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            raise UpstreamUnavailable(f"Salesforce did not answer within {self.timeout:g} s", timeout=True) from None
+        except requests.RequestException as exc:
+            raise UpstreamUnavailable(f"Salesforce could not be reached ({type(exc).__name__})") from None
+        if response.status_code >= 500 or "REQUEST_LIMIT_EXCEEDED" in _error_codes(response):
+            raise UpstreamUnavailable(f"Salesforce answered {response.status_code} "
+                                      f"{', '.join(_error_codes(response))}".rstrip())
+        return response
+
+    def _fetch_token(self) -> tuple[str, str]:
+        response = self._send("POST", self.domain_url + "/services/oauth2/token", data={
+            "grant_type": "client_credentials", "client_id": self._client_id,
+            "client_secret": self._client_secret})
+        if response.status_code != 200:
+            codes = _error_codes(response)
+            raise SalesforceAuthError(f"Salesforce refused the client credentials ({response.status_code} "
+                                      f"{', '.join(codes) or 'no error code'}); check SALESFORCE_CLIENT_ID, "
+                                      "SALESFORCE_CLIENT_SECRET and SALESFORCE_DOMAIN_URL (My Domain)")
+        body = response.json()
+        return body["access_token"], body.get("instance_url") or self.domain_url
+
+    def _credentials(self, stale: str | None = None) -> tuple[str, str]:
+        # One refresh for many threads: whoever sees the stale token first replaces it.
+        with self._lock:
+            if self._token is None or self._token == stale:
+                self._token, self._instance_url = self._fetch_token()
+            return self._token, self._instance_url
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """Call ``/services/data/<version><path>``; refresh the token once on 401."""
+        token, instance = self._credentials()
+        for attempt in (1, 2):
+            url = f"{instance}/services/data/{self.api_version}{path}"
+            response = self._send(method, url, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+            if response.status_code == 401 and attempt == 1:
+                token, instance = self._credentials(stale=token)
+                continue
+            if response.status_code == 401:
+                raise SalesforceAuthError("Salesforce refused a fresh token (401 INVALID_SESSION_ID)")
+            if response.status_code >= 400:
+                raise SalesforceRequestError(response.status_code, _error_codes(response))
+            return response
+        raise AssertionError("unreachable")
+
+    # -- the calls the connector makes ----------------------------------------------------
+    def describe_contact(self) -> dict:
+        return self.request("GET", "/sobjects/Contact/describe").json()
+
+    def query(self, soql: str) -> list[dict]:
+        answer = self.request("GET", "/query", params={"q": soql}).json()
+        return answer.get("records", [])
+
+    def update_contact(self, contact_id: str, fields: dict) -> None:
+        self.request("PATCH", "/sobjects/Contact/" + quote(contact_id, safe=""), json=fields)
+
+
+# -- Test Fields ("check-fields") ----------------------------------------------------------
+
+def _length_fits(spec: FieldSpec, described: dict) -> bool | None:
+    if spec.type in TEXT_TYPES:
+        return (spec.max_length or 0) <= (described.get("length") or 0)
+    if spec.type == "number":
+        digits = spec.precision - spec.scale
+        return (spec.scale <= (described.get("scale") or 0)
+                and digits <= (described.get("precision") or 0) - (described.get("scale") or 0))
+    return None
+
+
+def _missing_values(spec: FieldSpec, described: dict) -> list[str]:
+    active = {item["value"] for item in described.get("picklistValues", []) if item.get("active")}
+    return [value for value in spec.values if value not in active]
+
+
+def check_field(spec: FieldSpec, described: dict | None) -> dict:
+    """One row of the Test Fields report: does the org's field take what the profile sends?"""
+    row: dict[str, Any] = {"field": spec.name, "profile_type": spec.type, "exists": described is not None,
+                           "salesforce_type": None, "updateable": None, "type_fits": None, "length_fits": None,
+                           "picklist_fits": None, "missing_values": [], "problems": []}
+    if described is None:
+        row["problems"].append("the field does not exist on the Contact (or this user cannot see it)")
+    else:
+        row.update(salesforce_type=described.get("type"), updateable=bool(described.get("updateable")),
+                   type_fits=described.get("type") in TYPE_FITS[spec.type],
+                   length_fits=_length_fits(spec, described))
+        if spec.type in ("picklist", "multipicklist"):
+            row["missing_values"] = _missing_values(spec, described)
+            row["picklist_fits"] = not row["missing_values"]
+        row["problems"] += _problems(spec, described, row)
+    row["ok"] = not row["problems"]
+    return row
+
+
+def _problems(spec: FieldSpec, described: dict, row: dict) -> list[str]:
+    problems = []
+    if not row["updateable"]:
+        problems.append("the field is not updateable by this user (field-level security or a formula)")
+    if not row["type_fits"]:
+        problems.append(f"the profile sends {spec.type} but the field is {described.get('type')}")
+    if row["length_fits"] is False:
+        have = (f"{described.get('precision')},{described.get('scale')}" if spec.type == "number"
+                else str(described.get("length")))
+        want = f"{spec.precision},{spec.scale}" if spec.type == "number" else str(spec.max_length)
+        problems.append(f"the field is too small: Salesforce has {have}, the profile needs {want}")
+    if row["missing_values"]:
+        problems.append("picklist values missing or inactive: " + ", ".join(row["missing_values"]))
+    return problems
+
+
+def check_fields(profile: Profile, client: SalesforceClient) -> dict:
+    """Describe the Contact and check every mapped field ("Test Fields" before saving)."""
+    described = {field["name"].lower(): field for field in client.describe_contact().get("fields", [])}
+    rows = [check_field(spec, described.get(spec.name.lower())) for spec in profile.all_fields]
+    for name in _lookup_fields(profile):
+        if name.lower() not in described:
+            rows.append({"field": name, "profile_type": "lookup", "exists": False, "salesforce_type": None,
+                         "updateable": None, "type_fits": None, "length_fits": None, "picklist_fits": None,
+                         "missing_values": [], "ok": False,
+                         "problems": ["the lookup field does not exist on the Contact"]})
+    return {"ok": all(row["ok"] for row in rows), "sobject": profile.sobject, "fields": rows}
+
+
+def _lookup_fields(profile: Profile) -> list[str]:
+    names = []
+    if "email" in profile.lookup_order:
+        names.append(profile.lookup.email_field)
+    if "external_id" in profile.lookup_order and profile.external_id_field:
+        names.append(profile.external_id_field)
+    return names
+
+
+def target_fields(profile: Profile) -> list[dict]:
+    """The fields the active profile writes (GET /v1/salesforce/fields)."""
+    return [{"name": spec.name, "label": spec.label, "type": spec.type, "length": spec.max_length,
+             "precision": spec.precision if spec.type == "number" else None,
+             "scale": spec.scale if spec.type == "number" else None,
+             "values": list(spec.values), "source": _origin(spec)} for spec in profile.all_fields]
+
+
+def _origin(spec: FieldSpec) -> str:
+    if spec.question_id is not None:
+        return f"structured answer {spec.question_id}"
+    if spec.template is not None:
+        return "template"
+    return " or ".join([spec.source] if isinstance(spec.source, str) else spec.source)

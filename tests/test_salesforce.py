@@ -1,0 +1,209 @@
+import socket
+
+import pytest
+import requests
+
+from connector.profile import load_profile
+from connector.salesforce import (SalesforceAuthError, SalesforceClient, SalesforceNotConfigured,
+                                  SalesforceRequestError, UpstreamUnavailable, check_fields, target_fields)
+from connector.settings import load_settings
+from tests.fakes.salesforce import (RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, describe_field,
+                                    fields_matching, picklist)
+from tests.mapping_cases import EXAMPLES
+
+SECRET = "test-client-secret"
+DEFAULT = load_profile(None)
+
+
+@pytest.fixture
+def sf():
+    with FakeSalesforce() as fake:
+        yield fake
+
+
+def client_for(fake: FakeSalesforce, secret: str = SECRET, **kwargs) -> SalesforceClient:
+    return SalesforceClient(fake.base_url, fake.client_id, secret, timeout=2, **kwargs)
+
+
+def token_calls(fake: FakeSalesforce) -> int:
+    return sum(1 for r in fake.requests if r["path"] == "/services/oauth2/token")
+
+
+def test_token_is_cached_across_calls(sf):
+    client = client_for(sf)
+    client.describe_contact()
+    client.query("SELECT Id FROM Contact")
+    assert token_calls(sf) == 1
+    assert sf.requests[0]["body"].startswith("grant_type=client_credentials")
+
+
+def test_expired_token_is_refreshed_once(sf):
+    client = client_for(sf)
+    contact = sf.add_contact("a@example.com")
+    client.describe_contact()
+    sf.expire_tokens()
+    client.update_contact(contact, {"Interview_Quality_Score__c": 4})
+    assert token_calls(sf) == 2 and sf.patches == [(contact, {"Interview_Quality_Score__c": 4})]
+
+
+def test_a_fresh_token_refused_again_is_an_auth_error(sf):
+    client = client_for(sf)
+    client.describe_contact()
+    sf.fail_next(401, times=2, path_contains="/describe")
+    with pytest.raises(SalesforceAuthError):
+        client.describe_contact()
+
+
+def test_wrong_secret_is_an_auth_error_without_the_secret(sf):
+    with pytest.raises(SalesforceAuthError) as caught:
+        client_for(sf, secret="s3cr3t-wrong").describe_contact()
+    assert "invalid_client" in str(caught.value) and "s3cr3t-wrong" not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [500, 503, 403])
+def test_server_trouble_is_upstream_unavailable(sf, status):
+    client = client_for(sf)
+    client.describe_contact()
+    sf.fail_next(status, path_contains="/describe")
+    with pytest.raises(UpstreamUnavailable):
+        client.describe_contact()
+
+
+def test_token_endpoint_down_is_upstream_unavailable(sf):
+    sf.fail_next(503, path_contains="/oauth2/token")
+    with pytest.raises(UpstreamUnavailable):
+        client_for(sf).describe_contact()
+
+
+def test_unreachable_and_silent_servers():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)  # accepts the connection, never answers
+        port = listener.getsockname()[1]
+        silent = SalesforceClient(f"http://127.0.0.1:{port}", "id", SECRET, timeout=0.2)
+        with pytest.raises(UpstreamUnavailable) as caught:
+            silent.describe_contact()
+        assert caught.value.timeout is True
+    closed = SalesforceClient(f"http://127.0.0.1:{port}", "id", SECRET, timeout=0.2)
+    with pytest.raises(UpstreamUnavailable) as caught:
+        closed.describe_contact()
+    assert caught.value.timeout is False
+
+
+def test_refusals_carry_codes_not_values(sf):
+    contact = sf.add_contact("a@example.com")
+    with pytest.raises(SalesforceRequestError) as caught:
+        client_for(sf).update_contact(contact, {"Interview_Themes__c": "private words " * 30})
+    assert caught.value.codes == ["STRING_TOO_LONG"] and "private words" not in str(caught.value)
+
+
+def test_every_call_has_a_timeout(sf):
+    seen = []
+
+    class Recording(requests.Session):
+        def request(self, method, url, **kwargs):
+            seen.append(kwargs.get("timeout"))
+            return super().request(method, url, **kwargs)
+
+    client = client_for(sf, session=Recording())
+    client.describe_contact()
+    client.query("SELECT Id FROM Contact")
+    assert seen and all(timeout == 2 for timeout in seen)
+
+
+def test_from_settings_needs_the_salesforce_settings():
+    settings = load_settings(connector_mode="development")
+    with pytest.raises(SalesforceNotConfigured, match="SALESFORCE_DOMAIN_URL"):
+        SalesforceClient.from_settings(settings)
+
+
+def test_from_settings(sf):
+    settings = load_settings(connector_mode="development", salesforce_domain_url=sf.base_url,
+                                salesforce_client_id=sf.client_id, salesforce_client_secret=SECRET,
+                                http_timeout_seconds=3)
+    client = SalesforceClient.from_settings(settings)
+    assert client.timeout == 3 and client.describe_contact()["name"] == "Contact"
+
+
+# -- check-fields --------------------------------------------------------------------
+
+def report_for(fields: list[dict], profile=DEFAULT) -> dict:
+    with FakeSalesforce(fields=fields) as fake:
+        return check_fields(profile, client_for(fake))
+
+
+def rows(report: dict) -> dict:
+    return {row["field"]: row for row in report["fields"]}
+
+
+def replace(name: str, **changes) -> list[dict]:
+    return [dict(f, **changes) if f["name"] == name else f for f in RECIPE_FIELDS]
+
+
+def test_matching_org_is_ok():
+    report = report_for(RECIPE_FIELDS)
+    assert report["ok"] is True and len(report["fields"]) == 6  # the Email lookup field exists: no row
+    assert all(row["ok"] and row["problems"] == [] for row in report["fields"])
+
+
+def test_missing_field():
+    report = report_for([f for f in RECIPE_FIELDS if f["name"] != "Transcript_URL__c"])
+    row = rows(report)["Transcript_URL__c"]
+    assert report["ok"] is False and row["exists"] is False and "does not exist" in row["problems"][0]
+
+
+def test_too_short_length():
+    row = rows(report_for(replace("Interview_Themes__c", length=100)))["Interview_Themes__c"]
+    assert row["length_fits"] is False and "too small" in row["problems"][0]
+
+
+def test_too_small_number():
+    row = rows(report_for(replace("Interview_Quality_Score__c", precision=2, scale=2)))["Interview_Quality_Score__c"]
+    assert row["length_fits"] is False
+
+
+def test_missing_picklist_value():
+    row = rows(report_for(replace("Interview_Sentiment__c",
+                                  picklistValues=picklist("positive", "negative"))))["Interview_Sentiment__c"]
+    assert row["picklist_fits"] is False and row["missing_values"] == ["neutral"]
+
+
+def test_inactive_picklist_value():
+    values = picklist("positive", "neutral", "negative")
+    values[1]["active"] = False
+    row = rows(report_for(replace("Interview_Sentiment__c", picklistValues=values)))["Interview_Sentiment__c"]
+    assert row["missing_values"] == ["neutral"]
+
+
+def test_non_updateable_field():
+    row = rows(report_for(replace("Last_Koji_Interview_At__c", updateable=False)))["Last_Koji_Interview_At__c"]
+    assert row["updateable"] is False and not row["ok"]
+
+
+def test_wrong_type():
+    row = rows(report_for(replace("Interview_Quality_Score__c", type="string", length=10)))[
+        "Interview_Quality_Score__c"]
+    assert row["type_fits"] is False and "is string" in row["problems"][0]
+
+
+def test_missing_external_id_lookup_field():
+    profile = load_profile(EXAMPLES / "external-id-lookup.yaml")
+    report = report_for(RECIPE_FIELDS, profile)
+    assert rows(report)["Koji_External_Id__c"]["problems"] == ["the lookup field does not exist on the Contact"]
+    with_field = RECIPE_FIELDS + [describe_field("Koji_External_Id__c", "string", length=255, externalId=True)]
+    assert report_for(with_field, profile)["ok"] is True
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+def test_an_org_built_from_each_example_passes_check_fields(name):
+    profile = load_profile(EXAMPLES / f"{name}.yaml")
+    extra = [describe_field("Koji_External_Id__c", "string", length=255, externalId=True)]
+    assert report_for(fields_matching(profile.all_fields) + extra, profile)["ok"] is True
+
+
+def test_target_fields_lists_what_the_profile_writes():
+    fields = target_fields(load_profile(EXAMPLES / "survey-scores.yaml"))
+    assert fields[0] == {"name": "NPS_Score__c", "label": "NPS Score", "type": "number", "length": None,
+                         "precision": 2, "scale": 0, "values": [], "source": "structured answer q_nps"}
+    assert target_fields(DEFAULT)[5]["source"] == "interview.completed_at or event.occurred_at"
+    assert SURVEY_FIELDS  # the fake's score fields match the example's names

@@ -77,7 +77,7 @@ def _wait_ready(live: LiveConnector, timeout: float = 30) -> None:
         try:
             if requests.get(live.base_url + "/healthz", timeout=1).ok:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         time.sleep(0.1)
     raise RuntimeError(f"connector not ready after {timeout}s:\n{live.logs()[-3000:]}")

@@ -1,0 +1,64 @@
+import json
+from importlib import resources
+
+import pytest
+from pydantic import SecretStr
+
+from connector import create_app
+from connector.settings import Settings
+from connector.signatures import sign
+
+API_KEY = "ck_unit_key"
+SECRETS = ["whsec_current", "whsec_previous"]
+
+
+def sample_bytes(name: str) -> bytes:
+    return resources.files("connector.samples").joinpath(name).read_bytes()
+
+
+def sample(name: str) -> dict:
+    return json.loads(sample_bytes(name))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(connector_mode="production", koji_webhook_secret=[SecretStr(s) for s in SECRETS],
+                    connector_api_keys=[SecretStr(API_KEY)], database_path=tmp_path / "state.sqlite3")
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    app.testing = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+class Koji:
+    """Posts to the connector the way Koji (through a raw-forwarding chain) would."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def deliver(self, body: bytes | dict, *, secret: str = SECRETS[0], signature: str | None = None,
+                api_key: str | None = API_KEY, path: str = "/v1/koji/verify"):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json",
+                   "X-Koji-Signature": signature if signature is not None else sign(raw, secret)}
+        if api_key is not None:
+            headers["Authorization"] = f"Bearer {api_key}"
+        return self.client.post(path, data=raw, headers=headers)
+
+
+@pytest.fixture
+def koji(client):
+    return Koji(client)
+
+
+@pytest.fixture
+def auth():
+    return {"Authorization": f"Bearer {API_KEY}"}

@@ -1,0 +1,142 @@
+"""The service as users run it: gunicorn, several workers, over HTTP."""
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+from conftest import sample_bytes
+from connector.signatures import sign
+from live import REPO, free_port, running_connector
+
+SAMPLE = "salesforce-guide.analysis_ready.json"
+
+
+def deliver(live, raw: bytes, **headers):
+    return requests.post(live.base_url + "/v1/koji/verify", data=raw, timeout=30, headers={
+        "X-Koji-Signature": sign(raw, live.webhook_secret), "Content-Type": "application/json",
+        **live.headers(), **headers})
+
+
+def test_many_concurrent_copies_of_one_event_give_exactly_one_first(tmp_path):
+    raw = sample_bytes(SAMPLE)
+    with running_connector(tmp_path, workers=4) as live:
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            responses = list(pool.map(lambda _: deliver(live, raw), range(48)))
+        statuses = [r.status_code for r in responses]
+        firsts = [r for r in responses if r.status_code == 200]
+        assert len(firsts) == 1, statuses
+        assert firsts[0].json()["delivery"]["status"] == "first"
+        assert statuses.count(409) == 47
+        pids = {line.split("pid=")[1].split()[0] for line in live.logs().splitlines() if "verified event" in line}
+        assert len(pids) == 1  # only the winner verified; the 409s were refused by several workers
+        key = firsts[0].json()["event"]["key"]
+        requests.post(f"{live.base_url}/v1/events/{key}/complete", headers=live.headers(), timeout=10).raise_for_status()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            again = list(pool.map(lambda _: deliver(live, raw), range(16)))
+        assert {(r.status_code, r.json()["skip_reason"]) for r in again} == {(200, "duplicate")}
+
+
+def test_ledger_survives_a_restart(tmp_path):
+    raw = sample_bytes(SAMPLE)
+    env = {"DATABASE_PATH": str(tmp_path / "kept.sqlite3")}
+    with running_connector(tmp_path, env=env) as live:
+        key = deliver(live, raw).json()["event"]["key"]
+        requests.post(f"{live.base_url}/v1/events/{key}/complete", headers=live.headers(), timeout=10).raise_for_status()
+    with running_connector(tmp_path, env=env) as live:
+        assert deliver(live, raw).json()["skip_reason"] == "duplicate"
+
+
+def test_logs_never_hold_secrets_emails_or_quotes(tmp_path):
+    raw = sample_bytes(SAMPLE)
+    with running_connector(tmp_path, workers=2) as live:
+        deliver(live, raw)
+        deliver(live, raw)
+        deliver(live, raw, **{"X-Koji-Signature": "sha256=" + "0" * 64})
+        deliver(live, raw, Authorization="Bearer " + live.webhook_secret)
+        bad = json.loads(raw)
+        bad["data"]["quality_score"] = "o'brien@northwind.example"
+        deliver(live, json.dumps(bad).encode())
+        requests.post(live.base_url + "/v1/salesforce/map", json=json.loads(sample_bytes("interview.full.json")),
+                      headers=live.headers(), timeout=10)
+        logs = live.logs()
+    assert "verified event" in logs and "path=/v1/salesforce/map" in logs
+    for forbidden in ["northwind.example", "tailspin.example", "three weekends", "weekly report",
+                      live.webhook_secret, live.api_key]:
+        assert forbidden not in logs, forbidden
+
+
+def test_production_mode_without_secrets_stops_with_a_clear_message(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
+    env.update(CONNECTOR_MODE="production", DATABASE_PATH=str(tmp_path / "s.sqlite3"))
+    result = subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(free_port())],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "KOJI_WEBHOOK_SECRET" in result.stderr and "CONNECTOR_API_KEYS" in result.stderr
+
+
+def test_development_mode_prints_generated_secrets_once_and_workers_share_them(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
+    env["DATABASE_PATH"] = str(tmp_path / "dev.sqlite3")
+    outputs = []
+    for _ in range(2):
+        port = free_port()
+        log = tmp_path / f"serve-{port}.log"
+        with open(log, "wb") as handle:
+            process = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port),
+                                        "--workers", "3"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        try:
+            _wait_for(f"http://127.0.0.1:{port}/healthz")
+            text = log.read_text()
+            outputs.append(text)
+            if "CONNECTOR_API_KEYS=" in text:
+                key = text.split("CONNECTOR_API_KEYS=")[1].split()[0]
+                secret = text.split("KOJI_WEBHOOK_SECRET=")[1].split()[0]
+                raw = b'{"type":"ping"}'
+                for _ in range(9):  # several requests reach several workers
+                    response = requests.post(f"http://127.0.0.1:{port}/v1/koji/verify", data=raw, timeout=10,
+                                             headers={"X-API-Key": key, "X-Koji-Signature": sign(raw, secret)})
+                    assert response.status_code == 200
+            assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()["mode"] == "development"
+        finally:
+            process.terminate()
+            process.wait(15)
+    assert "DEVELOPMENT MODE" in outputs[0] and outputs[0].count("CONNECTOR_API_KEYS=") == 1
+    assert "CONNECTOR_API_KEYS=" not in outputs[1]
+
+
+def test_plain_gunicorn_command_serves_the_spec(tmp_path):
+    with running_connector(tmp_path, workers=1) as live:
+        response = requests.get(live.base_url + "/openapi.yaml", timeout=10)
+        assert response.status_code == 200
+        assert response.text.startswith("openapi: 3.1.0")
+        assert "./connector/schemas/" not in response.text
+
+
+def test_send_test_event_command_is_verified_by_the_service(tmp_path):
+    with running_connector(tmp_path, workers=1) as live:
+        env = {**os.environ, "KOJI_WEBHOOK_SECRET": live.webhook_secret}
+        result = subprocess.run([sys.executable, "-m", "connector.cli", "send-test-event",
+                                 "--url", live.base_url + "/v1/koji/verify", "--api-key", live.api_key,
+                                 "--email", "test.buyer@example.com", "--interview-id", "int_cli_1"],
+                                cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.startswith("200")
+        answer = json.loads(result.stdout.split("\n", 1)[1])
+        assert answer["event"]["key"] == "int_cli_1:interview.analysis_ready"
+        assert answer["respondent"]["email"] == "test.buyer@example.com"
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} not ready")

@@ -1,0 +1,260 @@
+import base64
+import json
+import logging
+
+import pytest
+
+from conftest import API_KEY, SECRETS, sample, sample_bytes
+from connector.signatures import sign
+
+PROBLEM = "application/problem+json"
+SALESFORCE_SAMPLE = "salesforce-guide.analysis_ready.json"
+
+
+def problem_slug(response):
+    assert response.mimetype == PROBLEM
+    body = response.get_json()
+    assert body["status"] == response.status_code
+    assert body["title"] and body["detail"]
+    return body["type"].rsplit("#", 1)[1]
+
+
+def test_healthz_needs_no_key(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "mode": "production"}
+
+
+def test_verify_answers_the_contract_keys(koji):
+    response = koji.deliver(sample_bytes(SALESFORCE_SAMPLE))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    answer = response.get_json()
+    assert answer["action"] == "update_contact"
+    assert answer["skip_reason"] is None
+    assert answer["event"] == {"type": "interview.analysis_ready", "key": "int_7Hq2LmN4:interview.analysis_ready",
+                               "occurred_at": "2026-04-16T10:24:10Z", "test": False}
+    assert answer["respondent"]["email"] == "o'brien@northwind.example"
+    assert answer["delivery"]["status"] == "first"
+    assert answer["delivery"]["complete_path"] == "/v1/events/int_7Hq2LmN4:interview.analysis_ready/complete"
+    assert answer["salesforce"]["lookup"]["soql"].endswith("'o\\'brien@northwind.example' LIMIT 1")
+    assert answer["slack"]["post"] is True
+
+
+def test_every_secret_in_rotation_verifies(koji):
+    for index, secret in enumerate(SECRETS):
+        body = json.dumps({"type": "ping", "n": index}).encode()
+        assert koji.deliver(body, secret=secret).status_code == 200
+
+
+@pytest.mark.parametrize("signature", ["", "sha256=nothex", "sha1=" + "a" * 40, "sha256=" + "0" * 64])
+def test_bad_signatures_are_400_invalid_signature(koji, signature):
+    response = koji.deliver(sample_bytes(SALESFORCE_SAMPLE), signature=signature)
+    assert response.status_code == 400
+    assert problem_slug(response) == "invalid-signature"
+
+
+def test_missing_signature_header(client, auth):
+    response = client.post("/v1/koji/verify", data=b"{}", headers=auth)
+    assert response.status_code == 400
+    assert "missing" in response.get_json()["detail"]
+
+
+def test_reserialized_body_fails_and_leaks_nothing(koji):
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    reserialized = json.dumps(json.loads(raw), indent=1).encode()
+    response = koji.deliver(reserialized, signature=sign(raw, SECRETS[0]))
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert "did not match" in text
+    assert sign(reserialized, SECRETS[0])[7:] not in text
+    assert "brien" not in text
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "wrong"},
+                                     {"Authorization": "Basic " + base64.b64encode(b"a:b").decode()}])
+def test_bad_api_keys_are_401_unauthorized(client, headers):
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    response = client.post("/v1/koji/verify", data=raw, headers={"X-Koji-Signature": sign(raw, SECRETS[0]), **headers})
+    assert response.status_code == 401
+    assert problem_slug(response) == "unauthorized"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_x_api_key_header_works(client):
+    raw = b'{"type":"ping"}'
+    response = client.post("/v1/koji/verify", data=raw,
+                           headers={"X-API-Key": API_KEY, "X-Koji-Signature": sign(raw, SECRETS[0])})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("body, slug", [(b"not json", "malformed-json"), (b"[1,2]", "malformed-json"),
+                                        (b'{"type": NaN}', "malformed-json"), (b"\xff\xfe", "malformed-json"),
+                                        (b"[" * 100000 + b"]" * 100000, "malformed-json")])
+def test_bodies_that_are_not_json_objects(koji, body, slug):
+    response = koji.deliver(body)
+    assert response.status_code == 400
+    assert problem_slug(response) == slug
+
+
+def test_schema_violations_list_every_field_without_echoing_values(koji, client, auth):
+    payload = sample(SALESFORCE_SAMPLE)
+    payload["data"]["quality_score"] = "high"
+    payload["data"]["respondent"] = {"email": 42}
+    payload["data"]["structured_answers"] = [{"question_id": "q1", "question_type": "essay"}]
+    response = koji.deliver(payload)
+    assert response.status_code == 422
+    assert problem_slug(response) == "validation-failed"
+    pointers = {error["pointer"]: error["message"] for error in response.get_json()["errors"]}
+    assert pointers == {"/data/quality_score": "must be of type number or null",
+                        "/data/respondent/email": "must be of type string or null",
+                        "/data/structured_answers/0/question_type": pytest.approx(pointers["/data/structured_answers/0/question_type"])}
+    assert "essay" not in response.get_data(as_text=True)
+    assert client.get("/v1/events/int_7Hq2LmN4:interview.analysis_ready", headers=auth).status_code == 404
+
+
+def test_missing_event_type_is_422(koji):
+    response = koji.deliver({"data": {"interview_id": "x"}})
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["pointer"] == ""
+
+
+def test_body_over_the_limit_is_413(koji):
+    body = json.dumps({"type": "ping", "pad": "x" * (1024 * 1024)}).encode()
+    response = koji.deliver(body)
+    assert response.status_code == 413
+    assert problem_slug(response) == "payload-too-large"
+
+
+def test_duplicate_protocol(koji, client, auth):
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    first = koji.deliver(raw).get_json()
+    assert first["delivery"]["status"] == "first"
+    in_progress = koji.deliver(raw)
+    assert in_progress.status_code == 409
+    assert problem_slug(in_progress) == "event-in-progress"
+    released = client.post(first["delivery"]["release_path"], headers=auth)
+    assert released.get_json()["state"] == "released"
+    retry = koji.deliver(raw).get_json()
+    assert (retry["delivery"]["status"], retry["delivery"]["attempt"], retry["action"]) == ("retry", 2, "update_contact")
+    completed = client.post(retry["delivery"]["complete_path"], headers=auth).get_json()
+    assert completed["state"] == "completed"
+    duplicate = koji.deliver(raw).get_json()
+    assert (duplicate["action"], duplicate["skip_reason"], duplicate["delivery"]["status"]) == ("skip", "duplicate", "duplicate")
+    assert duplicate["slack"]["post"] is False
+
+
+def test_skipped_events_complete_at_once(koji, client, auth):
+    answer = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()
+    assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
+    assert client.get(f"/v1/events/{answer['event']['key']}", headers=auth).get_json()["state"] == "completed"
+    again = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()
+    assert again["skip_reason"] == "duplicate"
+
+
+@pytest.mark.parametrize("name, action, reason", [
+    ("webhook-setup.analysis_ready.json", "update_contact", None),
+    ("automation.interview_completed.json", "update_contact", None),
+    ("quality_scored.json", "skip", "below_quality_threshold"),
+    ("failed_quality_gate.json", "skip", "failed_quality_gate"),
+    ("study.published.json", "notify", None),
+    ("report.generated.json", "notify", None),
+    ("ping.json", "skip", "not_mapped"),
+])
+def test_every_documented_event_type_is_accepted(koji, name, action, reason):
+    answer = koji.deliver(sample_bytes(name)).get_json()
+    assert (answer["action"], answer["skip_reason"]) == (action, reason)
+
+
+def test_unknown_ledger_keys_are_404(client, auth):
+    for method, path in [("get", "/v1/events/nope"), ("post", "/v1/events/nope/complete"),
+                         ("post", "/v1/events/nope/release")]:
+        response = getattr(client, method)(path, headers=auth)
+        assert response.status_code == 404
+        assert problem_slug(response) == "not-found"
+
+
+class TestEnvelope:
+    def post(self, client, envelope, content_type="application/json"):
+        return client.post("/v1/koji/verify-envelope", data=json.dumps(envelope), content_type=content_type,
+                           headers={"Authorization": f"Bearer {API_KEY}"})
+
+    def test_raw_body_as_text(self, client):
+        raw = sample_bytes(SALESFORCE_SAMPLE).decode()
+        response = self.post(client, {"raw_body": raw, "signature": sign(raw.encode(), SECRETS[0])})
+        assert response.status_code == 200
+        assert response.get_json()["action"] == "update_contact"
+
+    def test_raw_body_with_braces_as_base64(self, client):
+        raw = json.dumps({"type": "ping", "note": "{{bundle.inputData.x}} {{ stays }}"}).encode()
+        envelope = {"raw_body_base64": base64.b64encode(raw).decode(), "signature": sign(raw, SECRETS[1])}
+        assert self.post(client, envelope).status_code == 200
+
+    @pytest.mark.parametrize("envelope, status, slug", [
+        ({"raw_body": "{}"}, 400, "invalid-signature"),
+        ({"signature": "sha256=" + "0" * 64}, 400, "malformed-envelope"),
+        ({"raw_body": "{}", "raw_body_base64": "e30=", "signature": "x"}, 400, "malformed-envelope"),
+        ({"raw_body_base64": "***", "signature": "sha256=" + "0" * 64}, 400, "malformed-envelope"),
+        ({"raw_body": 5, "signature": "sha256=" + "0" * 64}, 400, "malformed-envelope"),
+        ({"raw_body": "{}", "signature": "sha256=" + "0" * 64, "extra": 1}, 400, "malformed-envelope"),
+        ({"raw_body": "{}", "signature": "sha256=" + "0" * 64}, 400, "invalid-signature"),
+    ])
+    def test_incomplete_envelopes(self, client, envelope, status, slug):
+        response = self.post(client, envelope)
+        assert response.status_code == status
+        assert problem_slug(response) == slug
+
+    def test_needs_json(self, client):
+        response = self.post(client, {"raw_body": "{}", "signature": "x"}, content_type="text/plain")
+        assert response.status_code == 415
+
+
+class TestMap:
+    def post(self, client, payload):
+        return client.post("/v1/salesforce/map", json=payload, headers={"X-API-Key": API_KEY})
+
+    @pytest.mark.parametrize("name", [SALESFORCE_SAMPLE, "interview.full.json", "automation.interview_completed.json"])
+    def test_any_documented_shape(self, client, name):
+        answer = self.post(client, sample(name)).get_json()
+        assert answer["action"] == "update_contact"
+        assert answer["delivery"] is None
+        assert answer["salesforce"]["fields"]
+
+    def test_a_normalized_event_from_verify(self, client, koji):
+        verified = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()
+        mapped = self.post(client, verified).get_json()
+        assert mapped["salesforce"] == verified["salesforce"]
+        assert mapped["event"] == verified["event"]
+
+    def test_a_broken_normalized_event_is_422_with_pointers(self, client):
+        response = self.post(client, {"event": {"type": 5}, "interview": {}, "respondent": {}, "analysis": {}})
+        assert response.status_code == 422
+        assert {e["pointer"] for e in response.get_json()["errors"]} >= {"/event/type", "/event/key"}
+
+    def test_does_not_claim(self, client, koji):
+        self.post(client, sample(SALESFORCE_SAMPLE))
+        assert koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()["delivery"]["status"] == "first"
+
+
+def test_unknown_route_and_method_are_problems(client, auth):
+    assert problem_slug(client.get("/nope", headers=auth)) == "not-found"
+    response = client.get("/v1/koji/verify", headers=auth)
+    assert response.status_code == 405
+    assert problem_slug(response) == "method-not-allowed"
+
+
+def test_logs_hold_no_email_quote_or_secret(koji, client, auth, caplog):
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("connector").addHandler(caplog.handler)  # the connector logger does not propagate
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    koji.deliver(raw)
+    koji.deliver(raw)
+    koji.deliver(raw, signature="sha256=" + "0" * 64)
+    payload = sample(SALESFORCE_SAMPLE)
+    payload["data"]["quality_score"] = "o'brien@northwind.example"
+    koji.deliver(payload)
+    client.post("/v1/salesforce/map", json=sample("interview.full.json"), headers=auth)
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert "verified event" in text
+    for secret_or_personal in ["o'brien@northwind.example", "priya@tailspin.example", "three weekends",
+                               "weekly report", SECRETS[0], API_KEY]:
+        assert secret_or_personal not in text

@@ -33,8 +33,10 @@ import threading
 import time
 from datetime import date, datetime
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 DAILY_API_LIMIT = 15000
 MAX_URI_BYTES = 16384
@@ -324,7 +326,7 @@ def check_value(field: dict, value) -> dict | None:
     return _check_text(field, value)
 
 
-class FakeSalesforce:
+class FakeSalesforce(LoopbackServer):
     """A loopback Salesforce org holding Contacts; see the module docstring for what it refuses."""
 
     def __init__(self, contacts: list[dict] | None = None, fields: list[dict] | None = None,
@@ -342,39 +344,12 @@ class FakeSalesforce:
         self._failures: list[dict] = []
         self._numbers = itertools.count(1)
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
         for record in contacts or []:
             record = dict(record)
             self.add_contact(record.pop("Email", None), **record)
 
-    # -- lifecycle ------------------------------------------------------------------
-    def start(self) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
-        # A short poll interval keeps stop() quick: tests start one server each.
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         name="fake-salesforce", daemon=True).start()
-        self._server = server
-        return self.base_url
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-
-    def __enter__(self) -> "FakeSalesforce":
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeSalesforce is not started")
-        return "http://127.0.0.1:%d" % self._server.server_address[1]
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     # -- test controls --------------------------------------------------------------
     def add_contact(self, email: str | None, **fields) -> str:

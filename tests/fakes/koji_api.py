@@ -1,0 +1,62 @@
+"""A fake Koji REST API: ``GET /api/v1/interviews/{id}`` with a Bearer key, on loopback.
+
+Answers ``{"data": <interview>}`` (the shape of Koji's headless API), 401 for a missing
+or wrong key, 404 for an unknown id; :meth:`FakeKojiApi.fail_next` injects statuses
+and :attr:`FakeKojiApi.delay` makes every answer slow (for timeout tests).
+"""
+from __future__ import annotations
+
+import json
+import time
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import unquote, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
+
+
+class FakeKojiApi(LoopbackServer):
+    def __init__(self, interviews: dict[str, dict] | None = None, api_key: str = "koji-test-key"):
+        self.interviews = dict(interviews or {})
+        self.api_key = api_key
+        self.requests: list[dict] = []
+        self.delay = 0.0
+        self._statuses: list[int] = []
+
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler(self)
+
+    def fail_next(self, status: int = 503, times: int = 1) -> None:
+        self._statuses.extend([status] * times)
+
+    def answer(self, path: str, headers: dict) -> tuple[int, object]:
+        self.requests.append({"path": path, "headers": headers})
+        if self._statuses:
+            return self._statuses.pop(0), {"error": "injected failure"}
+        if headers.get("Authorization") != f"Bearer {self.api_key}":
+            return 401, {"error": "unauthorized", "message": "Invalid API key"}
+        prefix = "/api/v1/interviews/"
+        interview_id = unquote(path[len(prefix):]) if path.startswith(prefix) else None
+        if interview_id not in self.interviews:
+            return 404, {"error": "not_found", "message": "Interview not found"}
+        return 200, {"data": self.interviews[interview_id]}
+
+
+def _handler(fake: FakeKojiApi) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            time.sleep(fake.delay)
+            status, body = fake.answer(urlsplit(self.path).path, dict(self.headers))
+            data = json.dumps(body).encode()
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up waiting (the timeout tests): nobody to answer
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+            pass
+
+    return Handler

@@ -1,0 +1,252 @@
+"""The shipped n8n workflow, imported unmodified into a real n8n 2.8.4, end to end.
+
+Each case fires a signed Koji event at n8n's production webhook and asserts what the
+fake Salesforce and the fake Slack received. The expected Salesforce body and Slack
+text are the connector's own answer for the same payload (``POST /v1/salesforce/map``,
+which claims nothing), plus a few literal values so that both sides cannot be wrong
+together. The webhook answers only when the run has finished (``responseMode:
+lastNode``), so no case has to wait for the fakes.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+
+import pytest
+import requests
+
+from connector.cli import sample_payload
+from connector.signatures import sign
+
+pytestmark = [pytest.mark.n8n, pytest.mark.slow]
+
+GUIDE = "interview.analysis_ready"  # the sample from Koji's Salesforce guide: quote, themes, 4.6
+QUOTE = "We love the product, but connecting it to our CRM took our admin three weekends."
+
+
+def event(interview_id: str, email: str | None = None, *, sample: str = GUIDE, **data) -> dict:
+    payload = copy.deepcopy(sample_payload(sample))
+    payload["data"]["interview_id"] = interview_id
+    if email is not None:
+        payload["data"]["respondent_email"] = email
+    payload["data"].update(data)
+    return payload
+
+
+def encode(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+def fire(stack, body: bytes, signature: str | None = None, timeout: float = 60) -> requests.Response:
+    """Deliver like Koji. Retries only while n8n still answers 404 (workflow not active yet:
+    a 404 runs nothing)."""
+    headers = {"Content-Type": "application/json", "User-Agent": "Koji-Webhooks/1.0",
+               "X-Koji-Signature": signature or sign(body, stack.connector.webhook_secret)}
+    deadline = time.monotonic() + timeout
+    while True:
+        response = requests.post(stack.webhook_url, data=body, headers=headers, timeout=90)
+        if response.status_code != 404 or time.monotonic() > deadline:
+            return response
+        time.sleep(0.25)
+
+
+def expected(stack, payload: dict) -> dict:
+    """The connector's answer for this payload, without claiming it."""
+    response = requests.post(stack.connector.base_url + "/v1/salesforce/map", json=payload,
+                             headers=stack.connector.headers(), timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def ledger_state(stack, key: str) -> str | None:
+    response = requests.get(f"{stack.connector.base_url}/v1/events/{key}",
+                            headers=stack.connector.headers(), timeout=10)
+    return response.json()["state"] if response.status_code == 200 else None
+
+
+class Watch:
+    """What the fakes received from the moment it was made."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self._sf, self._patches = len(stack.salesforce.requests), len(stack.salesforce.patches)
+        self._posts, self._slack = len(stack.slack.posts), len(stack.slack.requests)
+
+    @property
+    def salesforce_requests(self) -> list[dict]:
+        return self.stack.salesforce.requests[self._sf:]
+
+    @property
+    def patches(self) -> list[tuple[str, dict]]:
+        return self.stack.salesforce.patches[self._patches:]
+
+    @property
+    def posts(self) -> list[dict]:
+        return self.stack.slack.posts[self._posts:]
+
+    @property
+    def slack_requests(self) -> list[dict]:
+        return self.stack.slack.requests[self._slack:]
+
+
+def assert_nothing_sent(watch: Watch) -> None:
+    assert watch.salesforce_requests == []
+    assert watch.slack_requests == []
+
+
+def test_happy_path_updates_the_contact_and_posts_once(stack):
+    contact = stack.salesforce.add_contact("jane.doe@acme.example", FirstName="Jane")
+    payload = event("int_e2e_happy", "jane.doe@acme.example")
+    answer = expected(stack, payload)
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
+    body = watch.patches[0][1]
+    assert body["Latest_Customer_Quote__c"] == QUOTE
+    assert body["Interview_Quality_Score__c"] == 5  # 4.6 fitted to Number(1,0)
+    assert body["Interview_Sentiment__c"] == "negative"
+    assert stack.salesforce.contacts[contact]["Latest_Customer_Quote__c"] == QUOTE
+    [post] = watch.posts
+    assert post["channel"] == "C0KOJI0001"
+    assert post["text"] == answer["slack"]["text"]
+    assert post["blocks"] == answer["slack"]["blocks"]
+    assert ledger_state(stack, "int_e2e_happy:interview.analysis_ready") == "completed"
+
+
+def test_a_copy_after_success_writes_and_posts_nothing(stack):
+    stack.salesforce.add_contact("dup@acme.example")
+    body = encode(event("int_e2e_dup", "dup@acme.example"))
+    assert fire(stack, body).status_code == 200
+    watch = Watch(stack)
+
+    again = fire(stack, body)
+
+    assert again.status_code == 200
+    assert watch.patches == []
+    assert watch.posts == []
+    assert [r["method"] for r in watch.salesforce_requests] == []
+
+
+@pytest.mark.parametrize(("name", "payload", "reason"), [
+    ("anonymous", event("int_e2e_anon", sample="interview.analysis_ready", respondent_email=None,
+                        respondent=None, participant=None), "anonymous"),
+    ("below threshold", event("int_e2e_low", "low@acme.example", quality_score=2), "below_quality_threshold"),
+    ("failed quality gate", {**sample_payload("interview.failed_quality_gate"),
+                             "data": {**sample_payload("interview.failed_quality_gate")["data"],
+                                      "interview_id": "int_e2e_gate"}}, "failed_quality_gate"),
+])
+def test_skipped_events_touch_neither_salesforce_nor_slack(stack, name, payload, reason):
+    if reason == "below_quality_threshold":
+        stack.salesforce.add_contact("low@acme.example")
+    answer = expected(stack, payload)
+    assert (answer["action"], answer["skip_reason"]) == ("skip", reason)
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert_nothing_sent(watch)
+
+
+def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack):
+    contact = stack.salesforce.add_contact("retry@acme.example")
+    payload = event("int_e2e_sf503", "retry@acme.example")
+    answer = expected(stack, payload)
+    body = encode(payload)
+    stack.salesforce.fail_next(503, method="PATCH")
+    watch = Watch(stack)
+
+    first = fire(stack, body)
+
+    assert first.status_code >= 500  # Koji sees a failure and retries
+    assert watch.patches == []
+    assert watch.posts == []
+    assert ledger_state(stack, "int_e2e_sf503:interview.analysis_ready") == "released"
+
+    retry = fire(stack, body)
+
+    assert retry.status_code == 200, stack.n8n.logs()
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
+    assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]
+    assert ledger_state(stack, "int_e2e_sf503:interview.analysis_ready") == "completed"
+
+
+def test_slack_failure_fails_the_delivery_and_the_retry_posts_once(stack):
+    contact = stack.salesforce.add_contact("slackdown@acme.example")
+    payload = event("int_e2e_slack", "slackdown@acme.example")
+    answer = expected(stack, payload)
+    body = encode(payload)
+    stack.slack.fail_next(error="ratelimited", method="chat.postMessage")
+    watch = Watch(stack)
+
+    assert fire(stack, body).status_code >= 500
+    assert watch.posts == []
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()
+
+    # The PATCH is repeated with the same values (idempotent); the post happens once.
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])] * 2
+    assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]
+
+
+def test_no_contact_posts_the_not_found_message_and_writes_nothing(stack):
+    payload = event("int_e2e_nobody", "nobody@unknown.example")
+    answer = expected(stack, payload)
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert [r["method"] for r in watch.salesforce_requests if "/query" in r["path"]] == ["GET"]
+    assert watch.patches == []
+    [post] = watch.posts
+    assert post["text"] == answer["slack"]["contact_not_found"]["text"]
+    assert post["blocks"] == answer["slack"]["contact_not_found"]["blocks"]
+    assert ledger_state(stack, "int_e2e_nobody:interview.analysis_ready") == "completed"
+
+
+def test_an_email_with_an_apostrophe_finds_the_right_contact(stack):
+    stack.salesforce.add_contact("obrien@acme.example")  # a near miss that must not match
+    contact = stack.salesforce.add_contact("o'brien@acme.example", LastName="O'Brien")
+    payload = event("int_e2e_apostrophe", "o'brien@acme.example")
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    [query] = [r for r in watch.salesforce_requests if "/query" in r["path"] and r["query"]]
+    assert query["query"]["q"] == "SELECT Id FROM Contact WHERE Email = 'o\\'brien@acme.example' LIMIT 1"
+    assert [patched for patched, _ in watch.patches] == [contact]
+    assert len(watch.posts) == 1
+
+
+def test_a_tampered_body_is_refused_before_salesforce(stack):
+    stack.salesforce.add_contact("victim@acme.example")
+    genuine = encode(event("int_e2e_tampered", "victim@acme.example"))
+    tampered = genuine.replace(b"victim@acme.example", b"attacker@evil.example")
+    watch = Watch(stack)
+
+    response = fire(stack, tampered, signature=sign(genuine, stack.connector.webhook_secret))
+
+    assert response.status_code >= 400
+    assert_nothing_sent(watch)
+    assert ledger_state(stack, "int_e2e_tampered:interview.analysis_ready") is None
+
+
+def test_report_generated_posts_a_summary(stack):
+    payload = sample_payload("report.generated")
+    payload["data"]["report_id"] = "rep_e2e_1"
+    answer = expected(stack, payload)
+    assert answer["action"] == "notify"
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert watch.salesforce_requests == []
+    [post] = watch.posts
+    assert post["text"] == answer["slack"]["text"]
+    assert post["blocks"] == answer["slack"]["blocks"]

@@ -1,0 +1,98 @@
+"""Salesforce source-format metadata for the custom fields a profile writes.
+
+One ``force-app/main/default/objects/Contact/fields/<Name>.field-meta.xml`` per custom
+field (Metadata API ``CustomField``,
+https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/customfield.htm),
+so an admin deploys exactly what the connector sends with
+``sf project deploy start --source-dir <out>``. Output is deterministic: the same
+profile always writes the same bytes.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from connector.profile import FieldSpec, Profile
+
+NAMESPACE = "http://soap.sforce.com/2006/04/metadata"
+METADATA_TYPES = {"text": "Text", "textarea": "LongTextArea", "url": "Url", "email": "Email",
+                  "picklist": "Picklist", "multipicklist": "MultiselectPicklist", "number": "Number",
+                  "checkbox": "Checkbox", "datetime": "DateTime", "date": "Date"}
+
+
+def _label(spec: FieldSpec) -> str:
+    return spec.label or spec.name.removesuffix("__c").replace("_", " ")
+
+
+def _value_set(values: list[str]) -> list[tuple[str, object]]:
+    # Restricted: Salesforce then refuses what the mapping would never send anyway.
+    definition = [("sorted", "false")] + [
+        ("value", [("fullName", value), ("default", "false"), ("label", value)]) for value in values]
+    return [("restricted", "true"), ("valueSetDefinition", definition)]
+
+
+def _type_parts(spec: FieldSpec) -> list[tuple[str, object]]:
+    kind = spec.type
+    if kind == "text":
+        return [("length", str(spec.max_length)), ("required", "false"), ("unique", "false")]
+    if kind == "textarea":
+        return [("length", str(spec.max_length)), ("visibleLines", str(spec.visible_lines or 5))]
+    if kind == "number":
+        return [("precision", str(spec.precision)), ("required", "false"), ("scale", str(spec.scale)),
+                ("unique", "false")]
+    if kind == "checkbox":
+        return [("defaultValue", "false")]
+    if kind == "picklist":
+        return [("required", "false"), ("valueSet", _value_set(spec.values))]
+    if kind == "multipicklist":
+        return [("required", "false"), ("valueSet", _value_set(spec.values)),
+                ("visibleLines", str(spec.visible_lines or 4))]
+    return [("required", "false")]  # url, email, datetime, date
+
+
+def _element(parent: ET.Element, name: str, content: object) -> None:
+    child = ET.SubElement(parent, name)
+    if isinstance(content, list):
+        for sub_name, sub_content in content:
+            _element(child, sub_name, sub_content)
+    else:
+        child.text = str(content)
+
+
+def field_xml(spec: FieldSpec, external_id: bool = False) -> bytes:
+    """The ``.field-meta.xml`` document of one custom field."""
+    root = ET.Element("CustomField", xmlns=NAMESPACE)
+    parts = [("fullName", spec.name), ("externalId", "true" if external_id else "false"),
+             ("label", _label(spec)), *_type_parts(spec), ("type", METADATA_TYPES[spec.type])]
+    # Metadata elements are conventionally sorted by name, as `sf project retrieve` writes them.
+    for name, content in sorted(parts, key=lambda part: part[0]):
+        _element(root, name, content)
+    ET.indent(root, space="    ")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
+
+
+def _external_id_spec(profile: Profile) -> FieldSpec | None:
+    name = profile.external_id_field
+    if "external_id" not in profile.lookup_order or not name or not name.endswith("__c"):
+        return None
+    return FieldSpec(name=name, type="text", length=255, label=name.removesuffix("__c").replace("_", " "),
+                     source="respondent.external_id")
+
+
+def write_field_metadata(profile: Profile, out_dir: str | os.PathLike) -> list[Path]:
+    """Write one file per custom field the profile writes (standard fields exist already)."""
+    folder = Path(out_dir) / "force-app" / "main" / "default" / "objects" / profile.sobject / "fields"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    specs = [(spec, False) for spec in profile.all_fields]
+    external = _external_id_spec(profile)
+    if external is not None and external.name not in {spec.name for spec, _ in specs}:
+        specs.append((external, True))
+    for spec, is_external in specs:
+        if not spec.name.endswith("__c"):
+            continue
+        path = folder / f"{spec.name}.field-meta.xml"
+        path.write_bytes(field_xml(spec, external_id=is_external))
+        written.append(path)
+    return written

@@ -1,0 +1,77 @@
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from connector.field_metadata import write_field_metadata
+from connector.profile import load_profile
+from tests.mapping_cases import DEFAULT, EXAMPLES
+
+NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
+FIELDS_DIR = ("force-app", "main", "default", "objects", "Contact", "fields")
+
+
+def parsed(tmp_path, profile) -> dict[str, ET.Element]:
+    paths = write_field_metadata(profile, tmp_path)
+    assert all(path.parent == tmp_path.joinpath(*FIELDS_DIR) for path in paths)
+    documents = {path.name.removesuffix(".field-meta.xml"): ET.parse(path).getroot() for path in paths}
+    for name, root in documents.items():
+        assert root.tag == "{%s}CustomField" % NS["md"] and root.findtext("md:fullName", namespaces=NS) == name
+    return documents
+
+
+def text(root: ET.Element, path: str) -> str | None:
+    return root.findtext(path, namespaces=NS)
+
+
+def test_default_profile_metadata(tmp_path):
+    docs = parsed(tmp_path, DEFAULT)
+    assert set(docs) == {"Latest_Customer_Quote__c", "Interview_Themes__c", "Interview_Sentiment__c",
+                         "Interview_Quality_Score__c", "Transcript_URL__c", "Last_Koji_Interview_At__c"}
+    quote = docs["Latest_Customer_Quote__c"]
+    assert (text(quote, "md:type"), text(quote, "md:length"), text(quote, "md:visibleLines")) == (
+        "LongTextArea", "4000", "5")
+    assert (text(docs["Interview_Themes__c"], "md:type"), text(docs["Interview_Themes__c"], "md:length")) == (
+        "Text", "255")
+    sentiment = docs["Interview_Sentiment__c"]
+    assert text(sentiment, "md:type") == "Picklist" and text(sentiment, "md:valueSet/md:restricted") == "true"
+    assert [v.findtext("md:fullName", namespaces=NS) for v in
+            sentiment.findall("md:valueSet/md:valueSetDefinition/md:value", NS)] == ["positive", "neutral", "negative"]
+    score = docs["Interview_Quality_Score__c"]
+    assert (text(score, "md:type"), text(score, "md:precision"), text(score, "md:scale")) == ("Number", "1", "0")
+    assert text(docs["Transcript_URL__c"], "md:type") == "Url"
+    assert text(docs["Last_Koji_Interview_At__c"], "md:type") == "DateTime"
+    assert text(quote, "md:label") == "Latest Customer Quote"
+
+
+def test_structured_answer_and_score_types(tmp_path):
+    docs = parsed(tmp_path / "a", load_profile(EXAMPLES / "structured-answers.yaml"))
+    assert text(docs["Koji_Would_Expand__c"], "md:type") == "Checkbox"
+    assert text(docs["Koji_Would_Expand__c"], "md:defaultValue") == "false"
+    features = docs["Koji_Features_Used__c"]
+    assert (text(features, "md:type"), text(features, "md:visibleLines")) == ("MultiselectPicklist", "4")
+    assert len(features.findall("md:valueSet/md:valueSetDefinition/md:value", NS)) == 4
+    scores = parsed(tmp_path / "b", load_profile(EXAMPLES / "survey-scores.yaml"))
+    assert text(scores["NPS_Score__c"], "md:precision") == "2"
+    assert text(scores["Last_Survey_Date__c"], "md:type") == "Date"
+
+
+def test_external_id_field_is_written_as_an_external_id(tmp_path):
+    docs = parsed(tmp_path, load_profile(EXAMPLES / "external-id-lookup.yaml"))
+    assert text(docs["Koji_External_Id__c"], "md:externalId") == "true"
+    assert text(docs["Koji_External_Id__c"], "md:type") == "Text"
+
+
+def test_standard_fields_get_no_file(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nactions: {interview.completed: update_contact}\n"
+                    "fields:\n  - {name: Title, type: text, length: 128, source: respondent.company}\n")
+    assert write_field_metadata(load_profile(path), tmp_path / "out") == []
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.yaml")))
+def test_output_is_deterministic(tmp_path, name):
+    profile = load_profile(EXAMPLES / f"{name}.yaml")
+    first = {p.name: p.read_bytes() for p in write_field_metadata(profile, tmp_path / "1")}
+    second = {p.name: p.read_bytes() for p in write_field_metadata(profile, tmp_path / "2")}
+    assert first == second
+    assert all(data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n') for data in first.values())

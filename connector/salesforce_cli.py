@@ -1,0 +1,75 @@
+"""``connector salesforce …``: Test Fields against the org, and field metadata to deploy.
+
+    connector salesforce check-fields [--json] [--profile FILE]     exit 0 ok, 1 not ok, 2 cannot run
+    connector salesforce field-metadata --out DIR [--profile FILE]  then: sf project deploy start --source-dir DIR
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from connector.field_metadata import write_field_metadata
+from connector.profile import Profile, ProfileError, load_profile
+from connector.salesforce import SalesforceClient, SalesforceError, check_fields
+from connector.settings import SettingsError, load_settings
+
+COLUMNS = ("field", "profile_type", "salesforce_type", "ok")
+
+
+def register(subparsers) -> None:
+    """Add the ``salesforce`` command group to the connector's argparse subparsers."""
+    group = subparsers.add_parser("salesforce", help="check the org's Contact fields, write field metadata")
+    commands = group.add_subparsers(dest="salesforce_command", required=True)
+    check = commands.add_parser("check-fields", help="describe the Contact and check every mapped field")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--profile", help="mapping profile (default: MAPPING_PROFILE or the shipped one)")
+    check.set_defaults(handler=run_check_fields)
+    metadata = commands.add_parser("field-metadata", help="write source-format metadata for the custom fields")
+    metadata.add_argument("--out", required=True, help="project folder to write force-app/… into")
+    metadata.add_argument("--profile", help="mapping profile (default: MAPPING_PROFILE or the shipped one)")
+    metadata.set_defaults(handler=run_field_metadata)
+
+
+def _profile(args: argparse.Namespace, settings) -> Profile:
+    return load_profile(args.profile or settings.mapping_profile)
+
+
+def run_check_fields(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings()
+        report = check_fields(_profile(args, settings), SalesforceClient.from_settings(settings))
+    except (SettingsError, ProfileError, SalesforceError) as exc:
+        print(f"connector: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0 if report["ok"] else 1
+
+
+def format_report(report: dict) -> str:
+    """A plain-text table, one line per field, problems indented below it."""
+    rows = [("FIELD", "SENDS", "SALESFORCE", "OK")] + [
+        (row["field"], row["profile_type"], row["salesforce_type"] or "missing", "yes" if row["ok"] else "NO")
+        for row in report["fields"]]
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip())
+        if index:
+            lines += [f"    - {problem}" for problem in report["fields"][index - 1]["problems"]]
+    verdict = "All mapped fields accept what the connector sends." if report["ok"] else (
+        "Some fields would refuse what the connector sends: fix them before going live.")
+    return "\n".join(lines + ["", verdict])
+
+
+def run_field_metadata(args: argparse.Namespace) -> int:
+    try:
+        profile = _profile(args, load_settings())
+    except (SettingsError, ProfileError) as exc:
+        print(f"connector: {exc}", file=sys.stderr)
+        return 2
+    paths = write_field_metadata(profile, args.out)
+    for path in paths:
+        print(path)
+    print(f"\n{len(paths)} field(s) written. Deploy with: sf project deploy start --source-dir {args.out}")
+    return 0

@@ -1,0 +1,85 @@
+import argparse
+import json
+
+import pytest
+
+from connector.salesforce_cli import register
+from tests.fakes.salesforce import RECIPE_FIELDS, FakeSalesforce
+from tests.mapping_cases import EXAMPLES
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="connector")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return args.handler(args)
+
+
+@pytest.fixture
+def org(monkeypatch):
+    def start(fields=RECIPE_FIELDS):
+        fake = FakeSalesforce(fields=fields)
+        fake.start()
+        monkeypatch.setenv("SALESFORCE_DOMAIN_URL", fake.base_url)
+        monkeypatch.setenv("SALESFORCE_CLIENT_ID", fake.client_id)
+        monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", fake.client_secret)
+        started.append(fake)
+        return fake
+    started: list[FakeSalesforce] = []
+    monkeypatch.delenv("MAPPING_PROFILE", raising=False)
+    yield start
+    for fake in started:
+        fake.stop()
+
+
+def test_check_fields_table_and_exit_0(org, capsys):
+    org()
+    assert run(["salesforce", "check-fields"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].split() == ["FIELD", "SENDS", "SALESFORCE", "OK"]
+    assert "Interview_Themes__c" in out and "All mapped fields accept" in out
+
+
+def test_check_fields_json_and_exit_1(org, capsys):
+    org([f for f in RECIPE_FIELDS if f["name"] != "Transcript_URL__c"])
+    assert run(["salesforce", "check-fields", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert [row["field"] for row in report["fields"] if not row["ok"]] == ["Transcript_URL__c"]
+
+
+def test_check_fields_table_lists_problems(org, capsys):
+    org([dict(f, length=80) if f["name"] == "Interview_Themes__c" else f for f in RECIPE_FIELDS])
+    assert run(["salesforce", "check-fields"]) == 1
+    assert "    - the field is too small: Salesforce has 80, the profile needs 255" in capsys.readouterr().out
+
+
+def test_check_fields_without_configuration_exits_2(monkeypatch, capsys):
+    for name in ("SALESFORCE_DOMAIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert run(["salesforce", "check-fields"]) == 2
+    assert "SALESFORCE_DOMAIN_URL" in capsys.readouterr().err
+
+
+def test_wrong_secret_exits_2_without_printing_it(org, monkeypatch, capsys):
+    org()
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "very-secret-value")
+    assert run(["salesforce", "check-fields"]) == 2
+    captured = capsys.readouterr()
+    assert "invalid_client" in captured.err and "very-secret-value" not in captured.out + captured.err
+
+
+def test_field_metadata_writes_files(tmp_path, capsys):
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path),
+                "--profile", str(EXAMPLES / "survey-scores.yaml")]) == 0
+    written = sorted(p.name for p in tmp_path.rglob("*.field-meta.xml"))
+    assert written == ["CSAT_Score__c.field-meta.xml", "Last_Survey_Date__c.field-meta.xml",
+                       "NPS_Score__c.field-meta.xml"]
+    assert f"sf project deploy start --source-dir {tmp_path}" in capsys.readouterr().out
+
+
+def test_bad_profile_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nactions: {interview.done: skip}\n")
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path), "--profile", str(bad)]) == 2
+    assert "bad.yaml:2" in capsys.readouterr().err

@@ -23,8 +23,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer
 
 MAX_BLOCKS = 50
 MAX_TEXT = 40_000
@@ -32,7 +34,7 @@ MAX_SECTION_TEXT = 3_000
 MAX_HEADER_TEXT = 150
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(self, token: str = "xoxb-test-token", channels: dict | None = None,
                  team: str = "Koji Test"):
         self.token = token
@@ -43,37 +45,14 @@ class FakeSlack:
         self.posts: list[dict] = []
         self._failures: list[dict] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
         self._ts = 1_700_000_000
 
-    # -- lifecycle ---------------------------------------------------------
-    def start(self) -> str:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self.base_url
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeSlack:
-        self.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _handler_for(self)
 
     @property
     def port(self) -> int:
-        assert self._server, "not started"
-        return self._server.server_address[1]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return int(self.base_url.rsplit(":", 1)[1])
 
     # -- test controls -----------------------------------------------------
     def fail_next(self, status: int = 503, times: int = 1, error: str | None = None,

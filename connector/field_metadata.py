@@ -4,11 +4,13 @@ One ``force-app/main/default/objects/Contact/fields/<Name>.field-meta.xml`` per 
 field (Metadata API ``CustomField``,
 https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/customfield.htm),
 so an admin deploys exactly what the connector sends with
-``sf project deploy start --source-dir <out>``. Output is deterministic: the same
+``cd <out> && sf project deploy start --source-dir force-app``; ``sf`` needs the
+``sfdx-project.json`` written next to ``force-app`` when the folder has none. Output is deterministic: the same
 profile always writes the same bytes.
 """
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -80,10 +82,20 @@ def _external_id_spec(profile: Profile) -> FieldSpec | None:
                      source="respondent.external_id")
 
 
-def write_field_metadata(profile: Profile, out_dir: str | os.PathLike) -> list[Path]:
+def _project_file(out_dir: Path, api_version: str) -> None:
+    path = out_dir / "sfdx-project.json"
+    if path.exists():
+        return  # an existing Salesforce project keeps its own settings
+    project = {"name": "koji-connector-fields", "namespace": "", "sourceApiVersion": api_version.lstrip("v"),
+               "packageDirectories": [{"path": "force-app", "default": True}]}
+    path.write_text(json.dumps(project, indent=2) + "\n", encoding="utf-8")
+
+
+def write_field_metadata(profile: Profile, out_dir: str | os.PathLike, api_version: str = "v59.0") -> list[Path]:
     """Write one file per custom field the profile writes (standard fields exist already)."""
     folder = Path(out_dir) / "force-app" / "main" / "default" / "objects" / profile.sobject / "fields"
     folder.mkdir(parents=True, exist_ok=True)
+    _project_file(Path(out_dir), api_version)
     written = []
     specs = [(spec, False) for spec in profile.all_fields]
     external = _external_id_spec(profile)

@@ -1,7 +1,8 @@
 """``connector salesforce …``: Test Fields against the org, and field metadata to deploy.
 
     connector salesforce check-fields [--json] [--profile FILE]     exit 0 ok, 1 not ok, 2 cannot run
-    connector salesforce field-metadata --out DIR [--profile FILE]  then: sf project deploy start --source-dir DIR
+    connector salesforce field-metadata --out DIR [--profile FILE]
+        then: cd DIR && sf project deploy start --source-dir force-app --target-org <alias>
 """
 from __future__ import annotations
 
@@ -64,12 +65,14 @@ def format_report(report: dict) -> str:
 
 def run_field_metadata(args: argparse.Namespace) -> int:
     try:
-        profile = _profile(args, load_settings())
+        settings = load_settings()
+        profile = _profile(args, settings)
     except (SettingsError, ProfileError) as exc:
         print(f"connector: {exc}", file=sys.stderr)
         return 2
-    paths = write_field_metadata(profile, args.out)
+    paths = write_field_metadata(profile, args.out, settings.salesforce_api_version)
     for path in paths:
         print(path)
-    print(f"\n{len(paths)} field(s) written. Deploy with: sf project deploy start --source-dir {args.out}")
+    print(f"\n{len(paths)} field(s) written. Deploy with:\n"
+          f"  cd {args.out} && sf project deploy start --source-dir force-app --target-org <alias>")
     return 0

@@ -61,6 +61,12 @@ def test_external_id_field_is_written_as_an_external_id(tmp_path):
     assert text(docs["Koji_External_Id__c"], "md:type") == "Text"
 
 
+def test_an_existing_sfdx_project_file_is_kept(tmp_path):
+    (tmp_path / "sfdx-project.json").write_text("{}")
+    write_field_metadata(DEFAULT, tmp_path)
+    assert (tmp_path / "sfdx-project.json").read_text() == "{}"
+
+
 def test_standard_fields_get_no_file(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("version: 1\nactions: {interview.completed: update_contact}\n"

@@ -75,7 +75,8 @@ def test_field_metadata_writes_files(tmp_path, capsys):
     written = sorted(p.name for p in tmp_path.rglob("*.field-meta.xml"))
     assert written == ["CSAT_Score__c.field-meta.xml", "Last_Survey_Date__c.field-meta.xml",
                        "NPS_Score__c.field-meta.xml"]
-    assert f"sf project deploy start --source-dir {tmp_path}" in capsys.readouterr().out
+    assert f"cd {tmp_path} && sf project deploy start --source-dir force-app" in capsys.readouterr().out
+    assert json.loads((tmp_path / "sfdx-project.json").read_text())["packageDirectories"][0]["path"] == "force-app"
 
 
 def test_bad_profile_exits_2(tmp_path, capsys):

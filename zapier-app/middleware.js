@@ -28,7 +28,7 @@ const problemOf = (response) => {
 const slugOf = (problem) => String(problem.type || '').split('#').pop();
 
 const describe = (problem, status) => {
-  const text = [problem.title, problem.detail].filter(Boolean).join(': ');
+  const text = [...new Set([problem.title, problem.detail].filter(Boolean))].join(': ');
   const pointers = (problem.errors || [])
     .map((e) => `${e.pointer || '/'} ${e.message || ''}`.trim())
     .join('; ');

@@ -16,6 +16,8 @@ const ENTRY_OUTPUT_FIELDS = [
   { key: 'event_key', label: 'Event Key', type: 'string' },
   { key: 'state', label: 'State (claimed, completed or released)', type: 'string' },
   { key: 'attempts', label: 'Attempts', type: 'integer' },
+  { key: 'first_seen', label: 'First Seen', type: 'datetime' },
+  { key: 'updated', label: 'Updated', type: 'datetime' },
 ];
 
 const ENTRY_SAMPLE = {
@@ -23,6 +25,8 @@ const ENTRY_SAMPLE = {
   event_key: 'f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready',
   state: 'completed',
   attempts: 1,
+  first_seen: '2025-01-15T10:26:16Z',
+  updated: '2025-01-15T10:26:19Z',
 };
 
 const EVENT_KEY_INPUT = {

@@ -12,7 +12,7 @@ const KEY = 'f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready';
 const ANSWER = {
   action: 'update_contact',
   skip_reason: null,
-  reason: 'interview.analysis_ready with quality 4.2 for a known respondent',
+  reason: 'Identified respondent; update the Salesforce Contact.',
   delivery: {
     status: 'first',
     attempt: 1,
@@ -73,11 +73,12 @@ const ANSWER = {
   },
   slack: {
     post: true,
-    text: 'New Koji interview from Jane Doe (Acme Corp), quality 4.2: "Setup took ten minutes…"',
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*Post-Trial Feedback*' } }],
+    text: ':speech_balloon: Salesforce Contact updated: Jane Doe (Acme Corp) · Post-Trial Feedback\n' +
+      '> Setup took ten minutes and the team used it the same day.\n*Sentiment:* positive   *Quality:* 4.2/5',
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '> Setup took ten minutes and the team used it the same day.' } }],
     contact_not_found: {
-      text: 'Koji interview for a respondent with no Salesforce Contact',
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'No Contact found' } }],
+      text: ':mag: No Salesforce Contact: Jane Doe (Acme Corp) · Post-Trial Feedback',
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'No Salesforce Contact matched the lookup by *email*.' } }],
     },
   },
 };

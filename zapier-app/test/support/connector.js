@@ -30,6 +30,8 @@ const freePort = () =>
   });
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// A timer that does not keep the test process alive once everything else is done.
+const deadline = (ms) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 const waitForHealth = async (url, child, output) => {
   const deadline = Date.now() + STARTUP_TIMEOUT_MS;
@@ -83,7 +85,7 @@ const startConnector = async (extraEnv = {}) => {
     if (child.exitCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10000)]);
+      await Promise.race([exited, deadline(10000)]);
       if (child.exitCode === null) child.kill('SIGKILL');
     }
     fs.rmSync(dir, { recursive: true, force: true });

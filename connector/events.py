@@ -30,7 +30,8 @@ INTERVIEW_TYPES = frozenset({"interview.completed", "interview.analysis_ready",
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: a normalized event sent back to /v1/salesforce/map is checked as openapi.yaml says
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class EventInfo(_Model):

@@ -65,19 +65,19 @@ def map_payload() -> Response:
     return jsonify(answer)
 
 
-@bp.get("/v1/events/<path:key>")
+@bp.get("/v1/events/<key>")
 def event_state(key: str) -> Response:
     return jsonify(_record(services().ledger.get(key)))
 
 
-@bp.post("/v1/events/<path:key>/complete")
+@bp.post("/v1/events/<key>/complete")
 def complete_event(key: str) -> Response:
     record = _record(services().ledger.complete(key))
     log.info("event completed key=%s attempts=%s", key, record["attempts"])
     return jsonify(record)
 
 
-@bp.post("/v1/events/<path:key>/release")
+@bp.post("/v1/events/<key>/release")
 def release_event(key: str) -> Response:
     record = _record(services().ledger.release(key))
     log.info("event released key=%s state=%s", key, record["state"])
@@ -103,18 +103,28 @@ def _json_body(what: str = "body") -> dict[str, Any]:
 
 
 def _check_map_payload(payload: dict[str, Any]) -> None:
+    """Accept any documented shape (openapi.yaml: anyOf); report the most likely one's errors."""
     if isinstance(payload.get("event"), dict):  # a normalized event from verify
+        _check_normalized(payload)
+        return
+    looks_like_webhook = isinstance(payload.get("event"), str) or "type" in payload
+    schemas = [WEBHOOK_SCHEMA, INTERVIEW_SCHEMA] if looks_like_webhook else [INTERVIEW_SCHEMA, WEBHOOK_SCHEMA]
+    try:
+        check(payload, schemas[0])
+    except ValidationFailed as first_failure:
         try:
-            NormalizedEvent.model_validate(
-                {k: v for k, v in payload.items() if k in NormalizedEvent.model_fields})
-        except ValidationError as exc:
-            raise ValidationFailed("The normalized event does not match its schema.", errors=[
-                {"pointer": "".join(f"/{part}" for part in error["loc"]), "message": error["msg"]}
-                for error in exc.errors(include_input=False, include_url=False)]) from None
-    elif isinstance(payload.get("event"), str) or "type" in payload:
-        check(payload, WEBHOOK_SCHEMA)
-    else:
-        check(payload, INTERVIEW_SCHEMA)
+            check(payload, schemas[1])
+        except ValidationFailed:
+            raise first_failure from None
+
+
+def _check_normalized(payload: dict[str, Any]) -> None:
+    try:
+        NormalizedEvent.model_validate({k: v for k, v in payload.items() if k in NormalizedEvent.model_fields})
+    except ValidationError as exc:
+        raise ValidationFailed("The normalized event does not match its schema.", errors=[
+            {"pointer": "".join(f"/{part}" for part in error["loc"]), "message": error["msg"]}
+            for error in exc.errors(include_input=False, include_url=False)]) from None
 
 
 def _record(record) -> dict[str, Any]:

@@ -117,31 +117,28 @@ const flatten = (answer) => {
   return flat;
 };
 
-const salesforceFieldOutput = (name) => ({
+const salesforceFieldOutput = (name, label) => ({
   key: SF_PREFIX + name,
-  label: `Salesforce: ${name}`,
+  label: label && label !== name ? `Salesforce: ${label} (${name})` : `Salesforce: ${name}`,
 });
 
 const OUTPUT_FIELDS = [
   { key: 'id', label: 'ID (event key)', type: 'string' },
   ...COLUMNS.map(([key, label, type]) => ({ key, label, type })),
-  ...DEFAULT_SALESFORCE_FIELDS.map(salesforceFieldOutput),
+  ...DEFAULT_SALESFORCE_FIELDS.map((name) => salesforceFieldOutput(name)),
 ];
 
-// Names from GET /v1/salesforce/fields; tolerant of a list of names or of objects.
-const fieldNamesOf = (body) => {
-  const list = Array.isArray(body) ? body : (body && (body.fields || body.targets)) || [];
-  const items = Array.isArray(list) ? list : Object.keys(list);
-  return items
-    .map((item) => (typeof item === 'string' ? item : item && (item.name || item.field || item.api_name)))
-    .filter(Boolean);
-};
+// Output fields from GET /v1/salesforce/fields: `{"fields": [{"name", "label", …}]}`.
+const salesforceOutputFieldsOf = (body) =>
+  ((body && body.fields) || [])
+    .filter((field) => field && field.name)
+    .map((field) => salesforceFieldOutput(field.name, field.label));
 
 module.exports = {
   DEFAULT_SALESFORCE_FIELDS,
   SF_PREFIX,
   OUTPUT_FIELDS,
   flatten,
-  fieldNamesOf,
+  salesforceOutputFieldsOf,
   salesforceFieldOutput,
 };

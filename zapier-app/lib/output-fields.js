@@ -1,7 +1,6 @@
 'use strict';
 
-const { OUTPUT_FIELDS, DEFAULT_SALESFORCE_FIELDS, SF_PREFIX, fieldNamesOf, salesforceFieldOutput } =
-  require('./answer');
+const { OUTPUT_FIELDS, SF_PREFIX, salesforceOutputFieldsOf } = require('./answer');
 const { getJson } = require('./connector');
 
 /**
@@ -9,19 +8,19 @@ const { getJson } = require('./connector');
  * field of the connector's active mapping profile (GET /v1/salesforce/fields). If the
  * connector cannot be asked (editor offline, old connector), the default six stand in.
  */
+const STATIC_OUTPUT_FIELDS = OUTPUT_FIELDS.filter((f) => !f.key.startsWith(SF_PREFIX));
+const DEFAULT_SF_OUTPUT_FIELDS = OUTPUT_FIELDS.filter((f) => f.key.startsWith(SF_PREFIX));
+
 const salesforceOutputFields = async (z, bundle) => {
-  let names = DEFAULT_SALESFORCE_FIELDS;
   try {
     const response = await getJson(z, bundle, '/v1/salesforce/fields');
-    const found = fieldNamesOf(response.data);
-    if (found.length) names = found;
+    const found = salesforceOutputFieldsOf(response.data);
+    if (found.length) return found;
   } catch (err) {
     z.console.log(`Using the default Salesforce fields: ${err.message}`);
   }
-  return names.map(salesforceFieldOutput);
+  return DEFAULT_SF_OUTPUT_FIELDS;
 };
-
-const STATIC_OUTPUT_FIELDS = OUTPUT_FIELDS.filter((f) => !f.key.startsWith(SF_PREFIX));
 
 module.exports = {
   answerOutputFields: [...STATIC_OUTPUT_FIELDS, salesforceOutputFields],

@@ -120,4 +120,7 @@ test('the output fields list the active profile\'s Salesforce fields', async () 
     assert.ok(keys.includes(key), `${key} is among the dynamic output fields ${keys}`);
   }
   assert.ok(fields.every((f) => f.label.startsWith('Salesforce: ')));
+  const quote = fields.find((f) => f.key === 'sf__Latest_Customer_Quote__c');
+  assert.equal(quote.label, 'Salesforce: Latest Customer Quote (Latest_Customer_Quote__c)',
+    'labels come from the profile (GET /v1/salesforce/fields), not the default list');
 });

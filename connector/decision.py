@@ -5,7 +5,7 @@ Pure. The order is documented in docs/design.md ("Decision order"); the ledger a
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from connector.events import NormalizedEvent
@@ -20,7 +20,12 @@ class Decision:
     reason: str
 
 
-def decide(event: NormalizedEvent, actions: Mapping[str, str], quality_threshold: float) -> Decision:
+ALL_LOOKUPS = ("contact_id", "external_id", "email")
+
+
+def decide(event: NormalizedEvent, actions: Mapping[str, str], quality_threshold: float,
+           lookup_order: Sequence[str] = ALL_LOOKUPS) -> Decision:
+    """`lookup_order` is the profile's: an identifier it cannot look up does not identify."""
     event_type = event.event.type
     action = actions.get(event_type)
     if action is None:
@@ -31,12 +36,21 @@ def decide(event: NormalizedEvent, actions: Mapping[str, str], quality_threshold
         return Decision(SKIP, "not_mapped", f"The profile skips event type {event_type!r}.")
     if action == NOTIFY:
         return Decision(NOTIFY, None, f"{event_type} is posted to Slack only.")
-    respondent = event.respondent
-    if not (respondent.email or respondent.external_id or respondent.salesforce_contact_id):
-        return Decision(SKIP, "anonymous",
-                        "The respondent is anonymous: no e-mail, external id or Salesforce Contact id.")
+    if not usable_identifiers(event, lookup_order):
+        return Decision(SKIP, "anonymous", "The respondent is anonymous: no identifier the profile looks up by ("
+                        + ", ".join(_LOOKUP_WORDS[name] for name in lookup_order) + ").")
     score = event.interview.quality_score
     if score is not None and score < quality_threshold:
         return Decision(SKIP, "below_quality_threshold",
                         f"Quality score {score:g} is below the threshold {quality_threshold:g}.")
     return Decision(UPDATE, None, "Identified respondent; update the Salesforce Contact.")
+
+
+_LOOKUP_WORDS = {"contact_id": "Salesforce Contact id", "external_id": "external id", "email": "e-mail"}
+
+
+def usable_identifiers(event: NormalizedEvent, lookup_order: Sequence[str]) -> list[str]:
+    respondent = event.respondent
+    present = {"contact_id": respondent.salesforce_contact_id, "external_id": respondent.external_id,
+               "email": respondent.email}
+    return [name for name in lookup_order if present.get(name)]

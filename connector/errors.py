@@ -11,7 +11,8 @@
     ├── PayloadTooLarge         413
     ├── UnsupportedMediaType    415
     ├── ValidationFailed        422  schema violations, each as {pointer, message}
-    └── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
+    ├── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
+    └── NotConfigured           503  the feature needs settings that are not set
 
 Messages are written for the caller and never carry secrets, e-mails or quote text.
 """
@@ -102,6 +103,10 @@ class ValidationFailed(Problem):
 
 class UpstreamUnavailable(Problem):
     status, slug, title = 502, "upstream-unavailable", "An upstream API did not answer usably"
+
+
+class NotConfigured(Problem):
+    status, slug, title = 503, "not-configured", "This feature is not configured"
 
 
 _HTTP_EXCEPTIONS: dict[int, type[Problem]] = {

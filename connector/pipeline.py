@@ -30,7 +30,7 @@ class Pipeline:
     def answer(self, payload: dict[str, Any], *, raw_body: bytes | None = None,
                claim: bool) -> dict[str, Any]:
         event = self._enriched(normalize(payload, raw_body=raw_body))
-        decision = decide(event, self.profile.actions, self.quality_threshold)
+        decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         delivery = None
         if claim and self.ledger is not None:
             decision, delivery = self._claim(event.event.key, decision)

@@ -11,8 +11,11 @@ from pydantic import ValidationError
 from connector import signatures
 from connector.auth import require_api_key
 from connector.envelope import open_envelope
-from connector.errors import InvalidSignature, NotFound, UnsupportedMediaType, ValidationFailed
+from connector.errors import (
+    InvalidSignature, NotConfigured, NotFound, UnsupportedMediaType, UpstreamUnavailable, ValidationFailed,
+)
 from connector.events import NormalizedEvent
+from connector.salesforce import SalesforceError, SalesforceNotConfigured, check_fields, target_fields
 from connector.services import Services
 from connector.validation import check, parse_json_object
 
@@ -63,6 +66,26 @@ def map_payload() -> Response:
     answer = services().pipeline.answer(payload, claim=False)
     _log_answer("mapped", answer)
     return jsonify(answer)
+
+
+@bp.get("/v1/salesforce/fields")
+def salesforce_fields() -> Response:
+    current = services()
+    return jsonify(sobject=current.profile.sobject, quality_threshold=current.pipeline.quality_threshold,
+                   lookup_order=current.profile.lookup_order, fields=target_fields(current.profile))
+
+
+@bp.post("/v1/salesforce/check-fields")
+def salesforce_check_fields() -> Response:
+    current = services()
+    try:
+        report = check_fields(current.profile, current.salesforce_client())
+    except SalesforceNotConfigured as exc:
+        raise NotConfigured(str(exc)) from None
+    except SalesforceError as exc:
+        raise UpstreamUnavailable(f"Salesforce could not be checked: {exc}") from None
+    log.info("check-fields ok=%s fields=%d", report["ok"], len(report["fields"]))
+    return jsonify(report)
 
 
 @bp.get("/v1/events/<key>")

@@ -8,6 +8,7 @@ from connector.ledger import Ledger
 from connector.openapi_doc import bundled_openapi_text
 from connector.pipeline import Pipeline
 from connector.profile import Profile, load_profile
+from connector.salesforce import SalesforceClient
 from connector.settings import Settings
 
 
@@ -18,11 +19,19 @@ class Services:
     ledger: Ledger
     pipeline: Pipeline
     _openapi: str | None = field(default=None, repr=False)
+    _salesforce: SalesforceClient | None = field(default=None, repr=False)
 
     def openapi_text(self) -> str:
         if self._openapi is None:
             self._openapi = bundled_openapi_text()
         return self._openapi
+
+
+    def salesforce_client(self) -> SalesforceClient:
+        """One client per worker, so its OAuth token is reused rather than fetched per request."""
+        if self._salesforce is None:
+            self._salesforce = SalesforceClient.from_settings(self.settings)
+        return self._salesforce
 
 
 def build_services(settings: Settings, profile: Profile | None = None) -> Services:

@@ -39,6 +39,12 @@ def test_anonymous_is_checked_before_quality():
     assert decision.skip_reason == "anonymous"
 
 
+def test_an_identifier_the_profile_cannot_look_up_is_anonymous():
+    only_external = event(respondent={"external_id": "ext-1"})
+    assert decide(only_external, ACTIONS, 3, ["contact_id", "email"]).skip_reason == "anonymous"
+    assert decide(only_external, ACTIONS, 3, ["external_id", "email"]).action == "update_contact"
+
+
 def test_a_profile_that_skips_an_event_type_says_not_mapped():
     decision = decide(event(respondent_email="a@b.co"), {"interview.completed": "skip"}, 3)
     assert (decision.action, decision.skip_reason) == ("skip", "not_mapped")

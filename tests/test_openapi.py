@@ -12,6 +12,7 @@ from openapi_spec_validator import validate
 
 from connector.openapi_doc import bundle, bundled_openapi_text, load_spec
 from live import REPO, running_connector
+from tests.fakes.salesforce import FakeSalesforce
 
 FUZZ_DIR = Path(__file__).resolve().parent / "schemathesis"
 
@@ -68,7 +69,10 @@ def test_bundling_rewrites_internal_defs():
 
 @pytest.mark.slow
 def test_schemathesis_finds_no_server_errors_and_no_spec_violations(tmp_path):
-    with running_connector(tmp_path, workers=2) as live:
+    # A configured (fake) Salesforce, so check-fields is exercised rather than answering 503.
+    with FakeSalesforce() as salesforce, running_connector(tmp_path, workers=2, env={
+            "SALESFORCE_DOMAIN_URL": salesforce.base_url, "SALESFORCE_CLIENT_ID": "test-client-id",
+            "SALESFORCE_CLIENT_SECRET": "test-client-secret"}) as live:
         command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(FUZZ_DIR / "schemathesis.toml"),
                    "run", live.base_url + "/openapi.yaml",
                    "--url", live.base_url, "-H", f"Authorization: Bearer {live.api_key}",

@@ -152,7 +152,7 @@ def test_skipped_events_complete_at_once(koji, client, auth):
 
 
 @pytest.mark.parametrize("name, action, reason", [
-    ("webhook-setup.analysis_ready.json", "update_contact", None),
+    ("webhook-setup.analysis_ready.json", "skip", "anonymous"),  # external id only; the default profile looks up by Contact id or e-mail
     ("automation.interview_completed.json", "update_contact", None),
     ("quality_scored.json", "skip", "below_quality_threshold"),
     ("failed_quality_gate.json", "skip", "failed_quality_gate"),
@@ -258,3 +258,18 @@ def test_logs_hold_no_email_quote_or_secret(koji, client, auth, caplog):
     for secret_or_personal in ["o'brien@northwind.example", "priya@tailspin.example", "three weekends",
                                "weekly report", SECRETS[0], API_KEY]:
         assert secret_or_personal not in text
+
+
+def test_fields_lists_the_profile_targets(client, auth):
+    body = client.get("/v1/salesforce/fields", headers=auth).get_json()
+    names = [field["name"] for field in body["fields"]]
+    assert names == ["Latest_Customer_Quote__c", "Interview_Themes__c", "Interview_Sentiment__c",
+                     "Interview_Quality_Score__c", "Transcript_URL__c", "Last_Koji_Interview_At__c"]
+    assert body["quality_threshold"] == 3
+
+
+def test_check_fields_without_salesforce_settings_is_503_naming_them(client, auth):
+    response = client.post("/v1/salesforce/check-fields", headers=auth)
+    assert response.status_code == 503
+    assert problem_slug(response) == "not-configured"
+    assert "SALESFORCE_DOMAIN_URL" in response.get_json()["detail"]

@@ -87,9 +87,9 @@ class N8n:
         return done.stdout
 
     def start(self, timeout: float = 120) -> None:
-        log = open(self.log_path, "ab")
-        self.process = subprocess.Popen([str(self.binary), "start"], env=self.env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen([str(self.binary), "start"], env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

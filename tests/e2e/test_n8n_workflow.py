@@ -250,3 +250,15 @@ def test_report_generated_posts_a_summary(stack):
     [post] = watch.posts
     assert post["text"] == answer["slack"]["text"]
     assert post["blocks"] == answer["slack"]["blocks"]
+
+
+def test_kojis_verification_ping_is_answered_200_and_changes_nothing(stack):
+    payload = sample_payload("ping")
+    answer = expected(stack, payload)
+    assert (answer["action"], answer["skip_reason"]) == ("skip", "not_mapped")
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert_nothing_sent(watch)

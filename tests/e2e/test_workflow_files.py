@@ -1,0 +1,119 @@
+"""Static checks of the shipped n8n workflow files (no n8n needed).
+
+What the house style asks of exported workflows: pretty-printed JSON, `"active": false`,
+credentials only as `{id, name}` references, no secrets or auth headers; and what the
+chain must keep: one Settings node, every decision of the connector on a visible branch,
+every Salesforce/Slack failure through the release of the claim.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / "n8n-workflows").glob("*.json"))
+SETTINGS = "Settings: edit me"
+CREDENTIAL_TYPES = {"httpHeaderAuth", "salesforceOAuth2Api", "slackApi"}
+# Node versions the e2e test drives on n8n 2.8.4.
+TESTED_VERSIONS = {"n8n-nodes-base.webhook": 2.1, "n8n-nodes-base.set": 3.4,
+                   "n8n-nodes-base.httpRequest": 4.2, "n8n-nodes-base.switch": 3.2,
+                   "n8n-nodes-base.if": 2.2, "n8n-nodes-base.salesforce": 1,
+                   "n8n-nodes-base.slack": 2.3, "n8n-nodes-base.stopAndError": 1,
+                   "n8n-nodes-base.noOp": 1, "n8n-nodes-base.stickyNote": 1}
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def working_nodes(workflow: dict) -> list[dict]:
+    return [n for n in workflow["nodes"] if n["type"] != "n8n-nodes-base.stickyNote"]
+
+
+def targets(workflow: dict, name: str, output: int | None = None) -> set[str]:
+    outputs = workflow["connections"].get(name, {}).get("main", [])
+    chosen = outputs if output is None else outputs[output:output + 1]
+    return {link["node"] for links in chosen for link in links}
+
+
+def test_there_is_a_workflow():
+    assert WORKFLOWS
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+class TestShippedWorkflow:
+    def test_is_pretty_printed_inactive_and_has_a_stable_id(self, path):
+        workflow = load(path)
+        assert path.read_text() == json.dumps(workflow, indent=2, ensure_ascii=False) + "\n"
+        assert workflow["active"] is False
+        assert re.fullmatch(r"[A-Za-z0-9]{1,36}", workflow["id"])
+
+    def test_credentials_are_references_only(self, path):
+        for node in load(path)["nodes"]:
+            for kind, reference in node.get("credentials", {}).items():
+                assert kind in CREDENTIAL_TYPES
+                assert set(reference) == {"id", "name"}, node["name"]
+
+    def test_carries_no_secret_auth_header_or_local_address(self, path):
+        text = path.read_text()
+        for pattern in (r"Bearer\s+\w", r"\bxox[abpe]-", r"\bwhsec_", r"\bck_\w", r"\"Authorization\"",
+                        r"X-API-Key", r"127\.0\.0\.1", r"localhost", r"access_token", r"refresh_token"):
+            assert not re.search(pattern, text), pattern
+
+    def test_uses_node_versions_tested_on_the_pinned_n8n(self, path):
+        for node in load(path)["nodes"]:
+            assert TESTED_VERSIONS.get(node["type"]) == node["typeVersion"], node["name"]
+
+    def test_every_node_is_wired_and_names_are_unique(self, path):
+        workflow = load(path)
+        names = [n["name"] for n in workflow["nodes"]]
+        assert len(names) == len(set(names))
+        linked = {t for source in workflow["connections"] for t in targets(workflow, source)}
+        assert linked <= set(names) and set(workflow["connections"]) <= set(names)
+        webhooks = {n["name"] for n in working_nodes(workflow) if n["type"].endswith(".webhook")}
+        assert {n["name"] for n in working_nodes(workflow)} - linked == webhooks
+
+    def test_webhook_keeps_raw_bytes_and_answers_after_the_last_node(self, path):
+        [webhook] = [n for n in load(path)["nodes"] if n["type"].endswith(".webhook")]
+        assert webhook["parameters"]["options"]["rawBody"] is True
+        assert webhook["parameters"]["responseMode"] == "lastNode"  # a failed step → non-2xx
+
+    def test_one_settings_node_holds_the_urls_every_connector_call_uses(self, path):
+        workflow = load(path)
+        [settings] = [n for n in workflow["nodes"] if n["name"] == SETTINGS]
+        names = {a["name"] for a in settings["parameters"]["assignments"]["assignments"]}
+        assert {"connector_url", "salesforce_url", "slack_channel"} <= names
+        for node in working_nodes(workflow):
+            url = node["parameters"].get("url", "")
+            if node["type"].endswith(".httpRequest"):
+                assert f"$('{SETTINGS}')" in url, node["name"]
+
+    def test_every_skip_reason_and_action_has_its_own_branch(self, path):
+        text = path.read_text()
+        for value in ("update_contact", "notify", "skip", "anonymous", "below_quality_threshold",
+                      "failed_quality_gate", "duplicate"):
+            assert f'"rightValue": "{value}"' in text, value
+
+    def test_salesforce_and_slack_failures_release_the_claim_then_fail(self, path):
+        workflow = load(path)
+        release = next(n["name"] for n in working_nodes(workflow)
+                       if "release_path" in n["parameters"].get("url", ""))
+        writers = [n for n in working_nodes(workflow)
+                   if n["type"].endswith((".salesforce", ".slack")) or "salesforceOAuth2Api"
+                   in n.get("credentials", {})]
+        assert writers
+        for node in writers:
+            assert node.get("onError") == "continueErrorOutput", node["name"]
+            assert targets(workflow, node["name"], output=1) == {release}, node["name"]
+        [stop] = targets(workflow, release)
+        assert next(n for n in workflow["nodes"] if n["name"] == stop)["type"].endswith("stopAndError")
+
+    def test_the_update_sends_the_connectors_fields_whole(self, path):
+        workflow = load(path)
+        [patch] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "PATCH"]
+        assert patch["parameters"]["jsonBody"].endswith(".salesforce.fields) }}")
+        [lookup] = [n for n in working_nodes(workflow) if n["type"].endswith(".salesforce")]
+        assert lookup["parameters"] == {"resource": "search", "operation": "query",
+                                        "query": "={{ $json.salesforce.lookup.soql }}"}

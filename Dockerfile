@@ -1,0 +1,31 @@
+# The connector as a container: `connector serve` (gunicorn + connector:create_app())
+# on port 8080. Used by docker-compose.yml next to n8n; see n8n-workflows/README.md.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY connector ./connector
+RUN pip install . \
+    && useradd --system --uid 10001 --home-dir /data connector \
+    && mkdir -p /data && chown connector /data
+
+# The ledger (SQLite, WAL) lives on a volume so claims survive a restart and are
+# shared by all gunicorn workers of this container.
+ENV CONNECTOR_MODE=production \
+    DATABASE_PATH=/data/connector-state.sqlite3 \
+    PORT=8080 \
+    WEB_CONCURRENCY=2
+VOLUME ["/data"]
+USER connector
+EXPOSE 8080
+
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=4)"]
+
+# Production mode refuses to start without KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS.
+CMD ["sh", "-c", "exec connector serve --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\""]

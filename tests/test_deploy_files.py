@@ -1,0 +1,133 @@
+"""Dockerfile, .dockerignore and docker-compose.yml, checked without a Docker engine.
+
+They must parse, and ports, environment and versions must agree with each other, with
+the connector's settings, with the pinned n8n and with the docs (n8n-workflows/README.md).
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shlex
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from connector.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+WORKFLOW = REPO / "n8n-workflows" / "koji-salesforce-slack.json"
+
+
+def dockerfile() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with line continuations joined and comments dropped."""
+    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    pairs = [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]
+    return [(op.upper(), rest) for op, rest in pairs]
+
+
+def instructions(name: str) -> list[str]:
+    return [rest for op, rest in dockerfile() if op == name]
+
+
+def env_of_dockerfile() -> dict[str, str]:
+    env = {}
+    for rest in instructions("ENV"):
+        for token in shlex.split(rest):
+            key, _, value = token.partition("=")
+            env[key] = value
+    return env
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+def dockerignored(path: str) -> bool:
+    patterns = [p.strip() for p in (REPO / ".dockerignore").read_text().splitlines()
+                if p.strip() and not p.startswith("#")]
+    return any(fnmatch.fnmatch(path, p.lstrip("/")) or path.startswith(p.rstrip("/") + "/")
+               for p in patterns)
+
+
+def test_dockerfile_base_image_satisfies_requires_python():
+    [base] = instructions("FROM")
+    version = re.match(r"python:(\d+)\.(\d+)", base)
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    minimum = tuple(int(n) for n in re.search(r">=\s*(\d+)\.(\d+)", requires).groups())
+    assert version and tuple(map(int, version.groups())) >= minimum
+
+
+def test_everything_the_dockerfile_copies_exists_and_is_not_dockerignored():
+    sources = [src for rest in instructions("COPY") for src in shlex.split(rest)[:-1]]
+    assert "connector" in sources and "pyproject.toml" in sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert not dockerignored(source), source
+
+
+def test_dockerignore_keeps_secrets_state_and_bulk_out():
+    for path in (".git/config", ".env", "connector-state.sqlite3", "node_modules/x", "tests/live.py"):
+        assert dockerignored(path), path
+
+
+def test_image_runs_the_connector_cli_unprivileged_on_the_exposed_port():
+    env = env_of_dockerfile()
+    [exposed] = instructions("EXPOSE")
+    assert exposed == env["PORT"]
+    [command] = instructions("CMD")
+    assert "connector serve" in json.loads(command)[-1] and '"$PORT"' in json.loads(command)[-1]
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["connector"] == "connector.cli:main"
+    assert instructions("USER") and instructions("USER")[-1] not in ("root", "0")
+    assert "/healthz" in instructions("HEALTHCHECK")[0]
+    assert env["CONNECTOR_MODE"] == "production"
+
+
+def test_connector_environment_names_are_settings_the_connector_reads(compose):
+    known = {name.upper() for name in Settings.model_fields} | {"PORT", "WEB_CONCURRENCY"}
+    assert set(compose["services"]["connector"]["environment"]) <= known
+    assert set(env_of_dockerfile()) - {"PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED",
+                                       "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"} <= known
+
+
+def test_secrets_come_from_the_environment_never_from_the_file(compose):
+    for service in compose["services"].values():
+        for name, value in service.get("environment", {}).items():
+            if re.search(r"SECRET|KEY", name):
+                assert re.fullmatch(r"\$\{%s:\?[^}]+\}" % name, str(value)), name
+
+
+def test_ports_agree_between_dockerfile_compose_and_the_workflow_settings(compose):
+    port = env_of_dockerfile()["PORT"]
+    connector = compose["services"]["connector"]
+    assert connector["environment"]["PORT"] == port
+    assert connector["expose"] == [port]
+    assert connector["ports"] == [f"127.0.0.1:{port}:{port}"]  # loopback only
+    n8n_env = compose["services"]["n8n"]["environment"]
+    assert n8n_env["KOJI_CONNECTOR_URL"] == f"http://connector:{port}"
+    assert compose["services"]["n8n"]["depends_on"]["connector"]["condition"] == "service_healthy"
+
+
+def test_n8n_is_the_pinned_version_and_can_read_what_the_workflow_reads(compose):
+    pinned = json.loads((REPO / "tests/e2e/n8n/package.json").read_text())["dependencies"]["n8n"]
+    n8n = compose["services"]["n8n"]
+    assert n8n["image"].endswith(f"/n8n:{pinned}")
+    workflow_env = set(re.findall(r"\$env\.([A-Z_]+)", WORKFLOW.read_text()))
+    assert workflow_env and workflow_env <= set(n8n["environment"])
+    assert n8n["environment"]["N8N_BLOCK_ENV_ACCESS_IN_NODE"] == "false"
+    assert "./n8n-workflows:/workflows:ro" in n8n["volumes"]
+    assert "5678:5678" in n8n["ports"] and n8n["environment"]["N8N_PORT"] == "5678"
+
+
+def test_the_docs_name_the_same_ports_and_variables(compose):
+    readme = (REPO / "n8n-workflows" / "README.md").read_text()
+    port = env_of_dockerfile()["PORT"]
+    for needle in ("docker compose up", f"http://connector:{port}", "5678",
+                   "KOJI_CONNECTOR_URL", "SALESFORCE_INSTANCE_URL", "N8N_BLOCK_ENV_ACCESS_IN_NODE",
+                   "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "N8N_ENCRYPTION_KEY"):
+        assert needle in readme, needle

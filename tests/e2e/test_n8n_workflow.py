@@ -262,3 +262,25 @@ def test_kojis_verification_ping_is_answered_200_and_changes_nothing(stack):
 
     assert response.status_code == 200, stack.n8n.logs()
     assert_nothing_sent(watch)
+
+
+def test_a_copy_while_another_is_in_flight_fails_and_writes_nothing(stack):
+    contact = stack.salesforce.add_contact("inflight@acme.example")
+    body = encode(event("int_e2e_inflight", "inflight@acme.example"))
+    connector = stack.connector
+    # Another copy of the event holds the claim right now (as if its run were still going).
+    claim = requests.post(connector.base_url + "/v1/koji/verify", data=body, timeout=10,
+                          headers=connector.headers(**{"X-Koji-Signature": sign(body, connector.webhook_secret),
+                                                       "Content-Type": "application/json"}))
+    assert claim.json()["delivery"]["status"] == "first"
+    watch = Watch(stack)
+
+    copy_response = fire(stack, body)
+
+    assert copy_response.status_code >= 500  # the connector said 409: Koji retries later
+    assert_nothing_sent(watch)
+    requests.post(connector.base_url + claim.json()["delivery"]["release_path"],
+                  headers=connector.headers(), timeout=10).raise_for_status()
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()
+    assert [patched for patched, _ in watch.patches] == [contact]
+    assert len(watch.posts) == 1

@@ -8,69 +8,48 @@ with a ``slack.com`` certificate signed by that CA, and pipes the decrypted
 bytes to the fake's plain-HTTP port. Any other host gets ``403``: nothing
 leaves the machine.
 
-The CA and its key are made at test time in a temporary directory and never
-committed.
+The CA and its key are made at test time (openssl CLI) in a temporary directory
+and never committed; the CA key is deleted once the leaf is signed.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import select
 import socket
 import socketserver
 import ssl
+import subprocess
 import threading
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
 
 
 def make_test_ca(directory: Path, hosts: list[str]) -> tuple[Path, Path, Path]:
-    """Write a throwaway CA and a leaf certificate for ``hosts``.
+    """Write a throwaway CA (valid one day) and a leaf certificate for ``hosts``.
 
+    Uses the openssl CLI, so the tests need no extra Python package.
     Returns (ca_pem, leaf_pem, leaf_key_pem).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "koji-connector test CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    leaf_key = ec.generate_private_key(ec.SECP256R1())
-    leaf_cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-        .issuer_name(ca_name)
-        .public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hosts]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                       critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_pem, leaf_pem, key_pem = (directory / "ca.pem", directory / "leaf.pem", directory / "leaf.key")
-    ca_pem.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    leaf_pem.write_bytes(leaf_cert.public_bytes(serialization.Encoding.PEM))
-    key_pem.write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-    key_pem.chmod(0o600)
+    ca_key, ca_pem = directory / "ca.key", directory / "ca.pem"
+    key_pem, csr, leaf_pem = directory / "leaf.key", directory / "leaf.csr", directory / "leaf.pem"
+    ext = directory / "leaf.ext"
+    ext.write_text("basicConstraints=critical,CA:FALSE\n"
+                   "keyUsage=critical,digitalSignature\n"
+                   "extendedKeyUsage=serverAuth\n"
+                   "subjectAltName=" + ",".join(f"DNS:{h}" for h in hosts) + "\n")
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    _openssl("req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca_pem), "-days", "1",
+             "-subj", "/CN=koji-connector test CA",
+             "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    _openssl("req", "-new", *ec, "-keyout", str(key_pem), "-out", str(csr), "-subj", f"/CN={hosts[0]}")
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_pem), "-CAkey", str(ca_key),
+             "-CAcreateserial", "-out", str(leaf_pem), "-days", "1", "-sha256", "-extfile", str(ext))
+    ca_key.unlink()  # nothing else may sign with it
     return ca_pem, leaf_pem, key_pem
 
 

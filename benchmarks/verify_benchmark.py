@@ -129,29 +129,39 @@ def start(app: str, port: int, workers: int, state_dir: str) -> subprocess.Popen
     raise RuntimeError(f"{app} did not start")
 
 
+def measure(app: str, args: argparse.Namespace, state_dir: str) -> tuple[float, float, float, int]:
+    port = free_port()
+    proc = start(app, port, args.workers, state_dir)
+    try:
+        throughput(port, args.clients, 2)  # warm-up
+        rps, errors = throughput(port, args.clients, args.seconds)
+        p50, p99, rate_errors = latency_at_rate(port, args.rate, args.seconds)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return rps, p50, p99, errors + rate_errors
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternate the two servers this many times and report medians (damps machine noise)")
     args = parser.parse_args()
-    rows = {}
+    samples: dict[str, list[tuple[float, float, float, int]]] = {}
     with tempfile.TemporaryDirectory() as state_dir:
-        for name, app in [("bare HMAC endpoint", "benchmarks.bare_hmac_app:create_app()"),
-                          ("connector /v1/koji/verify", "connector:create_app()")]:
-            port = free_port()
-            proc = start(app, port, args.workers, state_dir)
-            try:
-                throughput(port, args.clients, 2)  # warm-up
-                rps, errors = throughput(port, args.clients, args.seconds)
-                p50, p99, rate_errors = latency_at_rate(port, args.rate, args.seconds)
-            finally:
-                proc.terminate()
-                proc.wait(10)
-            rows[name] = (rps, p50, p99, errors + rate_errors)
+        for _ in range(args.rounds):
+            for name, app in [("bare HMAC endpoint", "benchmarks.bare_hmac_app:create_app()"),
+                              ("connector /v1/koji/verify", "connector:create_app()")]:
+                samples.setdefault(name, []).append(measure(app, args, state_dir))
+    rows = {name: tuple(statistics.median(run[i] for run in runs) for i in range(3)) + (sum(run[3] for run in runs),)
+            for name, runs in samples.items()}
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, gunicorn {args.workers} sync workers, "
-          f"{args.clients} closed-loop clients for {args.seconds:g}s, open loop at {args.rate:g} req/s for {args.seconds:g}s")
+          f"{args.clients} closed-loop clients for {args.seconds:g}s, open loop at {args.rate:g} req/s for {args.seconds:g}s, "
+          f"median of {args.rounds} alternating rounds")
     print(f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, (rps, p50, p99, errors) in rows.items():
         print(f"{name:30} {rps:9.0f} {p50:8.2f} {p99:8.2f} {errors:7d}")

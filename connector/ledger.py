@@ -30,6 +30,15 @@ CREATE INDEX IF NOT EXISTS events_first_seen ON events(first_seen);
 """
 
 
+_CLAIM = """
+INSERT INTO events (key, state, attempts, first_seen, updated, lease_until)
+VALUES (:key, 'claimed', 1, :now, :now, :lease)
+ON CONFLICT (key) DO UPDATE SET state = 'claimed', attempts = attempts + 1, updated = :now, lease_until = :lease
+WHERE events.state = 'released' OR (events.state = 'claimed' AND events.lease_until <= :now)
+RETURNING attempts
+"""
+
+
 @dataclass(frozen=True)
 class Claim:
     status: str       # first | retry | duplicate | in_progress
@@ -60,21 +69,18 @@ class Ledger:
     def claim(self, key: str) -> Claim:
         now = self.clock()
         self._purge_now_and_then(now)
-        with self._transaction() as db:
-            row = db.execute("SELECT state, attempts, lease_until FROM events WHERE key = ?",
-                             (key,)).fetchone()
-            if row is None:
-                db.execute("INSERT INTO events VALUES (?, ?, 1, ?, ?, ?)",
-                           (key, CLAIMED, now, now, now + self.lease_seconds))
-                return Claim(FIRST, 1)
-            state, attempts, lease_until = row
-            if state == COMPLETED:
-                return Claim(DUPLICATE, attempts)
-            if state == CLAIMED and lease_until > now:
-                return Claim(IN_PROGRESS, attempts)
-            db.execute("UPDATE events SET state = ?, attempts = ?, updated = ?, lease_until = ? "
-                       "WHERE key = ?", (CLAIMED, attempts + 1, now, now + self.lease_seconds, key))
-            return Claim(RETRY, attempts + 1)
+        db = self._connection()
+        # One statement, so the write lock is held for microseconds and of many concurrent
+        # copies exactly one inserts (or re-claims) the row.
+        row = db.execute(_CLAIM, {"key": key, "now": now, "lease": now + self.lease_seconds}).fetchone()
+        if row is not None:
+            return Claim(FIRST if row[0] == 1 else RETRY, row[0])
+        current = db.execute("SELECT state, attempts FROM events WHERE key = ?", (key,)).fetchone()
+        if current is not None and current[0] == COMPLETED:
+            return Claim(DUPLICATE, current[1])
+        # Claimed by another copy (or changed in between): answering "in progress" makes the
+        # chain fail and Koji retry later, which is always safe.
+        return Claim(IN_PROGRESS, current[1] if current else 1)
 
     def complete(self, key: str) -> EventRecord | None:
         return self._set_state(key, COMPLETED)

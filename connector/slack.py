@@ -10,6 +10,7 @@ The body of each message is a Liquid template that a profile may replace.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -42,26 +43,87 @@ def escape_mrkdwn(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+class _Escaped(Mapping):
+    """A read-only view whose strings come out escaped for mrkdwn.
+
+    Escaping on access, not by copying the whole answer, keeps the cost proportional to
+    what a template actually reads (two templates per event, a handful of values each)."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: dict) -> None:
+        self._data = data
+
+    def __getitem__(self, key: str) -> Any:
+        return _escaped(self._data[key])
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
 def _escaped(value: Any) -> Any:
-    """A copy of ``value`` whose strings are safe to drop into mrkdwn."""
     if isinstance(value, str):
         return escape_mrkdwn(value)
     if isinstance(value, dict):
-        return {key: _escaped(item) for key, item in value.items()}
+        return _Escaped(value)
     if isinstance(value, list):
         return [_escaped(item) for item in value]
     return value
 
 
-def _render(name: str, answer: dict, salesforce_block: dict, profile: Profile) -> str:
-    context = _escaped({**answer, "salesforce": salesforce_block})
+def template_context(answer: dict, salesforce_block: dict) -> dict:
+    """What templates see: the answer with its Salesforce block, escaped once per event."""
+    return {key: _escaped(value) for key, value in {**answer, "salesforce": salesforce_block}.items()}
+
+
+def _render(name: str, context: dict, profile: Profile) -> str:
     custom = profile.slack.template(name)
     if custom is not None:
         try:
             return custom.render(**context).strip()
         except LiquidError:
             pass  # a profile template that cannot render this event: the built-in one still can
-    return _DEFAULTS[name].render(**context).strip()
+    return BUILT_IN[name](context).strip()
+
+
+# The built-in messages, in Python: the same text as DEFAULT_TEMPLATES (tests/test_slack.py
+# renders both for every golden case and compares), at a fraction of Liquid's cost on the
+# verify path. DEFAULT_TEMPLATES stays the reference a profile override starts from.
+
+def _filled(value: Any, fallback: str) -> str:
+    # Liquid's `default`: nil, false, "" and [] take the fallback.
+    return fallback if value in (None, False, "", []) else str(value)
+
+
+def _facts(c: dict) -> str:
+    analysis, interview = c.get("analysis") or {}, c.get("interview") or {}
+    sentiment = analysis.get("sentiment")
+    score = interview.get("quality_score")
+    quality = f"{score}/5" if score not in (None, False) else "n/a"
+    themes = ", ".join(str(theme) for theme in analysis.get("themes") or [])
+    return (f"*Sentiment:* {_filled(sentiment.lower() if isinstance(sentiment, str) else sentiment, 'not given')}"
+            f"   *Quality:* {quality}\n*Themes:* {_filled(themes, 'none')}")
+
+
+def _quote(c: dict) -> str:
+    quote = (c.get("analysis") or {}).get("quote")
+    return f"> {quote}\n" if quote not in (None, False, "") else ""
+
+
+BUILT_IN = {
+    "updated_contact": lambda c: _quote(c) + _facts(c),
+    "skipped": lambda c: f"*{_filled(c.get('reason'), 'Not written to Salesforce.')}*\n" + _facts(c),
+    "report": lambda c: _filled((c.get("report") or {}).get("summary"), "A new report is ready."),
+    "study": lambda c: f"*{_filled((c.get('study') or {}).get('title'), 'A study')}* is now live for participants.",
+    "contact_not_found": lambda c: (
+        "No Salesforce Contact matched the lookup by "
+        f"*{_filled(((c.get('salesforce') or {}).get('lookup') or {}).get('strategy'), 'nothing')}*, "
+        "so nothing was written.\n" + _quote(c) + _facts(c)),
+}
+assert set(BUILT_IN) == set(DEFAULT_TEMPLATES)
 
 
 # -- Block Kit pieces, each kept within its own limit ------------------------------------
@@ -74,7 +136,7 @@ def section(mrkdwn: str) -> dict:
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate(mrkdwn, MAX_SECTION)[0]}}
 
 
-def context(mrkdwn: str) -> dict:
+def context_block(mrkdwn: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(mrkdwn, MAX_CONTEXT)[0]}]}
 
 
@@ -114,13 +176,13 @@ def _study_title(answer: dict) -> str:
     return (answer.get("interview") or {}).get("study_title") or "Koji interview"
 
 
-def _interview_message(kind: str, title: str, answer: dict, block: dict, profile: Profile) -> dict:
+def _interview_message(kind: str, title: str, answer: dict, block: dict, context: dict, profile: Profile) -> dict:
     interview = answer.get("interview") or {}
     url = block.get("fields", {}).get("Transcript_URL__c") or interview.get("transcript_url")
     notes = f"Interview `{escape_mrkdwn(str(interview.get('id') or 'unknown'))}`"
     if block.get("warnings"):
         notes += f" · {len(block['warnings'])} value(s) adjusted or left out for Salesforce"
-    return message(title, _render(kind, answer, block, profile), context(notes),
+    return message(title, _render(kind, context, profile), context_block(notes),
                    link_button("Open transcript", url))
 
 
@@ -128,34 +190,36 @@ def _title(prefix: str, answer: dict) -> str:
     return f"{prefix}: {_who(answer)} · {_study_title(answer)}"
 
 
-def _main_message(answer: dict, block: dict, profile: Profile) -> dict:
+def _main_message(answer: dict, block: dict, context: dict, profile: Profile) -> dict:
     event_type = (answer.get("event") or {}).get("type")
     negative = ((answer.get("analysis") or {}).get("sentiment") or "").lower() == "negative"
     if event_type == "report.generated":
         report = answer.get("report") or {}
         return message(f":bar_chart: {report.get('title') or 'Koji report generated'}",
-                       _render("report", answer, block, profile),
+                       _render("report", context, profile),
                        metric_fields(report.get("metrics") or {}), link_button("Open report", report.get("url")))
     if event_type == "study.published":
         study = answer.get("study") or {}
-        return message(":rocket: Koji study published", _render("study", answer, block, profile),
+        return message(":rocket: Koji study published", _render("study", context, profile),
                        link_button("Open study", study.get("url")))
     if answer.get("action") == "skip":
-        return _interview_message("skipped", _title(":warning: Not written", answer), answer, block, profile)
+        return _interview_message("skipped", _title(":warning: Not written", answer), answer, block, context,
+                                  profile)
     if negative:
         prefix = ":rotating_light: Negative interview"
     elif answer.get("action") == "update_contact":
         prefix = ":speech_balloon: Salesforce Contact updated"
     else:
         prefix = ":speech_balloon: New Koji interview"
-    return _interview_message("updated_contact", _title(prefix, answer), answer, block, profile)
+    return _interview_message("updated_contact", _title(prefix, answer), answer, block, context, profile)
 
 
 def build_slack_message(answer: dict, salesforce_block: dict, profile: Profile) -> dict:
     """The ``slack`` block: what to post, whether to post, and the "no Contact" variant."""
+    context = template_context(answer, salesforce_block)
     not_found = _interview_message("contact_not_found", _title(":mag: No Salesforce Contact", answer),
-                                   answer, salesforce_block, profile)
+                                   answer, salesforce_block, context, profile)
     if answer.get("skip_reason") in QUIET_SKIPS:
         return {"post": False, "text": "", "blocks": [], "contact_not_found": not_found}
-    main = _main_message(answer, salesforce_block, profile)
+    main = _main_message(answer, salesforce_block, context, profile)
     return {"post": True, **main, "contact_not_found": not_found}

@@ -138,3 +138,29 @@ def test_messages_stay_within_slack_limits(quote, themes, name, metrics):
     message = slack_for(report)
     assert_within_slack_limits(message)
     assert all(len(f["text"]) <= 2000 for b in message["blocks"] for f in b.get("fields", []))
+
+
+# -- the built-in messages are rendered in Python on the hot path: same text as the Liquid ones
+
+def _variants(answer: dict) -> list[dict]:
+    """The golden answer plus the edge cases each template branches on."""
+    emptied = json.loads(json.dumps(answer))
+    emptied["analysis"].update(sentiment=None, themes=[], quote=None)
+    emptied["interview"]["quality_score"] = None
+    emptied["reason"] = ""
+    odd = json.loads(json.dumps(answer))
+    odd["analysis"].update(sentiment="Negative", themes=["a & b", "<x>"], quote="Line one\nline <two>")
+    odd["interview"]["quality_score"] = 4.0
+    odd["report"] = {"summary": "S > T", "title": None}
+    odd["study"] = {"title": ""}
+    return [answer, emptied, odd]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_python_built_ins_match_the_liquid_reference(case):
+    from connector.slack import _DEFAULTS, BUILT_IN, template_context
+    answer, _ = load_case(case)
+    for variant in _variants(answer):
+        context = template_context(variant, map_to_salesforce(variant, DEFAULT))
+        for name, render in BUILT_IN.items():
+            assert render(context).strip() == _DEFAULTS[name].render(**context).strip(), (case, name)

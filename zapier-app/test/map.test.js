@@ -91,11 +91,7 @@ test('a payload the connector refuses names the offending field', async () => {
   });
 });
 
-// docs/design.md: 422 when the payload violates the JSON Schema (its example pointer is
-// /data/quality_score). The connector (0fcff63) retries a failing webhook-shaped payload
-// against the interview schema, which does not constrain data.quality_score, and answers 200.
-test('a quality score above 5 from the trigger is refused (design.md 422)', {
-  todo: 'connector accepts data.quality_score 9 via the interview-schema fallback; reported to the lead',
-}, async () => {
+// docs/design.md: 422 when the payload violates the JSON Schema (pointer /data/quality_score).
+test('a quality score above 5 from the trigger is refused (design.md 422)', async () => {
   await assert.rejects(run(triggerFields({ quality_score: '9' })), /quality_score/);
 });

@@ -1,0 +1,53 @@
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+from jsonschema import Draft202012Validator
+
+from connector.errors import MalformedJson, ValidationFailed
+from connector.validation import _fast_validator, check, load_schema, parse_json_object
+
+SCHEMAS = ["koji-webhook.schema.json", "koji-interview.schema.json", "verify-envelope.schema.json"]
+
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.floats(-1, 7, allow_nan=False),
+                    st.sampled_from(["", "x", "scale", "essay", "interview.completed", "a@b.co", "ping"]))
+keys = st.sampled_from(["event", "type", "data", "timestamp", "interview_id", "id", "quality_score",
+                        "respondent", "participant", "email", "themes", "sentiment", "structured_answers",
+                        "question_id", "questionId", "question_type", "confidence", "overall", "name",
+                        "raw_body", "raw_body_base64", "signature", "analysis", "interview", "metadata"])
+documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                          st.dictionaries(keys, inner, max_size=6)),
+                         max_leaves=25)
+
+
+@pytest.mark.parametrize("schema_name", SCHEMAS)
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=st.dictionaries(keys, documents, max_size=6))
+def test_the_compiled_fast_path_agrees_with_jsonschema(schema_name, document):
+    reference = Draft202012Validator(load_schema(schema_name)).is_valid(document)
+    try:
+        _fast_validator(schema_name)(document)
+        fast = True
+    except Exception:
+        fast = False
+    assert fast == reference
+
+
+def test_errors_name_pointers_not_values():
+    with pytest.raises(ValidationFailed) as caught:
+        check({"type": "interview.completed", "data": {"respondent": {"email": ["secret@x.io"]}}},
+              "koji-webhook.schema.json")
+    assert caught.value.errors == [{"pointer": "/data/respondent/email", "message": "must be of type string or null"}]
+    assert "secret@x.io" not in json.dumps(caught.value.to_dict())
+
+
+def test_pointer_escaping():
+    with pytest.raises(ValidationFailed) as caught:
+        check({"type": "x", "data": {"metadata": 5}}, "koji-webhook.schema.json")
+    assert caught.value.errors[0]["pointer"] == "/data/metadata"
+
+
+@pytest.mark.parametrize("raw", [b"", b"nul", b"[]", b'"s"', b"1", b"null", b'{"a": Infinity}', b"\xff"])
+def test_only_json_objects_parse(raw):
+    with pytest.raises(MalformedJson):
+        parse_json_object(raw)

@@ -13,7 +13,8 @@ import yaml
 
 from connector.validation import load_schema
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+# connector/openapi.yaml links to the repository root file; a built wheel carries a copy.
+SPEC_PATH = Path(__file__).resolve().parent / "openapi.yaml"
 _SCHEMA_PREFIX = "./connector/schemas/"
 
 

@@ -87,3 +87,24 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(tmp_path):
         statuses = [line.split("status=")[1].split()[0] for line in live.logs().splitlines() if " status=" in line]
         assert len(statuses) > 100  # the fuzzer really sent requests
         assert not [s for s in statuses if s.startswith("5")]
+
+
+@pytest.mark.slow
+def test_a_non_editable_install_carries_the_spec_schemas_samples_and_profile(tmp_path):
+    """What the Dockerfile does (`pip install .`): the wheel must hold every data file."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"), str(REPO)],
+                   check=True, capture_output=True, timeout=300)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    wheel = next((tmp_path / "dist").glob("*.whl"))
+    subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
+                    str(wheel)], check=True, capture_output=True, timeout=300)
+    probe = ("import connector, json; from connector.openapi_doc import bundled_openapi_text; "
+             "from connector.cli import sample_payload; from connector.profile import load_profile; "
+             "assert 'site-packages' in connector.__file__, connector.__file__; "
+             "assert bundled_openapi_text().startswith('openapi: 3.1.0'); "
+             "assert sample_payload('ping')['type'] == 'ping'; print(len(load_profile(None).all_fields))")
+    result = subprocess.run([str(venv / "bin/python"), "-c", probe], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "6"

@@ -31,10 +31,18 @@ class Pipeline:
                claim: bool) -> dict[str, Any]:
         event = self._enriched(normalize(payload, raw_body=raw_body))
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
-        delivery = None
-        if claim and self.ledger is not None:
-            decision, delivery = self._claim(event.event.key, decision)
-        return self.render(event, decision, delivery)
+        if not claim or self.ledger is None:
+            return self.render(event, decision, None)
+        key = event.event.key
+        decision, delivery = self._claim(key, decision)
+        try:
+            answer = self.render(event, decision, delivery)
+        except Exception:
+            self.ledger.release(key)  # never leave a claim behind an answer that was not given
+            raise
+        if _nothing_left_to_do(answer):
+            self.ledger.complete(key)
+        return answer
 
     def render(self, event: NormalizedEvent, decision: Decision,
                delivery: dict[str, Any] | None) -> dict[str, Any]:
@@ -55,8 +63,6 @@ class Pipeline:
         if claim.status == DUPLICATE:
             decision = Decision(SKIP, "duplicate",
                                 "This event was already processed completely; nothing to do again.")
-        elif decision.action == SKIP:
-            self.ledger.complete(key)  # nothing downstream to wait for
         path = "/v1/events/" + key
         return decision, {"status": claim.status, "attempt": claim.attempt,
                           "complete_path": path + "/complete", "release_path": path + "/release"}
@@ -66,6 +72,13 @@ class Pipeline:
             return event
         full = normalize(self.fetch_interview(event.interview.id))
         return merge_missing(event, full)
+
+
+def _nothing_left_to_do(answer: dict[str, Any]) -> bool:
+    """A fresh skip with nothing to tell in Slack is done now. A skip worth telling (low
+    quality, failed quality gate) stays claimed until the chain has posted and completes it."""
+    return (answer["action"] == SKIP and answer["skip_reason"] != "duplicate"
+            and not answer["slack"]["post"])
 
 
 def _needs_enrichment(event: NormalizedEvent) -> bool:

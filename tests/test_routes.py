@@ -151,6 +151,26 @@ def test_skipped_events_complete_at_once(koji, client, auth):
     assert again["skip_reason"] == "duplicate"
 
 
+@pytest.mark.parametrize("name", ["quality_scored.json", "failed_quality_gate.json"])
+def test_skips_worth_telling_stay_claimed_until_the_chain_posted(koji, client, auth, name):
+    answer = koji.deliver(sample_bytes(name)).get_json()
+    assert answer["action"] == "skip" and answer["slack"]["post"] is True
+    state = client.get(f"/v1/events/{answer['event']['key']}", headers=auth).get_json()["state"]
+    assert state == "claimed"
+    client.post(answer["delivery"]["complete_path"], headers=auth)
+    assert koji.deliver(sample_bytes(name)).get_json()["skip_reason"] == "duplicate"
+
+
+def test_a_failure_while_answering_releases_the_claim(koji, client, auth, app, monkeypatch):
+    from connector import pipeline
+    monkeypatch.setattr(pipeline, "build_slack_message", lambda *args: 1 / 0)
+    response = koji.deliver(sample_bytes(SALESFORCE_SAMPLE))
+    assert response.status_code == 500
+    assert problem_slug(response) == "internal-error"
+    state = client.get("/v1/events/int_7Hq2LmN4:interview.analysis_ready", headers=auth).get_json()["state"]
+    assert state == "released"
+
+
 @pytest.mark.parametrize("name, action, reason", [
     ("webhook-setup.analysis_ready.json", "skip", "anonymous"),  # external id only; the default profile looks up by Contact id or e-mail
     ("automation.interview_completed.json", "update_contact", None),

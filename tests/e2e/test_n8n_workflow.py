@@ -131,25 +131,40 @@ def test_a_copy_after_success_writes_and_posts_nothing(stack):
     assert [r["method"] for r in watch.salesforce_requests] == []
 
 
-@pytest.mark.parametrize(("name", "payload", "reason"), [
-    ("anonymous", event("int_e2e_anon", sample="interview.analysis_ready", respondent_email=None,
-                        respondent=None, participant=None), "anonymous"),
-    ("below threshold", event("int_e2e_low", "low@acme.example", quality_score=2), "below_quality_threshold"),
-    ("failed quality gate", {**sample_payload("interview.failed_quality_gate"),
-                             "data": {**sample_payload("interview.failed_quality_gate")["data"],
-                                      "interview_id": "int_e2e_gate"}}, "failed_quality_gate"),
-])
-def test_skipped_events_touch_neither_salesforce_nor_slack(stack, name, payload, reason):
-    if reason == "below_quality_threshold":
-        stack.salesforce.add_contact("low@acme.example")
+def test_an_anonymous_interview_touches_neither_salesforce_nor_slack(stack):
+    payload = event("int_e2e_anon", respondent_email=None, respondent=None, participant=None)
     answer = expected(stack, payload)
-    assert (answer["action"], answer["skip_reason"]) == ("skip", reason)
+    assert (answer["action"], answer["skip_reason"], answer["slack"]["post"]) == ("skip", "anonymous", False)
     watch = Watch(stack)
 
     response = fire(stack, encode(payload))
 
     assert response.status_code == 200, stack.n8n.logs()
     assert_nothing_sent(watch)
+    assert ledger_state(stack, "int_e2e_anon:interview.analysis_ready") == "completed"
+
+
+@pytest.mark.parametrize(("payload", "reason"), [
+    (event("int_e2e_low", "low@acme.example", quality_score=2), "below_quality_threshold"),
+    ({**sample_payload("interview.failed_quality_gate"),
+      "data": {**sample_payload("interview.failed_quality_gate")["data"], "interview_id": "int_e2e_gate"}},
+     "failed_quality_gate"),
+], ids=["below threshold", "failed quality gate"])
+def test_skips_worth_telling_post_to_slack_and_write_nothing(stack, payload, reason):
+    stack.salesforce.add_contact(f"{reason}@acme.example")
+    answer = expected(stack, payload)
+    assert (answer["action"], answer["skip_reason"], answer["slack"]["post"]) == ("skip", reason, True)
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert watch.salesforce_requests == []
+    [post] = watch.posts
+    assert (post["text"], post["blocks"]) == (answer["slack"]["text"], answer["slack"]["blocks"])
+    assert ledger_state(stack, answer["event"]["key"]) == "completed"
+    assert fire(stack, encode(payload)).status_code == 200  # Koji's copy: posts nothing again
+    assert len(watch.posts) == 1
 
 
 def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack):

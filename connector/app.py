@@ -5,7 +5,7 @@ import sys
 
 from flask import Flask
 
-from connector import dev_secrets, errors, logs, routes
+from connector import dev_secrets, errors, json_codec, logs, routes
 from connector.profile import Profile, ProfileError
 from connector.services import build_services
 from connector.settings import Settings, SettingsError, load_settings
@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None, *, profile: Profile | None = No
         _exit(f"mapping profile refused: {exc}")
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.json.sort_keys = False
+    json_codec.init_app(app)
     app.extensions["connector"] = services
     logs.init_app(app, settings.log_level, _secret_values(settings))
     errors.init_app(app)

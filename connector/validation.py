@@ -6,6 +6,7 @@ e-mail or quote is never echoed back or logged.
 """
 from __future__ import annotations
 
+import copy
 import json
 from functools import cache
 from importlib import resources
@@ -15,19 +16,36 @@ import fastjsonschema
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from connector import json_codec
 from connector.errors import MalformedJson, ValidationFailed
 
 MAX_REPORTED_ERRORS = 50
+# Koji's payloads nest five levels; a limit far above that keeps every later step
+# (schema check, models, the JSON answer) clear of recursion limits.
+MAX_DEPTH = 32
 
 
 def parse_json_object(raw: bytes, *, what: str = "body") -> dict[str, Any]:
     try:
-        payload = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        payload = json_codec.loads(raw)
+    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
         raise MalformedJson(f"The {what} is not valid JSON (UTF-8, no NaN/Infinity).") from None
     if not isinstance(payload, dict):
         raise MalformedJson(f"The {what} must be a JSON object, not {_json_type(payload)}.")
+    if _depth_exceeds(payload, MAX_DEPTH):
+        raise MalformedJson(f"The {what} is nested more than {MAX_DEPTH} levels deep.")
     return payload
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
 
 
 def check(payload: Any, schema_name: str) -> None:
@@ -57,17 +75,14 @@ def load_schema(schema_name: str) -> dict[str, Any]:
 @cache
 def _fast_validator(schema_name: str):
     # The schemas use only keywords that mean the same in draft-07, which fastjsonschema compiles.
-    schema = {**load_schema(schema_name), "$schema": "http://json-schema.org/draft-07/schema#"}
+    # compile() rewrites the $refs of the dict it is given: hand it a copy, not the cached one.
+    schema = {**copy.deepcopy(load_schema(schema_name)), "$schema": "http://json-schema.org/draft-07/schema#"}
     return fastjsonschema.compile(schema)
 
 
 @cache
 def _validator(schema_name: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(schema_name))
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _describe(error: ValidationError) -> dict[str, str]:

@@ -293,3 +293,14 @@ def test_check_fields_without_salesforce_settings_is_503_naming_them(client, aut
     assert response.status_code == 503
     assert problem_slug(response) == "not-configured"
     assert "SALESFORCE_DOMAIN_URL" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("depth", [100, 300, 5000])
+def test_deeply_nested_values_get_a_clear_answer_not_a_500(koji, depth):
+    body = (b'{"type":"interview.completed","data":{"interview_id":"deep","respondent_email":"a@b.co",'
+            b'"metadata":{"a":' + b"[" * depth + b"]" * depth + b"}}}")
+    response = koji.deliver(body)
+    assert response.status_code in (200, 400), response.get_data(as_text=True)[:300]
+    if response.status_code == 400:
+        assert problem_slug(response) == "malformed-json"
+        assert "nested" in response.get_json()["detail"]

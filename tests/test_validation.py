@@ -51,3 +51,12 @@ def test_pointer_escaping():
 def test_only_json_objects_parse(raw):
     with pytest.raises(MalformedJson):
         parse_json_object(raw)
+
+
+def test_checking_never_changes_the_cached_schemas():
+    before = json.dumps(load_schema("koji-webhook.schema.json"), sort_keys=True)
+    check({"type": "x", "data": {"structured_answers": [{"question_id": "a", "question_type": "scale"}]}},
+          "koji-webhook.schema.json")
+    with pytest.raises(ValidationFailed):
+        check({"type": 5}, "koji-webhook.schema.json")
+    assert json.dumps(load_schema("koji-webhook.schema.json"), sort_keys=True) == before

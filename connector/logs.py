@@ -11,7 +11,8 @@ import time
 
 from flask import Flask, Response, g, request
 
-_EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
+# Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters end one.
+_EMAIL = re.compile(r"[^\s@\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
 
 
 class RedactingFilter(logging.Filter):

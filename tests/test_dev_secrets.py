@@ -1,0 +1,25 @@
+import json
+import stat
+
+from connector import dev_secrets
+from connector.settings import Settings
+
+
+def test_generated_once_then_reused(tmp_path, capsys):
+    first = Settings(database_path=tmp_path / "state.sqlite3")
+    created = dev_secrets.fill_missing(first)
+    assert set(created) == {"KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS"}
+    path = dev_secrets.secrets_path(first)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    second = Settings(database_path=tmp_path / "state.sqlite3")
+    assert dev_secrets.fill_missing(second) == {}
+    assert second.koji_webhook_secret[0].get_secret_value() == json.loads(path.read_text())["KOJI_WEBHOOK_SECRET"]
+    dev_secrets.announce(created, path)
+    assert "DEVELOPMENT MODE" in capsys.readouterr().err
+
+
+def test_production_and_configured_secrets_are_left_alone(tmp_path):
+    production = Settings(connector_mode="production", koji_webhook_secret="s", connector_api_keys="k",
+                          database_path=tmp_path / "p.sqlite3")
+    assert dev_secrets.fill_missing(production) == {}
+    assert not dev_secrets.secrets_path(production).exists()

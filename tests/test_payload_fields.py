@@ -1,0 +1,26 @@
+import pytest
+
+from connector.payload_fields import first_present, pick_email, pick_salesforce_contact_id, text_or_none
+
+
+def test_first_present_skips_blank_values():
+    assert first_present({"a": "", "b": None, "c": 0}, "a", "b", "c") == 0
+    assert first_present("not a dict", "a") is None
+
+
+@pytest.mark.parametrize("value, expected", [(" x ", "x"), ("", None), (5, "5"), ({}, None), (True, None)])
+def test_text_or_none(value, expected):
+    assert text_or_none(value) == expected
+
+
+def test_the_first_valid_address_wins_and_placeholders_are_not_addresses():
+    assert pick_email({"respondent_email": "[email protected]", "email": "b@c.io"}, {}) == "b@c.io"
+    assert pick_email({}, {"email": "first@x.io"}) == "first@x.io"
+    assert pick_email({"respondent_email": None}, {}) is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("0035g00000ABCdeAAF", "0035g00000ABCdeAAF"), ("0035g00000ABCde", "0035g00000ABCde"),
+    ("0015g00000ABCdeAAF", None), ("003short", None), ("0035g00000ABCdeAAF'--", None)])
+def test_contact_ids_from_personalized_links(value, expected):
+    assert pick_salesforce_contact_id({"metadata": {"salesforce_contact_id": value}}, {}) == expected

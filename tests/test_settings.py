@@ -1,0 +1,49 @@
+import pytest
+
+from connector.settings import Mode, SettingsError, load_settings
+
+ENV = ["CONNECTOR_MODE", "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS"]
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_no_configuration_is_development_mode():
+    settings = load_settings()
+    assert settings.connector_mode is Mode.development
+    assert settings.koji_webhook_secret == [] and settings.connector_api_keys == []
+    assert str(settings.database_path) == "connector-state.sqlite3"
+    assert settings.ledger_retention_days == 7 and settings.max_body_bytes == 1024 * 1024
+
+
+def test_comma_separated_secrets_for_rotation(monkeypatch):
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", " new-secret , old-secret ,")
+    monkeypatch.setenv("CONNECTOR_API_KEYS", "k1")
+    settings = load_settings()
+    assert [s.get_secret_value() for s in settings.koji_webhook_secret] == ["new-secret", "old-secret"]
+    assert "new-secret" not in repr(settings)
+
+
+def test_production_without_secrets_names_both_variables(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    with pytest.raises(SettingsError, match="KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS"):
+        load_settings()
+
+
+def test_production_with_secrets_starts(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("CONNECTOR_API_KEYS", "k")
+    assert load_settings().connector_mode is Mode.production
+
+
+@pytest.mark.parametrize("name, value", [("QUALITY_THRESHOLD", "9"), ("HTTP_TIMEOUT_SECONDS", "0"),
+                                         ("CONNECTOR_MODE", "staging")])
+def test_bad_values_name_the_variable_but_not_the_value(monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert name in str(caught.value)

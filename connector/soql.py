@@ -26,6 +26,10 @@ _ESCAPES = {
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 
 
+# What _escape_char changes: quotes, backslash, and control characters.
+_NEEDS_ESCAPE = re.compile(r"[\\'\"\x00-\x1f\x7f]")
+
+
 class SoqlError(ValueError):
     """A value or name that cannot be put into a query; the message never holds the value."""
 
@@ -43,7 +47,7 @@ def quote_literal(value: str) -> str:
     """Return ``value`` as a single-quoted SOQL string literal."""
     if not isinstance(value, str):
         raise SoqlError("a SOQL string literal needs a str")
-    return "'" + "".join(_escape_char(char) for char in value) + "'"
+    return "'" + _NEEDS_ESCAPE.sub(lambda match: _escape_char(match.group()), value) + "'"
 
 
 def _identifier(name: str) -> str:

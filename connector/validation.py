@@ -28,7 +28,9 @@ MAX_DEPTH = 32
 def parse_json_object(raw: bytes, *, what: str = "body") -> dict[str, Any]:
     try:
         payload = json_codec.loads(raw)
-    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
+    except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
+        if isinstance(exc, RecursionError) or "depth" in str(exc) or "recursion" in str(exc):
+            raise MalformedJson(f"The {what} is nested more than {MAX_DEPTH} levels deep.") from None
         raise MalformedJson(f"The {what} is not valid JSON (UTF-8, no NaN/Infinity).") from None
     if not isinstance(payload, dict):
         raise MalformedJson(f"The {what} must be a JSON object, not {_json_type(payload)}.")

@@ -129,17 +129,30 @@ def start(app: str, port: int, workers: int, state_dir: str) -> subprocess.Popen
     raise RuntimeError(f"{app} did not start")
 
 
-def measure(app: str, args: argparse.Namespace, state_dir: str) -> tuple[float, float, float, int]:
+def server_cpu_seconds(master_pid: int) -> float:
+    """user + system CPU of the gunicorn workers (children of the master), from /proc."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    ticks = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(app: str, args: argparse.Namespace, state_dir: str) -> tuple[float, float, float, int, float]:
     port = free_port()
     proc = start(app, port, args.workers, state_dir)
     try:
         throughput(port, args.clients, 2)  # warm-up
+        cpu_before = server_cpu_seconds(proc.pid)
         rps, errors = throughput(port, args.clients, args.seconds)
+        # Server CPU per request: what the app costs, whatever the client and the machine do.
+        cpu_ms = (server_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, rps * args.seconds)
         p50, p99, rate_errors = latency_at_rate(port, args.rate, args.seconds)
     finally:
         proc.terminate()
         proc.wait(10)
-    return rps, p50, p99, errors + rate_errors
+    return rps, p50, p99, errors + rate_errors, cpu_ms
 
 
 def main() -> None:
@@ -151,22 +164,24 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternate the two servers this many times and report medians (damps machine noise)")
     args = parser.parse_args()
-    samples: dict[str, list[tuple[float, float, float, int]]] = {}
+    samples: dict[str, list[tuple[float, float, float, int, float]]] = {}
     with tempfile.TemporaryDirectory() as state_dir:
         for _ in range(args.rounds):
             for name, app in [("bare HMAC endpoint", "benchmarks.bare_hmac_app:create_app()"),
                               ("connector /v1/koji/verify", "connector:create_app()")]:
                 samples.setdefault(name, []).append(measure(app, args, state_dir))
-    rows = {name: tuple(statistics.median(run[i] for run in runs) for i in range(3)) + (sum(run[3] for run in runs),)
+    rows = {name: tuple(statistics.median(run[i] for run in runs) for i in range(3)) + (
+                sum(run[3] for run in runs), statistics.median(run[4] for run in runs))
             for name, runs in samples.items()}
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, gunicorn {args.workers} sync workers, "
           f"{args.clients} closed-loop clients for {args.seconds:g}s, open loop at {args.rate:g} req/s for {args.seconds:g}s, "
           f"median of {args.rounds} alternating rounds")
-    print(f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name, (rps, p50, p99, errors) in rows.items():
-        print(f"{name:30} {rps:9.0f} {p50:8.2f} {p99:8.2f} {errors:7d}")
+    print(f"{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'server CPU ms/req':>18}")
+    for name, (rps, p50, p99, errors, cpu_ms) in rows.items():
+        print(f"{name:30} {rps:9.0f} {p50:8.2f} {p99:8.2f} {errors:7d} {cpu_ms:18.3f}")
     bare, connector = rows["bare HMAC endpoint"], rows["connector /v1/koji/verify"]
     print(f"\nthroughput ratio connector/bare: {connector[0] / bare[0]:.2f}  (goal >= 0.70)")
+    print(f"server CPU ratio bare/connector: {bare[4] / connector[4]:.2f}  (the same ratio, without client noise)")
     print(f"connector p99 at {args.rate:g} req/s: {connector[2]:.2f} ms  (goal <= 10 ms)")
 
 

@@ -10,6 +10,7 @@ from connector.pipeline import Pipeline
 from connector.profile import Profile, load_profile
 from connector.salesforce import SalesforceClient
 from connector.settings import Settings
+from connector.validation import warm_up
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Services:
 
 def build_services(settings: Settings, profile: Profile | None = None) -> Services:
     profile = profile or load_profile(settings.mapping_profile)
+    warm_up("koji-webhook.schema.json", "koji-interview.schema.json")
     ledger = Ledger(settings.database_path,
                     retention_seconds=settings.ledger_retention_days * 86400,
                     lease_seconds=settings.ledger_lease_seconds)

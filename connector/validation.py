@@ -68,6 +68,13 @@ def check(payload: Any, schema_name: str) -> None:
                                errors=reported)
 
 
+def warm_up(*schema_names: str) -> None:
+    """Compile the validators at start-up, so the first webhook does not pay for it."""
+    for name in schema_names:
+        _fast_validator(name)
+        _validator(name)
+
+
 @cache
 def load_schema(schema_name: str) -> dict[str, Any]:
     text = resources.files("connector.schemas").joinpath(schema_name).read_text("utf-8")

@@ -7,6 +7,7 @@ import sys
 from importlib import resources
 
 from connector import dev_secrets
+from connector.salesforce_cli import register as register_salesforce_commands
 from connector.settings import SettingsError, load_settings
 
 SAMPLES = {
@@ -41,14 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     test_event.add_argument("--api-key", help="connector API key, sent as X-API-Key (for the connector's own URL)")
     test_event.set_defaults(handler=_send_test_event)
 
-    _register_salesforce(commands)
+    register_salesforce_commands(commands)
     args = parser.parse_args(argv)
     return args.handler(args)
-
-
-def _register_salesforce(commands) -> None:
-    from connector.salesforce_cli import register
-    register(commands)
 
 
 def _serve(args: argparse.Namespace) -> int:

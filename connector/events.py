@@ -151,7 +151,7 @@ def _unwrap_interview(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _has_analysis(data: dict[str, Any]) -> bool:
     analysis = data.get("analysis")
-    return isinstance(analysis, dict) and bool(analysis) or bool(data.get("themes"))
+    return (isinstance(analysis, dict) and bool(analysis)) or bool(data.get("themes"))
 
 
 def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],

@@ -8,7 +8,7 @@ fetched again once. Every call has a timeout.
     SalesforceError                 anything this module refuses to hide
     ├── SalesforceNotConfigured     a SALESFORCE_* setting is missing
     ├── SalesforceAuthError         the token endpoint refused the client (400 invalid_client …)
-    ├── UpstreamUnavailable         timeout, connection error, 5xx, 403 REQUEST_LIMIT_EXCEEDED
+    ├── SalesforceUnavailable         timeout, connection error, 5xx, 403 REQUEST_LIMIT_EXCEEDED
     └── SalesforceRequestError      any other refusal; ``codes`` holds Salesforce's errorCodes
 
 Messages carry status codes and Salesforce error codes only: never a secret, a token,
@@ -44,7 +44,7 @@ class SalesforceAuthError(SalesforceError):
     pass
 
 
-class UpstreamUnavailable(SalesforceError):
+class SalesforceUnavailable(SalesforceError):
     """Salesforce could not answer now; ``timeout`` tells a 504 from a 502."""
 
     def __init__(self, message: str, *, timeout: bool = False):
@@ -97,11 +97,11 @@ class SalesforceClient:
         try:
             response = self._session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.Timeout:
-            raise UpstreamUnavailable(f"Salesforce did not answer within {self.timeout:g} s", timeout=True) from None
+            raise SalesforceUnavailable(f"Salesforce did not answer within {self.timeout:g} s", timeout=True) from None
         except requests.RequestException as exc:
-            raise UpstreamUnavailable(f"Salesforce could not be reached ({type(exc).__name__})") from None
+            raise SalesforceUnavailable(f"Salesforce could not be reached ({type(exc).__name__})") from None
         if response.status_code >= 500 or "REQUEST_LIMIT_EXCEEDED" in _error_codes(response):
-            raise UpstreamUnavailable(f"Salesforce answered {response.status_code} "
+            raise SalesforceUnavailable(f"Salesforce answered {response.status_code} "
                                       f"{', '.join(_error_codes(response))}".rstrip())
         return response
 

@@ -1,9 +1,12 @@
 """What the views need, built once per app: settings, profile, ledger, pipeline, OpenAPI text."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from connector.errors import UpstreamUnavailable
+from connector.koji_api import KojiApiError, fetch_interview
 from connector.ledger import Ledger
 from connector.openapi_doc import bundled_openapi_text
 from connector.pipeline import Pipeline
@@ -48,17 +51,12 @@ def build_services(settings: Settings, profile: Profile | None = None) -> Servic
         fetch_interview=_koji_fetcher(settings)))
 
 
-def _koji_fetcher(settings: Settings):
-    if not settings.koji_enrich:
-        return None
-    from connector.koji_api import fetch_interview
-    return partial(_fetch_as_problem, fetch_interview, settings)
+def _koji_fetcher(settings: Settings) -> Callable[[str], dict] | None:
+    return partial(_fetch_interview, settings) if settings.koji_enrich else None
 
 
-def _fetch_as_problem(fetch, settings: Settings, interview_id: str):
-    from connector.errors import UpstreamUnavailable
-    from connector.koji_api import KojiApiError
+def _fetch_interview(settings: Settings, interview_id: str) -> dict:
     try:
-        return fetch(interview_id, settings)
+        return fetch_interview(interview_id, settings)
     except KojiApiError as exc:
         raise UpstreamUnavailable(f"Koji's API could not provide the interview: {exc}") from None

@@ -10,7 +10,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import requests
 
@@ -66,28 +66,35 @@ def running_connector(tmp_path: Path, *, workers: int = 2, env: dict[str, str] |
         _wait_ready(live)
         yield live
     finally:
-        _stop(process)
+        stop_process_group(process)
 
 
 def _wait_ready(live: LiveConnector, timeout: float = 30) -> None:
+    wait_until_ready("connector", live.base_url + "/healthz", live.process, live.logs, timeout)
+
+
+def wait_until_ready(name: str, url: str, process: subprocess.Popen, logs: Callable[[], str],
+                     timeout: float, poll: float = 0.1) -> None:
+    """Poll `url` until it answers 2xx; fail early, with the logs, if `process` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if live.process.poll() is not None:
-            raise RuntimeError(f"connector exited with {live.process.returncode}:\n{live.logs()[-3000:]}")
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{logs()[-3000:]}")
         try:
-            if requests.get(live.base_url + "/healthz", timeout=1).ok:
+            if requests.get(url, timeout=2).ok:
                 return
         except requests.RequestException:
             pass
-        time.sleep(0.1)
-    raise RuntimeError(f"connector not ready after {timeout}s:\n{live.logs()[-3000:]}")
+        time.sleep(poll)
+    raise RuntimeError(f"{name} not ready after {timeout}s:\n{logs()[-3000:]}")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process_group(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM the process and its children (started with start_new_session), then SIGKILL."""
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
         try:
-            process.wait(15)
+            process.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(5)

@@ -3,15 +3,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import requests
 
 from conftest import sample_bytes
 from connector.signatures import sign
-from live import REPO, free_port, running_connector
+from live import REPO, free_port, running_connector, wait_until_ready
 
 SAMPLE = "salesforce-guide.analysis_ready.json"
 
@@ -90,7 +88,7 @@ def test_development_mode_prints_generated_secrets_once_and_workers_share_them(t
             process = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port),
                                         "--workers", "3"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
         try:
-            _wait_for(f"http://127.0.0.1:{port}/healthz")
+            wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
             text = log.read_text()
             outputs.append(text)
             if "CONNECTOR_API_KEYS=" in text:
@@ -129,14 +127,3 @@ def test_send_test_event_command_is_verified_by_the_service(tmp_path):
         answer = json.loads(result.stdout.split("\n", 1)[1])
         assert answer["event"]["key"] == "int_cli_1:interview.analysis_ready"
         assert answer["respondent"]["email"] == "test.buyer@example.com"
-
-
-def _wait_for(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} not ready")

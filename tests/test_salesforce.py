@@ -5,7 +5,7 @@ import requests
 
 from connector.profile import load_profile
 from connector.salesforce import (SalesforceAuthError, SalesforceClient, SalesforceNotConfigured,
-                                  SalesforceRequestError, UpstreamUnavailable, check_fields, target_fields)
+                                  SalesforceRequestError, SalesforceUnavailable, check_fields, target_fields)
 from connector.settings import load_settings
 from tests.fakes.salesforce import (RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, describe_field,
                                     fields_matching, picklist)
@@ -65,13 +65,13 @@ def test_server_trouble_is_upstream_unavailable(sf, status):
     client = client_for(sf)
     client.describe_contact()
     sf.fail_next(status, path_contains="/describe")
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(SalesforceUnavailable):
         client.describe_contact()
 
 
 def test_token_endpoint_down_is_upstream_unavailable(sf):
     sf.fail_next(503, path_contains="/oauth2/token")
-    with pytest.raises(UpstreamUnavailable):
+    with pytest.raises(SalesforceUnavailable):
         client_for(sf).describe_contact()
 
 
@@ -81,11 +81,11 @@ def test_unreachable_and_silent_servers():
         listener.listen(1)  # accepts the connection, never answers
         port = listener.getsockname()[1]
         silent = SalesforceClient(f"http://127.0.0.1:{port}", "id", SECRET, timeout=0.2)
-        with pytest.raises(UpstreamUnavailable) as caught:
+        with pytest.raises(SalesforceUnavailable) as caught:
             silent.describe_contact()
         assert caught.value.timeout is True
     closed = SalesforceClient(f"http://127.0.0.1:{port}", "id", SECRET, timeout=0.2)
-    with pytest.raises(UpstreamUnavailable) as caught:
+    with pytest.raises(SalesforceUnavailable) as caught:
         closed.describe_contact()
     assert caught.value.timeout is False
 

@@ -16,19 +16,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
 from tests.fakes.https_proxy import InterceptingProxy
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import FakeSlack
-from tests.live import LiveConnector, free_port, running_connector
+from tests.live import LiveConnector, free_port, running_connector, stop_process_group, wait_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / "n8n-workflows"
@@ -90,26 +87,11 @@ class N8n:
         with open(self.log_path, "ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen([str(self.binary), "start"], env=self.env, stdout=log,
                                             stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"n8n exited with {self.process.returncode}:\n{self.logs()}")
-            try:
-                if requests.get(self.base_url + "/healthz/readiness", timeout=2).ok:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"n8n not ready after {timeout}s:\n{self.logs()}")
+        wait_until_ready("n8n", self.base_url + "/healthz/readiness", self.process, self.logs, timeout, poll=0.25)
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        if self.process:
+            stop_process_group(self.process, timeout=20)
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:] if self.log_path.exists() else ""

@@ -1,4 +1,6 @@
 import multiprocessing
+import sqlite3
+import time
 
 import pytest
 
@@ -92,3 +94,36 @@ def test_concurrent_processes_get_exactly_one_first(tmp_path):
     statuses = sorted(queue.get(timeout=5) for _ in workers)
     assert statuses.count(FIRST) == 1
     assert statuses.count(IN_PROGRESS) == 7
+
+
+def _db_and_wal_bytes(path):
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
+
+
+def test_claims_never_checkpoint_inline(tmp_path):
+    # SQLite's automatic checkpoint (after 1,000 WAL pages) would copy into the database
+    # file, with an fsync, inside some unlucky claim. With the checkpointer idle, the file
+    # must not grow however many claims are made.
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600)
+    db_before, _ = _db_and_wal_bytes(path)
+    for n in range(1500):
+        ledger.claim(f"i{n}:interview.completed")
+    db_after, wal_after = _db_and_wal_bytes(path)
+    assert wal_after > 1000 * 4096, "the claims should have filled more than an auto-checkpoint's worth"
+    assert db_after == db_before
+
+
+def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=0.05)
+    db_before, _ = _db_and_wal_bytes(path)
+    for n in range(300):
+        ledger.claim(f"i{n}:interview.completed")
+    deadline = time.monotonic() + 10
+    while _db_and_wal_bytes(path)[0] == db_before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _db_and_wal_bytes(path)[0] > db_before
+    ledger.close()
+    assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)

@@ -9,10 +9,10 @@ e-mail address or a customer's words.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from liquid.exceptions import LiquidError
@@ -29,8 +29,7 @@ NO_LOOKUP = {"strategy": None, "field": None, "value": None, "soql": None}
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What became of one field: a value to send, or a reason it is left out."""
 
     value: Any = None
@@ -131,8 +130,13 @@ def _raw_value(answer: dict, spec: FieldSpec) -> Any:
         return _structured_value(answer, spec)
     if spec.template is not None:
         return spec.compiled_template.render(**answer).strip()
-    paths = [spec.source] if isinstance(spec.source, str) else spec.source
-    return next((value for value in (read_path(answer, p) for p in paths) if not _is_absent(value)), None)
+    for keys in spec.source_paths:  # the first path with a value wins
+        value: Any = answer
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if not _is_absent(value):
+            return value
+    return None
 
 
 # -- making values fit each Salesforce type ---------------------------------------------
@@ -196,14 +200,30 @@ def _number(spec: FieldSpec, raw: Any) -> Outcome:
         number = None
     if number is None or not number.is_finite():
         return _left_out("not a number")
-    rounded = number.quantize(Decimal(1).scaleb(-spec.scale), rounding=ROUND_HALF_UP)
-    too_big = abs(rounded) >= Decimal(10) ** (spec.precision - spec.scale)
-    if too_big or (spec.min is not None and rounded < Decimal(str(spec.min))) or (
-            spec.max is not None and rounded > Decimal(str(spec.max))):
+    rounded = number.quantize(_quantum(spec.scale), rounding=ROUND_HALF_UP)
+    too_big = abs(rounded) >= _power_of_ten(spec.precision - spec.scale)
+    if too_big or (spec.min is not None and rounded < _decimal(spec.min)) or (
+            spec.max is not None and rounded > _decimal(spec.max)):
         return _left_out(f"number outside the field's range ({_range(spec)})")
     value = int(rounded) if spec.scale == 0 else float(rounded)
     warning = f"rounded half up to {spec.scale} decimal place(s)" if rounded != number else None
     return Outcome(value, warning=warning)
+
+
+# Decimal constants per scale, precision and bound: built once, not per event.
+@cache
+def _quantum(scale: int) -> Decimal:
+    return Decimal(1).scaleb(-scale)
+
+
+@cache
+def _power_of_ten(exponent: int) -> Decimal:
+    return Decimal(10) ** exponent
+
+
+@cache
+def _decimal(bound: float) -> Decimal:
+    return Decimal(str(bound))
 
 
 def _range(spec: FieldSpec) -> str:
@@ -235,7 +255,17 @@ def parse_instant(raw: Any) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
+# The normalized event's own form (events.iso_utc): already what Salesforce wants.
+_CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def _datetime(spec: FieldSpec, raw: Any) -> Outcome:
+    if isinstance(raw, str) and _CANONICAL_INSTANT.fullmatch(raw):
+        try:
+            datetime.fromisoformat(raw[:-1])  # still a real date and time (no 30 February)
+        except ValueError:
+            return _left_out("not an ISO 8601 date and time")
+        return Outcome(raw)
     moment = parse_instant(raw)
     if moment is None:
         return _left_out("not an ISO 8601 date and time")

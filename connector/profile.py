@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from liquid import Environment, StrictDefaultUndefined
 from liquid.exceptions import LiquidError
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.yaml"
 
@@ -124,7 +125,6 @@ class FieldSpec(_Strict):
     question_type: Literal["scale", "yes_no", "single_choice", "multiple_choice", "ranking",
                            "open_ended"] | None = None
     template: str | None = None
-    _compiled: Any = PrivateAttr(default=None)
 
     @field_validator("type", mode="before")
     @classmethod
@@ -158,17 +158,22 @@ class FieldSpec(_Strict):
             raise ValueError(f"a {self.type} field needs its values")
         if self.scale > self.precision:
             raise ValueError("scale cannot be larger than precision")
-        if self.template is not None:
-            self._compiled = compile_template(self.template)
         return self
 
-    @property
+    # Worked out on first use and kept (the model is frozen), not per event. cached_property,
+    # not a pydantic private attribute: reading one of those costs microseconds.
+    @cached_property
     def max_length(self) -> int | None:
         return self.length or DEFAULT_LENGTHS.get(self.type)
 
-    @property
+    @cached_property
+    def source_paths(self) -> tuple[tuple[str, ...], ...]:
+        sources = [self.source] if isinstance(self.source, str) else self.source or []
+        return tuple(tuple(path.split(".")) for path in sources)
+
+    @cached_property
     def compiled_template(self):
-        return self._compiled
+        return compile_template(self.template) if self.template is not None else None
 
 
 class LookupSpec(_Strict):
@@ -226,7 +231,6 @@ def _score_field(spec: ScoreSpec, default: str, label: str, **number: float) -> 
 
 class SlackSpec(_Strict):
     templates: dict[Literal[SLACK_TEMPLATE_NAMES], str] = Field(default_factory=dict)  # type: ignore[valid-type]
-    _compiled: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("templates")
     @classmethod
@@ -235,13 +239,12 @@ class SlackSpec(_Strict):
             compile_template(source)
         return value
 
-    @model_validator(mode="after")
-    def _keep(self) -> "SlackSpec":
-        self._compiled = {name: compile_template(source) for name, source in self.templates.items()}
-        return self
+    @cached_property
+    def compiled_templates(self) -> dict[str, Any]:
+        return {name: compile_template(source) for name, source in self.templates.items()}
 
     def template(self, name: str):
-        return self._compiled.get(name)
+        return self.compiled_templates.get(name)
 
 
 class Profile(_Strict):
@@ -262,10 +265,10 @@ class Profile(_Strict):
             raise ValueError(f"a field is mapped twice: {', '.join(duplicated)}")
         return self
 
-    @property
-    def all_fields(self) -> list[FieldSpec]:
+    @cached_property
+    def all_fields(self) -> tuple[FieldSpec, ...]:
         """The fields the mapping writes: the listed ones, then the survey scores."""
-        return list(self.fields) + self.scores.field_specs()
+        return tuple(self.fields) + tuple(self.scores.field_specs())
 
     @property
     def lookup_order(self) -> list[str]:

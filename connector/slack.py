@@ -176,21 +176,22 @@ def _study_title(answer: dict) -> str:
     return (answer.get("interview") or {}).get("study_title") or "Koji interview"
 
 
-def _interview_message(kind: str, title: str, answer: dict, block: dict, context: dict, profile: Profile) -> dict:
+def _interview_extras(answer: dict, block: dict) -> tuple[dict, dict | None]:
+    """The context line and the transcript button: the same in the main and the "no Contact"
+    message, so they are built once per event."""
     interview = answer.get("interview") or {}
     url = block.get("fields", {}).get("Transcript_URL__c") or interview.get("transcript_url")
     notes = f"Interview `{escape_mrkdwn(str(interview.get('id') or 'unknown'))}`"
     if block.get("warnings"):
         notes += f" · {len(block['warnings'])} value(s) adjusted or left out for Salesforce"
-    return message(title, _render(kind, context, profile), context_block(notes),
-                   link_button("Open transcript", url))
+    return context_block(notes), link_button("Open transcript", url)
 
 
 def _title(prefix: str, answer: dict) -> str:
     return f"{prefix}: {_who(answer)} · {_study_title(answer)}"
 
 
-def _main_message(answer: dict, block: dict, context: dict, profile: Profile) -> dict:
+def _main_message(answer: dict, extras: tuple[dict, dict | None], context: dict, profile: Profile) -> dict:
     event_type = (answer.get("event") or {}).get("type")
     negative = ((answer.get("analysis") or {}).get("sentiment") or "").lower() == "negative"
     if event_type == "report.generated":
@@ -203,23 +204,23 @@ def _main_message(answer: dict, block: dict, context: dict, profile: Profile) ->
         return message(":rocket: Koji study published", _render("study", context, profile),
                        link_button("Open study", study.get("url")))
     if answer.get("action") == "skip":
-        return _interview_message("skipped", _title(":warning: Not written", answer), answer, block, context,
-                                  profile)
+        return message(_title(":warning: Not written", answer), _render("skipped", context, profile), *extras)
     if negative:
         prefix = ":rotating_light: Negative interview"
     elif answer.get("action") == "update_contact":
         prefix = ":speech_balloon: Salesforce Contact updated"
     else:
         prefix = ":speech_balloon: New Koji interview"
-    return _interview_message("updated_contact", _title(prefix, answer), answer, block, context, profile)
+    return message(_title(prefix, answer), _render("updated_contact", context, profile), *extras)
 
 
 def build_slack_message(answer: dict, salesforce_block: dict, profile: Profile) -> dict:
     """The ``slack`` block: what to post, whether to post, and the "no Contact" variant."""
     context = template_context(answer, salesforce_block)
-    not_found = _interview_message("contact_not_found", _title(":mag: No Salesforce Contact", answer),
-                                   answer, salesforce_block, context, profile)
+    extras = _interview_extras(answer, salesforce_block)
+    not_found = message(_title(":mag: No Salesforce Contact", answer),
+                        _render("contact_not_found", context, profile), *extras)
     if answer.get("skip_reason") in QUIET_SKIPS:
         return {"post": False, "text": "", "blocks": [], "contact_not_found": not_found}
-    main = _main_message(answer, salesforce_block, context, profile)
+    main = _main_message(answer, extras, context, profile)
     return {"post": True, **main, "contact_not_found": not_found}

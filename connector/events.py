@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timezone
 from typing import Any
 
@@ -302,11 +303,21 @@ def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+# Koji's usual form is already the answer's form; checking it is cheaper than reformatting.
+_UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
 def iso_utc(value: Any) -> str | None:
     """ISO 8601 in UTC with a Z (what Salesforce Date/Time wants); None when unparseable."""
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
+    if _UTC_SECONDS.fullmatch(text):
+        try:
+            datetime.fromisoformat(text[:-1])  # a real date and time, not 30 February
+        except ValueError:
+            return None
+        return text
     try:
         moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
     except ValueError:

@@ -5,9 +5,12 @@ live in tests/fixtures/normalized/. Regenerate after a deliberate change with
 `UPDATE_GOLDEN=1 pytest tests/test_events.py` and review the diff."""
 import json
 import os
+from datetime import timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connector.events import iso_utc, normalize
 from connector.validation import check
@@ -63,3 +66,15 @@ def test_a_normalized_event_normalizes_to_itself():
 ])
 def test_iso_utc(value, expected):
     assert iso_utc(value) == expected
+
+
+@given(st.datetimes(timezones=st.just(timezone.utc)), st.sampled_from(["Z", "+00:00", "z"]))
+def test_iso_utc_short_cut_for_utc_seconds_agrees_with_parsing(moment, suffix):
+    # "…:SSZ" skips reformatting; any spelling of the same instant must give the same answer.
+    text = moment.replace(microsecond=0, tzinfo=None).isoformat(timespec="seconds") + suffix
+    assert iso_utc(text) == moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize("value", ["2026-02-30T10:22:55Z", "2026-13-01T00:00:00Z", "2026-04-16T24:00:00Z"])
+def test_iso_utc_refuses_impossible_instants_in_the_short_form(value):
+    assert iso_utc(value) is None

@@ -1,10 +1,11 @@
 import json
+from datetime import datetime
 
 import pytest
 import requests
 from hypothesis import given, settings, strategies as st
 
-from connector.mapping import map_to_salesforce, salesforce_id
+from connector.mapping import CONVERTERS, map_to_salesforce, parse_instant, salesforce_id
 from connector.profile import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from tests.fakes.salesforce import RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, fields_matching
@@ -198,3 +199,12 @@ def test_fields_always_fit_and_never_leak_into_warnings(quote, themes, email):
     assert email not in notes
     if len(quote.strip()) > 3:
         assert quote.strip() not in notes
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1)))  # strftime pads no year below 1000
+def test_datetime_fields_take_the_canonical_form_as_it_is(moment):
+    # "…:SSZ" is passed through unparsed; it must equal what parsing and reformatting gives.
+    spec = next(spec for spec in DEFAULT.all_fields if spec.type == "datetime")
+    text = moment.isoformat(timespec="seconds") + "Z"
+    expected = parse_instant(text).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert CONVERTERS["datetime"](spec, text).value == expected

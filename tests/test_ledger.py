@@ -127,3 +127,21 @@ def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
     assert _db_and_wal_bytes(path)[0] > db_before
     ledger.close()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)
+
+
+def test_a_database_made_by_an_earlier_version_still_works(tmp_path, clock):
+    # Earlier versions made a rowid table with an index on first_seen.
+    path = tmp_path / "state.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE events (key TEXT PRIMARY KEY, state TEXT NOT NULL, attempts INTEGER NOT NULL,
+                             first_seen REAL NOT NULL, updated REAL NOT NULL, lease_until REAL NOT NULL);
+        CREATE INDEX events_first_seen ON events(first_seen);
+        INSERT INTO events VALUES ('done:interview.completed', 'completed', 1, 999999.0, 999999.0, 999999.0);
+    """)
+    db.close()
+    ledger = Ledger(path, retention_seconds=7 * 86400, lease_seconds=60, clock=clock)
+    assert ledger.claim("done:interview.completed").status == DUPLICATE
+    assert ledger.claim("new:interview.completed").status == FIRST
+    clock.now += 7 * 86400 + 1
+    assert ledger.purge() == 2

@@ -1,8 +1,7 @@
 """Verify throughput and latency: the connector vs a bare HMAC-only Flask endpoint.
 
 Both run under gunicorn with the same worker count on this machine, in the same run.
-Phase 1 (closed loop): C client connections send as fast as they can for D seconds →
-requests/s. Phase 2 (open loop): requests are started on a fixed schedule (default
+Phase 1 (closed loop): C requests are kept in flight for D seconds → requests/s. Phase 2 (open loop): requests are started on a fixed schedule (default
 200/s) for D seconds → p50/p99 latency, measured from the scheduled start so queueing
 delay counts. Phase 2 runs twice: once on an otherwise idle machine, once with two
 nice-19 busy loops keeping both vCPUs awake, because this VM takes tens of milliseconds
@@ -10,14 +9,13 @@ to wake an idle vCPU and that, not the code, sets the idle tail (docs/benchmarks
 a raw socket server with the same tail). Every event has a distinct interview id, so
 each request does a real ledger claim (no duplicate short-cuts). Prints a table and the ratio.
 
-    python benchmarks/verify_benchmark.py [--workers 2] [--clients 8] [--seconds 10] [--rate 200]
+    python benchmarks/verify_benchmark.py [--workers 2] [--connections 8] [--seconds 10] [--rate 200]
 """
 from __future__ import annotations
 
 import argparse
 import http.client
 import json
-import multiprocessing as mp
 import os
 import selectors
 import socket
@@ -45,43 +43,6 @@ def body_for(n: int) -> bytes:
     return json.dumps(payload).encode()
 
 
-def one_request(conn_port: int, n: int) -> tuple[int, float]:
-    body = body_for(n)
-    headers = {"Content-Type": "application/json", "X-Koji-Signature": sign(body, SECRET),
-               "Authorization": f"Bearer {API_KEY}"}
-    started = time.perf_counter()
-    conn = http.client.HTTPConnection("127.0.0.1", conn_port, timeout=10)
-    conn.request("POST", "/v1/koji/verify", body=body, headers=headers)
-    response = conn.getresponse()
-    response.read()
-    conn.close()
-    return response.status, time.perf_counter() - started
-
-
-def closed_loop_client(port: int, seconds: float, start_at: float, queue) -> None:
-    while time.time() < start_at:
-        time.sleep(0.001)
-    deadline, count, errors, n = start_at + seconds, 0, 0, 0
-    while time.time() < deadline:
-        status, _ = one_request(port, n)
-        n += 1
-        count += status == 200
-        errors += status != 200
-    queue.put((count, errors))
-
-
-def throughput(port: int, clients: int, seconds: float) -> tuple[float, int]:
-    queue = mp.Queue()
-    start_at = time.time() + 0.5
-    procs = [mp.Process(target=closed_loop_client, args=(port, seconds, start_at, queue)) for _ in range(clients)]
-    for proc in procs:
-        proc.start()
-    results = [queue.get() for _ in procs]
-    for proc in procs:
-        proc.join()
-    return sum(r[0] for r in results) / seconds, sum(r[1] for r in results)
-
-
 def prepared_request(port: int, n: int) -> bytes:
     """One complete HTTP request, signed, built before the clock starts."""
     body = body_for(n)
@@ -91,39 +52,78 @@ def prepared_request(port: int, n: int) -> bytes:
     return head.encode() + body
 
 
-def open_loop(port: int, requests: list[bytes], rate: float, start_at: float) -> tuple[list[float], int]:
-    """Start request i at start_at + i/rate whatever happened to the others (no coordinated
-    omission). One thread and non-blocking sockets: the client adds no thread scheduling of
-    its own to the latencies. Returns latencies from the scheduled start, and the errors."""
-    selector = selectors.DefaultSelector()
-    interval, latencies, errors, started, open_requests = 1 / rate, [], 0, 0, 0
-    while started < len(requests) or open_requests:
-        now = time.time()
-        while started < len(requests) and start_at + started * interval <= now:
-            sock = socket.socket()
-            sock.setblocking(False)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.connect_ex(("127.0.0.1", port))
-            selector.register(sock, selectors.EVENT_WRITE, [started, requests[started], b""])
-            started += 1
-            open_requests += 1
-        wait = max(0.0, start_at + started * interval - time.time()) if started < len(requests) else 1.0
-        for key, events in selector.select(wait):
+class Exchanges:
+    """Requests in flight on non-blocking sockets in one thread: the client costs little CPU
+    and adds no thread scheduling of its own to the latencies. One connection per request,
+    as Koji sends webhooks."""
+
+    def __init__(self, port: int) -> None:
+        self.port, self.selector, self.in_flight = port, selectors.DefaultSelector(), 0
+
+    def send(self, request: bytes, tag: object) -> None:
+        sock = socket.socket()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.connect_ex(("127.0.0.1", self.port))
+        self.selector.register(sock, selectors.EVENT_WRITE, [tag, request, b""])
+        self.in_flight += 1
+
+    def finished(self, timeout: float) -> list[tuple[object, bool]]:
+        """(tag, answered 200) for every exchange that ended within `timeout`."""
+        done = []
+        for key, events in self.selector.select(timeout):
             sock, state = key.fileobj, key.data
             if events & selectors.EVENT_WRITE:
                 state[1] = state[1][sock.send(state[1]):]
                 if not state[1]:
-                    selector.modify(sock, selectors.EVENT_READ, state)
+                    self.selector.modify(sock, selectors.EVENT_READ, state)
                 continue
             chunk = sock.recv(65536)
             if chunk:
                 state[2] += chunk
                 continue
-            latencies.append(time.time() - (start_at + state[0] * interval))
-            errors += state[2][9:12] != b"200"
-            selector.unregister(sock)
+            self.selector.unregister(sock)
             sock.close()
-            open_requests -= 1
+            self.in_flight -= 1
+            done.append((state[0], state[2][9:12] == b"200"))
+        return done
+
+
+# Closed-loop requests are built before the run; this many per second is far above either server.
+MAX_RATE = 5000
+
+
+def throughput(port: int, connections: int, seconds: float, first: int) -> tuple[float, int]:
+    """Keep `connections` requests in flight for `seconds`; answered requests per second."""
+    requests = iter([prepared_request(port, first + i) for i in range(int(seconds * MAX_RATE))])
+    exchanges, answered, errors = Exchanges(port), 0, 0
+    started = time.time()
+    deadline = started + seconds
+    for _ in range(connections):
+        exchanges.send(next(requests), None)
+    while exchanges.in_flight:
+        for _, ok in exchanges.finished(1.0):
+            answered += ok
+            errors += not ok
+            if time.time() < deadline:
+                exchanges.send(next(requests), None)  # StopIteration: raise MAX_RATE
+    return answered / (time.time() - started), errors
+
+
+def open_loop(port: int, requests: list[bytes], rate: float, start_at: float) -> tuple[list[float], int]:
+    """Start request i at start_at + i/rate whatever happened to the others (no coordinated
+    omission). Returns latencies from the scheduled start, and the errors."""
+    interval, latencies, errors, started = 1 / rate, [], 0, 0
+    exchanges = Exchanges(port)
+    while started < len(requests) or exchanges.in_flight:
+        now = time.time()
+        while started < len(requests) and start_at + started * interval <= now:
+            exchanges.send(requests[started], started)
+            started += 1
+        wait = max(0.0, start_at + started * interval - time.time()) if started < len(requests) else 1.0
+        for index, ok in exchanges.finished(wait):
+            latencies.append(time.time() - (start_at + index * interval))
+            errors += not ok
     return latencies, errors
 
 
@@ -188,16 +188,16 @@ def measure(app: str, args: argparse.Namespace, state_dir: str) -> dict[str, flo
     port = free_port()
     proc = start(app, port, args.workers, state_dir)
     try:
-        throughput(port, args.clients, 2)  # warm-up
+        throughput(port, args.connections, 1, first=0)  # warm-up
         cpu_before = server_cpu_seconds(proc.pid)
-        rps, errors = throughput(port, args.clients, args.seconds)
+        rps, errors = throughput(port, args.connections, args.seconds, first=10**6)
         # Server CPU per request: what the app costs, whatever the client and the machine do.
         cpu_ms = (server_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, rps * args.seconds)
-        idle_p50, idle_p99, idle_errors = latency_at_rate(port, args.rate, args.seconds, first=10**6)
+        idle_p50, idle_p99, idle_errors = latency_at_rate(port, args.rate, args.seconds, first=2 * 10**6)
         log = Path(f"{state_dir}/access-{port}.log")
         seen = len(log.read_text().splitlines())
         with CoresAwake():
-            p50, p99, awake_errors = latency_at_rate(port, args.rate, args.seconds, first=2 * 10**6)
+            p50, p99, awake_errors = latency_at_rate(port, args.rate, args.seconds, first=3 * 10**6)
         time.sleep(0.5)  # let the workers flush the access log
         server = sorted(int(line) for line in log.read_text().splitlines()[seen:] if line.strip().isdigit())
     finally:
@@ -210,7 +210,7 @@ def measure(app: str, args: argparse.Namespace, state_dir: str) -> dict[str, flo
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=8, help="requests kept in flight (closed loop)")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--rounds", type=int, default=3,
@@ -225,7 +225,7 @@ def main() -> None:
     rows = {name: {key: (sum if key == "errors" else statistics.median)(run[key] for run in runs)
                    for key in runs[0]} for name, runs in samples.items()}
     print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, gunicorn {args.workers} sync workers, "
-          f"{args.clients} closed-loop clients for {args.seconds:g}s, open loop at {args.rate:g} req/s for "
+          f"{args.connections} requests in flight for {args.seconds:g}s, open loop at {args.rate:g} req/s for "
           f"{args.seconds:g}s (idle, then cores kept awake), median of {args.rounds} alternating rounds")
     print(f"{'endpoint':27} {'req/s':>7} {'CPU ms/req':>11} {'idle p50':>9} {'idle p99':>9} "
           f"{'p50 ms':>7} {'p99 ms':>7} {'server p99':>11} {'errors':>7}")

@@ -29,3 +29,8 @@ def test_verify_benchmark_runs_both_servers_without_errors():
 def test_machine_floor_measures_both_conditions():
     out = run("benchmarks/machine_floor.py", "--seconds", "0.5", "--rate", "40")
     assert out.count("errors 0") == 2, out
+
+
+def test_cold_cache_comparison_runs_both_apps():
+    out = run("benchmarks/cold_cache.py", "--calls", "50")
+    assert [line.split()[0] for line in out.splitlines()] == ["bare", "connector"], out

@@ -200,9 +200,13 @@ def _number(spec: FieldSpec, raw: Any) -> Outcome:
         number = None
     if number is None or not number.is_finite():
         return _left_out("not a number")
+    limit = _power_of_ten(spec.precision - spec.scale)
+    # Out of range before rounding too: quantizing a number with more digits than Decimal's
+    # 28-digit context (3.4e38, say) raises instead of rounding.
+    if abs(number) >= limit:
+        return _left_out(f"number outside the field's range ({_range(spec)})")
     rounded = number.quantize(_quantum(spec.scale), rounding=ROUND_HALF_UP)
-    too_big = abs(rounded) >= _power_of_ten(spec.precision - spec.scale)
-    if too_big or (spec.min is not None and rounded < _decimal(spec.min)) or (
+    if abs(rounded) >= limit or (spec.min is not None and rounded < _decimal(spec.min)) or (
             spec.max is not None and rounded > _decimal(spec.max)):
         return _left_out(f"number outside the field's range ({_range(spec)})")
     value = int(rounded) if spec.scale == 0 else float(rounded)

@@ -157,6 +157,9 @@ def test_values_are_made_to_fit(parts, field, expected):
 @pytest.mark.parametrize(("parts", "field", "reason"), [
     ({"interview": {"quality_score": 0.4}}, "Interview_Quality_Score__c", "outside"),
     ({"interview": {"quality_score": 9.6}}, "Interview_Quality_Score__c", "outside"),
+    # More digits than Decimal's 28-digit context: must be refused, not crash the quantize.
+    ({"interview": {"quality_score": 3.402823466e38}}, "Interview_Quality_Score__c", "outside"),
+    ({"interview": {"quality_score": -1e300}}, "Interview_Quality_Score__c", "outside"),
     ({"analysis": {"sentiment": "mixed"}}, "Interview_Sentiment__c", "picklist"),
     ({"interview": {"transcript_url": "javascript:alert(1)"}}, "Transcript_URL__c", "http(s)"),
     ({"interview": {"transcript_url": "https://x.example/" + "a" * 300}}, "Transcript_URL__c", "longer"),
@@ -208,3 +211,14 @@ def test_datetime_fields_take_the_canonical_form_as_it_is(moment):
     text = moment.isoformat(timespec="seconds") + "Z"
     expected = parse_instant(text).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert CONVERTERS["datetime"](spec, text).value == expected
+
+
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=40)),
+       st.integers(min_value=1, max_value=18), st.data())
+def test_any_number_is_sent_in_range_or_left_out_never_an_error(raw, precision, data):
+    from connector.profile import FieldSpec
+    scale = data.draw(st.integers(min_value=0, max_value=min(precision, 17)))
+    spec = FieldSpec(name="N__c", type="number", precision=precision, scale=scale, source="interview.quality_score")
+    outcome = CONVERTERS["number"](spec, raw)
+    if outcome.skip is None:
+        assert abs(outcome.value) < 10 ** (precision - scale)

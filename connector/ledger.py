@@ -5,10 +5,10 @@ SQLite in WAL mode, one row per event key. Each state change is one `BEGIN IMMED
 transaction, so gunicorn workers (separate processes) and restarts see one truth and
 exactly one of many concurrent copies of an event wins the claim.
 
-Checkpoints (copying the WAL into the database file, with an fsync) run on a background
-thread, not inside a request: left to SQLite's automatic checkpoint, one claim in about a
-hundred paid for an fsync, which took 70 % of all claim time and up to 100 ms
-(docs/benchmarks.md).
+Checkpoints (copying the WAL into the database file, with an fsync) and the purge of
+expired rows run on a background thread, not inside a request: left to SQLite's automatic
+checkpoint, one claim in about a hundred paid for an fsync, which took 70 % of all claim
+time and up to 100 ms (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from pathlib import Path
 FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
 CLAIMED, COMPLETED, RELEASED = "claimed", "completed", "released"
 CHECKPOINT_EVERY_SECONDS = 1.0
+PURGE_EVERY_SECONDS = 60.0
+PURGE_BATCH = 500  # keys per DELETE; below SQLite's 999 bound parameters of old builds
 # After a checkpoint SQLite reuses the WAL from its start; this caps the file it leaves behind.
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 
@@ -80,7 +82,6 @@ class Ledger:
         self.lease_seconds = lease_seconds
         self.clock = clock
         self._local = threading.local()
-        self._last_purge = 0.0
         self.checkpoint_seconds = checkpoint_seconds
         self._checkpointer: _Checkpointer | None = None
         self._pid = os.getpid()
@@ -88,7 +89,6 @@ class Ledger:
 
     def claim(self, key: str) -> Claim:
         now = self.clock()
-        self._purge_now_and_then(now)
         db = self._connection()
         # One statement, so the write lock is held for microseconds and of many concurrent
         # copies exactly one inserts (or re-claims) the row.
@@ -116,9 +116,22 @@ class Ledger:
         return EventRecord(*row) if row else None
 
     def purge(self, now: float | None = None) -> int:
+        """Drop events first seen before the retention window; return how many.
+
+        The expired keys are found in a read (which never blocks claims in WAL mode), then
+        deleted by key a batch at a time, so the write lock is held for milliseconds even
+        when a week of events expires at once."""
         cutoff = (self.clock() if now is None else now) - self.retention_seconds
-        with self._transaction() as db:
-            return db.execute("DELETE FROM events WHERE first_seen < ?", (cutoff,)).rowcount
+        db = self._connection()
+        expired = [row[0] for row in db.execute("SELECT key FROM events WHERE first_seen < ?", (cutoff,))]
+        removed = 0
+        for start in range(0, len(expired), PURGE_BATCH):
+            batch = expired[start:start + PURGE_BATCH]
+            with self._transaction() as tx:
+                removed += tx.execute(
+                    f"DELETE FROM events WHERE first_seen < ? AND key IN ({', '.join('?' * len(batch))})",
+                    (cutoff, *batch)).rowcount
+        return removed
 
     def _set_state(self, key: str, state: str, unless: str | None = None) -> EventRecord | None:
         now = self.clock()
@@ -126,11 +139,6 @@ class Ledger:
             db.execute("UPDATE events SET state = ?, updated = ?, lease_until = ? "
                        "WHERE key = ? AND state != ?", (state, now, now, key, unless or ""))
         return self.get(key)
-
-    def _purge_now_and_then(self, now: float) -> None:
-        if now - self._last_purge > 60:
-            self._last_purge = now
-            self.purge(now)
 
     def _connection(self) -> sqlite3.Connection:
         if self._pid != os.getpid():  # forked: SQLite connections must not cross a fork
@@ -150,7 +158,8 @@ class Ledger:
     def _ensure_checkpointer(self) -> None:
         # One per process: a gunicorn worker forked from a preloaded master has no threads.
         if self._checkpointer is None or self._checkpointer.pid != os.getpid():
-            self._checkpointer = _Checkpointer(self.path, self.checkpoint_seconds)
+            # A weak reference, so the thread does not keep a dropped Ledger alive.
+            self._checkpointer = _Checkpointer(self.path, self.checkpoint_seconds, weakref.WeakMethod(self.purge))
             weakref.finalize(self, self._checkpointer.stop)
 
     def close(self) -> None:
@@ -177,13 +186,14 @@ class _Transaction:
 
 
 class _Checkpointer:
-    """A daemon thread that checkpoints the WAL now and then on its own connection.
+    """A daemon thread that checkpoints the WAL now and then on its own connection, and
+    purges expired rows once a minute.
 
     sqlite3 releases the GIL while SQLite works, so requests go on during the fsync. PASSIVE
     never waits for readers or writers; what it cannot copy now, it copies next time."""
 
-    def __init__(self, path: str, every_seconds: float) -> None:
-        self.path, self.every_seconds, self.pid = path, every_seconds, os.getpid()
+    def __init__(self, path: str, every_seconds: float, purge: Callable[[], Callable[[], int] | None]) -> None:
+        self.path, self.every_seconds, self.pid, self.purge = path, every_seconds, os.getpid(), purge
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-checkpoint", daemon=True)
         self._thread.start()
@@ -195,12 +205,25 @@ class _Checkpointer:
 
     def _run(self) -> None:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        next_purge = 0.0  # at once: a restart after a long pause finds expired rows
         try:
             while not self._stopping.wait(self.every_seconds):
                 self._checkpoint(db)
+                if time.monotonic() >= next_purge:
+                    next_purge = time.monotonic() + PURGE_EVERY_SECONDS
+                    self._purge()
             self._checkpoint(db)
         finally:
             db.close()
+
+    def _purge(self) -> None:
+        purge = self.purge()
+        if purge is None:  # the Ledger is gone
+            return
+        try:
+            purge()
+        except sqlite3.Error as exc:
+            log.warning("ledger purge failed: %s", exc)
 
     @staticmethod
     def _checkpoint(db: sqlite3.Connection) -> None:

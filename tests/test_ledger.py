@@ -145,3 +145,27 @@ def test_a_database_made_by_an_earlier_version_still_works(tmp_path, clock):
     assert ledger.claim("new:interview.completed").status == FIRST
     clock.now += 7 * 86400 + 1
     assert ledger.purge() == 2
+
+
+def test_purge_removes_more_than_one_batch_and_keeps_recent_events(ledger, clock):
+    for n in range(1203):
+        ledger.claim(f"old{n}:interview.completed")
+    clock.now += 3600
+    ledger.claim("recent:interview.completed")
+    clock.now += 7 * 86400 - 1800  # the old ones are past the window, the recent one is not
+    assert ledger.purge() == 1203
+    assert ledger.get("recent:interview.completed") is not None
+    assert ledger.get("old0:interview.completed") is None
+
+
+def test_the_background_thread_purges_expired_events(tmp_path, clock, monkeypatch):
+    monkeypatch.setattr("connector.ledger.PURGE_EVERY_SECONDS", 0.05)
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=60, lease_seconds=60, clock=clock, checkpoint_seconds=0.05)
+    ledger.claim("old:interview.completed")
+    clock.now += 61
+    deadline = time.monotonic() + 10
+    while ledger.get("old:interview.completed") is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert ledger.get("old:interview.completed") is None
+    ledger.close()

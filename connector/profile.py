@@ -270,6 +270,13 @@ class Profile(_Strict):
         """The fields the mapping writes: the listed ones, then the survey scores."""
         return tuple(self.fields) + tuple(self.scores.field_specs())
 
+    def warm_up(self) -> None:
+        """Compile the profile's templates at start-up, so the first webhook does not pay for it
+        (reading a cached_property computes and keeps it)."""
+        for spec in self.all_fields:
+            _ = spec.compiled_template
+        _ = self.slack.compiled_templates
+
     @property
     def lookup_order(self) -> list[str]:
         return list(self.lookup.order)

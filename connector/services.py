@@ -41,6 +41,7 @@ class Services:
 def build_services(settings: Settings, profile: Profile | None = None) -> Services:
     profile = profile or load_profile(settings.mapping_profile)
     warm_up("koji-webhook.schema.json", "koji-interview.schema.json")
+    profile.warm_up()
     ledger = Ledger(settings.database_path,
                     retention_seconds=settings.ledger_retention_days * 86400,
                     lease_seconds=settings.ledger_lease_seconds)

@@ -15,6 +15,7 @@ import statistics
 import sys
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,14 +52,9 @@ def main() -> None:
     listener = socket.create_server(("127.0.0.1", port), backlog=1024)
     threading.Thread(target=serve, args=(listener,), daemon=True).start()
     requests = [prepared_request(port, i) for i in range(int(args.rate * args.seconds))]
-    for label, condition in [("idle cores", None), ("cores kept awake", CoresAwake())]:
-        if condition:
-            condition.__enter__()
-        try:
+    for label, condition in [("idle cores", nullcontext()), ("cores kept awake", CoresAwake())]:
+        with condition:
             latencies, errors = open_loop(port, requests, args.rate, time.time() + 0.3)
-        finally:
-            if condition:
-                condition.__exit__(None, None, None)
         latencies.sort()
         print(f"raw socket server, {label:17} at {args.rate:g} req/s: p50 {statistics.median(latencies) * 1000:6.2f} ms"
               f"  p99 {percentile(latencies, 0.99) * 1000:6.2f} ms  max {latencies[-1] * 1000:6.2f} ms  errors {errors}")

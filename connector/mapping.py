@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from liquid.exceptions import LiquidError
 
+from connector.events import iso_utc
 from connector.profile import FieldSpec, Profile, liquid_message
 from connector.soql import SoqlError, lookup_query
 from connector.text_limits import join_within, truncate
@@ -259,21 +260,12 @@ def parse_instant(raw: Any) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
-# The normalized event's own form (events.iso_utc): already what Salesforce wants.
-_CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
-
-
 def _datetime(spec: FieldSpec, raw: Any) -> Outcome:
-    if isinstance(raw, str) and _CANONICAL_INSTANT.fullmatch(raw):
-        try:
-            datetime.fromisoformat(raw[:-1])  # still a real date and time (no 30 February)
-        except ValueError:
-            return _left_out("not an ISO 8601 date and time")
-        return Outcome(raw)
-    moment = parse_instant(raw)
-    if moment is None:
+    # The same conversion as the normalized event's own timestamps (events.iso_utc).
+    instant = iso_utc(raw)
+    if instant is None:
         return _left_out("not an ISO 8601 date and time")
-    return Outcome(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return Outcome(instant)
 
 
 def _date(spec: FieldSpec, raw: Any) -> Outcome:

@@ -96,6 +96,14 @@ def test_concurrent_processes_get_exactly_one_first(tmp_path):
     assert statuses.count(IN_PROGRESS) == 7
 
 
+def _eventually(condition, seconds=10):
+    """Wait for the background thread to make `condition` true; its last answer."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
 def _db_and_wal_bytes(path):
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
@@ -121,10 +129,7 @@ def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
     db_before, _ = _db_and_wal_bytes(path)
     for n in range(300):
         ledger.claim(f"i{n}:interview.completed")
-    deadline = time.monotonic() + 10
-    while _db_and_wal_bytes(path)[0] == db_before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _db_and_wal_bytes(path)[0] > db_before
+    assert _eventually(lambda: _db_and_wal_bytes(path)[0] > db_before)
     ledger.close()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)
 
@@ -164,8 +169,5 @@ def test_the_background_thread_purges_expired_events(tmp_path, clock, monkeypatc
     ledger = Ledger(path, retention_seconds=60, lease_seconds=60, clock=clock, checkpoint_seconds=0.05)
     ledger.claim("old:interview.completed")
     clock.now += 61
-    deadline = time.monotonic() + 10
-    while ledger.get("old:interview.completed") is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert ledger.get("old:interview.completed") is None
+    assert _eventually(lambda: ledger.get("old:interview.completed") is None)
     ledger.close()

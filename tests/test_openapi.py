@@ -3,6 +3,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -95,7 +96,14 @@ def test_a_non_editable_install_carries_the_spec_schemas_samples_and_profile(tmp
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"), str(REPO)],
                    check=True, capture_output=True, timeout=300)
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True, timeout=120)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    # The dependencies come from this test's own environment: a .pth line puts its
+    # site-packages after the new venv's, where the wheel goes (the editable install of the
+    # checkout is not seen, because .pth files are only read from the venv's own site-packages).
+    own_site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    new_site = Path(subprocess.run([str(venv / "bin/python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   check=True, capture_output=True, text=True).stdout.strip())
+    (new_site / "test-dependencies.pth").write_text("\n".join(sorted(own_site)) + "\n")
     wheel = next((tmp_path / "dist").glob("*.whl"))
     subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
                     str(wheel)], check=True, capture_output=True, timeout=300)

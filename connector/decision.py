@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-
-from connector.events import NormalizedEvent
+from typing import Any
 
 UPDATE, NOTIFY, SKIP = "update_contact", "notify", "skip"
 
@@ -23,10 +22,11 @@ class Decision:
 ALL_LOOKUPS = ("contact_id", "external_id", "email")
 
 
-def decide(event: NormalizedEvent, actions: Mapping[str, str], quality_threshold: float,
+def decide(event: dict[str, Any], actions: Mapping[str, str], quality_threshold: float,
            lookup_order: Sequence[str] = ALL_LOOKUPS) -> Decision:
-    """`lookup_order` is the profile's: an identifier it cannot look up does not identify."""
-    event_type = event.event.type
+    """`event` is a normalized event (events.normalize). `lookup_order` is the profile's: an
+    identifier it cannot look up does not identify."""
+    event_type = event["event"]["type"]
     action = actions.get(event_type)
     if action is None:
         return Decision(SKIP, "not_mapped", f"The profile does not map event type {event_type!r}.")
@@ -39,7 +39,7 @@ def decide(event: NormalizedEvent, actions: Mapping[str, str], quality_threshold
     if not usable_identifiers(event, lookup_order):
         return Decision(SKIP, "anonymous", "The respondent is anonymous: no identifier the profile looks up by ("
                         + ", ".join(_LOOKUP_WORDS[name] for name in lookup_order) + ").")
-    score = event.interview.quality_score
+    score = event["interview"]["quality_score"]
     if score is not None and score < quality_threshold:
         return Decision(SKIP, "below_quality_threshold",
                         f"Quality score {score:g} is below the threshold {quality_threshold:g}.")
@@ -49,8 +49,8 @@ def decide(event: NormalizedEvent, actions: Mapping[str, str], quality_threshold
 _LOOKUP_WORDS = {"contact_id": "Salesforce Contact id", "external_id": "external id", "email": "e-mail"}
 
 
-def usable_identifiers(event: NormalizedEvent, lookup_order: Sequence[str]) -> list[str]:
-    respondent = event.respondent
-    present = {"contact_id": respondent.salesforce_contact_id, "external_id": respondent.external_id,
-               "email": respondent.email}
+def usable_identifiers(event: dict[str, Any], lookup_order: Sequence[str]) -> list[str]:
+    respondent = event["respondent"]
+    present = {"contact_id": respondent["salesforce_contact_id"], "external_id": respondent["external_id"],
+               "email": respondent["email"]}
     return [name for name in lookup_order if present.get(name)]

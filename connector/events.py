@@ -8,7 +8,14 @@ Sources (they disagree; every shape is accepted):
 - https://www.koji.so/docs/salesforce-research-integration — flat `respondent_email`
   (null in anonymous mode), themes, sentiment, quote;
 - the full interview from `GET /api/v1/interviews/:id` (camelCase structured answers).
-`normalize()` is pure: payload dict in, `NormalizedEvent` out.
+`normalize()` is pure: payload dict in, the normalized event out, as the JSON-ready dict
+that `NormalizedEvent` describes.
+
+The models below define that shape (openapi.yaml's NormalizedEvent) and check a normalized
+event sent back to /v1/salesforce/map. `normalize()` builds the dict directly rather than
+through the models: constructing and dumping seven models was a fifth of a webhook's CPU
+under load (docs/benchmarks.md), and every value here is already of its field's type.
+tests/test_events.py checks each output against the models.
 """
 from __future__ import annotations
 
@@ -111,10 +118,10 @@ class NormalizedEvent(_Model):
     report: Report | None = None
 
 
-def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> NormalizedEvent:
-    """Turn any documented Koji payload (already schema-checked) into a NormalizedEvent."""
+def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> dict[str, Any]:
+    """Turn any documented Koji payload (already schema-checked) into a normalized event."""
     if isinstance(payload.get("event"), dict):  # already normalized (from verify)
-        return NormalizedEvent.model_validate(_strip_answer_keys(payload))
+        return NormalizedEvent.model_validate(_strip_answer_keys(payload)).model_dump(mode="json")
     event_type = payload.get("event") or payload.get("type")
     data = payload.get("data")
     if not isinstance(event_type, str):  # a bare interview from Koji's API or Zapier trigger
@@ -123,18 +130,19 @@ def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> Norm
     data = data if isinstance(data, dict) else {}
     is_test = bool(payload.get("test")) or event_type in VERIFICATION_TYPES
     interview = _interview(payload, data)
-    event = EventInfo(
-        type=event_type,
-        key=_event_key(event_type, payload, data, interview, raw_body),
-        occurred_at=iso_utc(payload.get("timestamp")) or interview.completed_at,
-        test=is_test,
-    )
-    return NormalizedEvent(
-        event=event, interview=interview, respondent=_respondent(data),
-        analysis=_analysis(data),
-        study=_study(data) if event_type == "study.published" else None,
-        report=_report(data) if event_type == "report.generated" else None,
-    )
+    return {
+        "event": {
+            "type": event_type,
+            "key": _event_key(event_type, payload, data, interview, raw_body),
+            "occurred_at": iso_utc(payload.get("timestamp")) or interview["completed_at"],
+            "test": is_test,
+        },
+        "interview": interview,
+        "respondent": _respondent(data),
+        "analysis": _analysis(data),
+        "study": _study(data) if event_type == "study.published" else None,
+        "report": _report(data) if event_type == "report.generated" else None,
+    }
 
 
 def _strip_answer_keys(answer: dict[str, Any]) -> dict[str, Any]:
@@ -156,7 +164,7 @@ def _has_analysis(data: dict[str, Any]) -> bool:
 
 
 def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
-               interview: Interview, raw_body: bytes | None) -> str:
+               interview: dict[str, Any], raw_body: bytes | None) -> str:
     if event_type == "study.published":
         subject = text_or_none(first_present(data, "study_id", "id"))
     elif event_type == "report.generated":
@@ -164,7 +172,7 @@ def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
         if subject is None and data.get("study_id") is not None:
             subject = f"{data['study_id']}@{payload.get('timestamp') or ''}"
     else:
-        subject = interview.id
+        subject = interview["id"]
     if subject is None:
         # Nothing identifies the event: the body itself does, so an exact repeat is caught.
         body = raw_body if raw_body is not None else json.dumps(payload, sort_keys=True).encode()
@@ -172,35 +180,35 @@ def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
     return f"{subject}:{event_type}"
 
 
-def _interview(payload: dict[str, Any], data: dict[str, Any]) -> Interview:
+def _interview(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
     quality = first_present(data, "quality_score", "qualityScore")
     if quality is None:
         quality = first_present(analysis, "quality_score", "qualityScore")
-    return Interview(
-        id=text_or_none(first_present(data, "interview_id", "interviewId", "id")),
-        study_id=text_or_none(first_present(data, "study_id", "studyId") or study.get("id")),
-        study_title=text_or_none(first_present(data, "study_title", "studyTitle", "study_name")
-                                 or study.get("title")),
-        project_id=text_or_none(first_present(payload, "project_id", "projectId")
-                                or first_present(data, "project_id", "projectId")),
-        status=text_or_none(data.get("status")),
-        analysis_status=text_or_none(first_present(data, "analysis_status", "analysisStatus")),
-        quality_score=float(quality) if isinstance(quality, (int, float)) and not isinstance(quality, bool) else None,
-        completed_at=iso_utc(first_present(data, "completed_at", "completedAt")),
-        transcript_url=text_or_none(first_present(data, "transcript_url", "transcriptUrl")),
-        interaction_mode=text_or_none(first_present(data, "interaction_mode", "interactionMode")),
-        stats=_dict(data.get("stats")),
-        metadata=_dict(data.get("metadata")),
-    )
+    return {
+        "id": text_or_none(first_present(data, "interview_id", "interviewId", "id")),
+        "study_id": text_or_none(first_present(data, "study_id", "studyId") or study.get("id")),
+        "study_title": text_or_none(first_present(data, "study_title", "studyTitle", "study_name")
+                                    or study.get("title")),
+        "project_id": text_or_none(first_present(payload, "project_id", "projectId")
+                                   or first_present(data, "project_id", "projectId")),
+        "status": text_or_none(data.get("status")),
+        "analysis_status": text_or_none(first_present(data, "analysis_status", "analysisStatus")),
+        "quality_score": _float_or_none(quality),
+        "completed_at": iso_utc(first_present(data, "completed_at", "completedAt")),
+        "transcript_url": text_or_none(first_present(data, "transcript_url", "transcriptUrl")),
+        "interaction_mode": text_or_none(first_present(data, "interaction_mode", "interactionMode")),
+        "stats": _dict(data.get("stats")),
+        "metadata": _dict(data.get("metadata")),
+    }
 
 
 _PERSON_KEYS = {"id", "email", "name", "display_name", "displayName", "first_name", "last_name",
                 "company", "external_id", "externalId"}
 
 
-def _respondent(data: dict[str, Any]) -> Respondent:
+def _respondent(data: dict[str, Any]) -> dict[str, Any]:
     person = _dict(first_present(data, "respondent", "participant"))
     attributes = {k: v for k, v in person.items() if k not in _PERSON_KEYS}
     attributes.update(_dict(person.get("attributes")))
@@ -208,41 +216,41 @@ def _respondent(data: dict[str, Any]) -> Respondent:
     name = first_present(person, "name", "display_name", "displayName")
     if name is None and (person.get("first_name") or person.get("last_name")):
         name = " ".join(str(p) for p in (person.get("first_name"), person.get("last_name")) if p)
-    return Respondent(
-        id=text_or_none(person.get("id") or data.get("respondent_id")),
-        email=pick_email(data, person),
-        name=text_or_none(name),
-        company=text_or_none(person.get("company") or attributes.get("company")),
-        external_id=text_or_none(first_present(person, "external_id", "externalId")
-                                 or data.get("external_id")),
-        salesforce_contact_id=pick_salesforce_contact_id(data, person),
-        attributes=attributes,
-    )
+    return {
+        "id": text_or_none(person.get("id") or data.get("respondent_id")),
+        "email": pick_email(data, person),
+        "name": text_or_none(name),
+        "company": text_or_none(person.get("company") or attributes.get("company")),
+        "external_id": text_or_none(first_present(person, "external_id", "externalId")
+                                    or data.get("external_id")),
+        "salesforce_contact_id": pick_salesforce_contact_id(data, person),
+        "attributes": attributes,
+    }
 
 
-def _analysis(data: dict[str, Any]) -> Analysis:
+def _analysis(data: dict[str, Any]) -> dict[str, Any]:
     nested = _dict(data.get("analysis"))
     source = {**data, **nested}  # the full interview nests analysis; webhooks are flat
     overall, scores = _sentiment(source.get("sentiment"))
-    return Analysis(
-        themes=_themes(source.get("themes")),
-        sentiment=overall,
-        sentiment_scores=scores,
-        quote=_quote(source),
-        summary=text_or_none(first_present(source, "summary", "ai_summary", "aiSummary")),
-        structured_answers=[_structured_answer(item) for item in
-                            (first_present(source, "structured_answers", "structuredAnswers") or [])
-                            if isinstance(item, dict)],
-        structured_answers_summary=first_present(data, "structured_answers_summary",
-                                                 "structuredAnswersSummary"),
-    )
+    return {
+        "themes": _themes(source.get("themes")),
+        "sentiment": overall,
+        "sentiment_scores": scores,
+        "quote": _quote(source),
+        "summary": text_or_none(first_present(source, "summary", "ai_summary", "aiSummary")),
+        "structured_answers": [_structured_answer(item) for item in
+                               _list(first_present(source, "structured_answers", "structuredAnswers"))
+                               if isinstance(item, dict)],
+        "structured_answers_summary": _dict_or_none(first_present(data, "structured_answers_summary",
+                                                                  "structuredAnswersSummary")),
+    }
 
 
 def _themes(value: Any) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
     themes = []
-    for item in value or []:
+    for item in _list(value):
         if isinstance(item, dict):
             item = first_present(item, "name", "theme", "label", "title")
         text = text_or_none(item)
@@ -269,38 +277,49 @@ def _quote(source: dict[str, Any]) -> str | None:
     return text_or_none(quote)
 
 
-def _structured_answer(item: dict[str, Any]) -> StructuredAnswer:
-    confidence = first_present(item, "confidence")
-    return StructuredAnswer(
-        question_id=str(first_present(item, "question_id", "questionId")),
-        question_text=text_or_none(first_present(item, "question_text", "questionText")),
-        question_type=text_or_none(first_present(item, "question_type", "questionType", "type")),
-        value=first_present(item, "value", "structured_value", "structuredValue", "answer"),
-        qualitative_answer=text_or_none(first_present(item, "qualitative_answer", "qualitativeAnswer")),
-        confidence=float(confidence) if isinstance(confidence, (int, float)) and not isinstance(confidence, bool) else None,
-        follow_up_insights=first_present(item, "follow_up_insights", "followUpInsights"),
-    )
+def _structured_answer(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "question_id": str(first_present(item, "question_id", "questionId")),
+        "question_text": text_or_none(first_present(item, "question_text", "questionText")),
+        "question_type": text_or_none(first_present(item, "question_type", "questionType", "type")),
+        "value": first_present(item, "value", "structured_value", "structuredValue", "answer"),
+        "qualitative_answer": text_or_none(first_present(item, "qualitative_answer", "qualitativeAnswer")),
+        "confidence": _float_or_none(first_present(item, "confidence")),
+        "follow_up_insights": first_present(item, "follow_up_insights", "followUpInsights"),
+    }
 
 
-def _study(data: dict[str, Any]) -> Study:
-    return Study(id=text_or_none(first_present(data, "study_id", "id")),
-                 title=text_or_none(first_present(data, "study_title", "title", "name")),
-                 url=text_or_none(first_present(data, "study_url", "url", "link")))
+def _study(data: dict[str, Any]) -> dict[str, Any]:
+    return {"id": text_or_none(first_present(data, "study_id", "id")),
+            "title": text_or_none(first_present(data, "study_title", "title", "name")),
+            "url": text_or_none(first_present(data, "study_url", "url", "link"))}
 
 
-def _report(data: dict[str, Any]) -> Report:
-    return Report(
-        id=text_or_none(first_present(data, "report_id", "id")),
-        study_id=text_or_none(data.get("study_id")),
-        title=text_or_none(first_present(data, "report_title", "title", "study_title")),
-        url=text_or_none(first_present(data, "report_url", "url", "link")),
-        summary=text_or_none(first_present(data, "summary", "key_summary")),
-        metrics=_dict(first_present(data, "metrics", "key_metrics", "summary_metrics")),
-    )
+def _report(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": text_or_none(first_present(data, "report_id", "id")),
+        "study_id": text_or_none(data.get("study_id")),
+        "title": text_or_none(first_present(data, "report_title", "title", "study_title")),
+        "url": text_or_none(first_present(data, "report_url", "url", "link")),
+        "summary": text_or_none(first_present(data, "summary", "key_summary")),
+        "metrics": _dict(first_present(data, "metrics", "key_metrics", "summary_metrics")),
+    }
 
 
 def _dict(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
+
+
+def _dict_or_none(value: Any) -> dict[str, Any] | None:
+    return dict(value) if isinstance(value, dict) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 # Koji's usual form is already the answer's form; checking it is cheaper than reformatting.

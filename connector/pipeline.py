@@ -11,7 +11,7 @@ from typing import Any
 
 from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
-from connector.events import INTERVIEW_TYPES, NormalizedEvent, normalize
+from connector.events import INTERVIEW_TYPES, normalize
 from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.mapping import map_to_salesforce
 from connector.profile import Profile
@@ -33,7 +33,7 @@ class Pipeline:
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         if not claim or self.ledger is None:
             return self.render(event, decision, None)
-        key = event.event.key
+        key = event["event"]["key"]
         decision, delivery = self._claim(key, decision)
         try:
             answer = self.render(event, decision, delivery)
@@ -44,11 +44,11 @@ class Pipeline:
             self.ledger.complete(key)
         return answer
 
-    def render(self, event: NormalizedEvent, decision: Decision,
+    def render(self, event: dict[str, Any], decision: Decision,
                delivery: dict[str, Any] | None) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "action": decision.action, "skip_reason": decision.skip_reason,
-            "reason": decision.reason, "delivery": delivery, **event.model_dump(mode="json"),
+            "reason": decision.reason, "delivery": delivery, **event,
         }
         answer["salesforce"] = map_to_salesforce(answer, self.profile)
         answer["slack"] = build_slack_message(answer, answer["salesforce"], self.profile)
@@ -67,10 +67,10 @@ class Pipeline:
         return decision, {"status": claim.status, "attempt": claim.attempt,
                           "complete_path": path + "/complete", "release_path": path + "/release"}
 
-    def _enriched(self, event: NormalizedEvent) -> NormalizedEvent:
+    def _enriched(self, event: dict[str, Any]) -> dict[str, Any]:
         if self.fetch_interview is None or not _needs_enrichment(event):
             return event
-        full = normalize(self.fetch_interview(event.interview.id))
+        full = normalize(self.fetch_interview(event["interview"]["id"]))
         return merge_missing(event, full)
 
 
@@ -81,17 +81,17 @@ def _nothing_left_to_do(answer: dict[str, Any]) -> bool:
             and not answer["slack"]["post"])
 
 
-def _needs_enrichment(event: NormalizedEvent) -> bool:
-    return (event.event.type in INTERVIEW_TYPES and event.interview.id is not None
-            and (event.respondent.email is None or not event.analysis.themes))
+def _needs_enrichment(event: dict[str, Any]) -> bool:
+    return (event["event"]["type"] in INTERVIEW_TYPES and event["interview"]["id"] is not None
+            and (event["respondent"]["email"] is None or not event["analysis"]["themes"]))
 
 
-def merge_missing(event: NormalizedEvent, full: NormalizedEvent) -> NormalizedEvent:
-    """Fill what the webhook lacked from the full interview; the webhook's own values win."""
-    merged = event.model_copy(deep=True)
+def merge_missing(event: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:
+    """Fill what the webhook lacked from the full interview; the webhook's own values win.
+    Both are normalized events; neither is changed."""
+    merged = dict(event)
     for part in ("interview", "respondent", "analysis"):
-        mine, theirs = getattr(merged, part), getattr(full, part)
-        for name in type(mine).model_fields:
-            if getattr(mine, name) in (None, [], {}):
-                setattr(mine, name, getattr(theirs, name))
+        theirs = full[part]
+        merged[part] = {name: theirs[name] if value in (None, [], {}) else value
+                        for name, value in event[part].items()}
     return merged

@@ -250,6 +250,12 @@ class TestMap:
         assert response.status_code == 422
         assert {e["pointer"] for e in response.get_json()["errors"]} >= {"/event/type", "/event/key"}
 
+    def test_values_of_an_unexpected_type_where_no_schema_looks_are_ignored(self, client):
+        # Found by the property test in test_events.py: this was a 500.
+        response = self.post(client, {"interview_id": "i1", "structured_answers": True, "themes": 5})
+        assert response.status_code == 200
+        assert response.get_json()["analysis"]["structured_answers"] == []
+
     def test_does_not_claim(self, client, koji):
         self.post(client, sample(SALESFORCE_SAMPLE))
         assert koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()["delivery"]["status"] == "first"

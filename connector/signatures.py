@@ -39,7 +39,7 @@ def verify(body: bytes, signature: str | None, secrets: Iterable[SecretStr | str
     # Check every secret (no early exit) so timing does not tell which secret matched.
     for secret in secrets:
         value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-        expected = hmac.new(value.encode("utf-8"), body, hashlib.sha256).hexdigest().encode("ascii")
+        expected = hmac.digest(value.encode("utf-8"), body, "sha256").hex().encode("ascii")
         matched |= hmac.compare_digest(expected, received)
     if not matched:
         raise SignatureError(

@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
@@ -89,7 +90,10 @@ class Ledger:
         self._local = threading.local()
         self.checkpoint_seconds = checkpoint_seconds
         self._checkpointer: _Checkpointer | None = None
-        self._pid = os.getpid()
+        # SQLite connections must not cross a fork (gunicorn forks its workers from a master
+        # that may have built the app): a child starts with none. Registered, not checked per
+        # claim, because os.getpid() is a system call.
+        os.register_at_fork(after_in_child=partial(_call_if_alive, weakref.WeakMethod(self._forget_connections)))
         self._connection().executescript(_SCHEMA)  # idempotent; runs its own transaction
 
     def claim(self, key: str) -> Claim:
@@ -146,8 +150,6 @@ class Ledger:
         return self.get(key)
 
     def _connection(self) -> sqlite3.Connection:
-        if self._pid != os.getpid():  # forked: SQLite connections must not cross a fork
-            self._local, self._pid = threading.local(), os.getpid()
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -160,6 +162,9 @@ class Ledger:
             self._local.db = db
             self._ensure_checkpointer()
         return db
+
+    def _forget_connections(self) -> None:
+        self._local = threading.local()
 
     def _ensure_checkpointer(self) -> None:
         # One per process: a gunicorn worker forked from a preloaded master has no threads.
@@ -175,6 +180,12 @@ class Ledger:
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._connection())
+
+
+def _call_if_alive(method: weakref.WeakMethod) -> None:
+    bound = method()
+    if bound is not None:
+        bound()
 
 
 class _Transaction:

@@ -1,4 +1,5 @@
 import multiprocessing
+import os
 import sqlite3
 import threading
 import time
@@ -133,6 +134,29 @@ def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
     assert _eventually(lambda: _db_and_wal_bytes(path)[0] > db_before)
     ledger.close()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)
+
+
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    # gunicorn forks workers from a master that may have built the app (--preload): an SQLite
+    # connection must not be shared across that fork.
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60)
+    parent_connection = ledger._connection()
+    ledger.claim("parent:interview.completed")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's clean-up
+        try:
+            fresh = getattr(ledger._local, "db", None) is None
+            status = ledger.claim("child:interview.completed").status
+            os.write(write_end, f"{fresh} {status} {ledger._connection() is not parent_connection}".encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 100).decode() == f"True {FIRST} True"
+    assert ledger._connection() is parent_connection
+    assert ledger.claim("child:interview.completed").status == IN_PROGRESS
+    ledger.close()
 
 
 def test_the_wal_stays_short_under_sustained_claims(tmp_path):

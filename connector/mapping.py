@@ -195,6 +195,21 @@ def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
 
 
 def _number(spec: FieldSpec, raw: Any) -> Outcome:
+    # Scores and counts are whole numbers: they need no rounding, only the range checks,
+    # which are exact on ints and on floats that hold whole numbers.
+    if type(raw) is int or (type(raw) is float and raw.is_integer()):
+        return _whole_number(spec, raw)
+    return _decimal_number(spec, raw)
+
+
+def _whole_number(spec: FieldSpec, raw: int | float) -> Outcome:
+    if (abs(raw) >= 10 ** (spec.precision - spec.scale) or (spec.min is not None and raw < spec.min)
+            or (spec.max is not None and raw > spec.max)):
+        return _left_out(f"number outside the field's range ({_range(spec)})")
+    return Outcome(int(raw) if spec.scale == 0 else float(raw))
+
+
+def _decimal_number(spec: FieldSpec, raw: Any) -> Outcome:
     try:
         number = Decimal(str(raw).strip()) if not isinstance(raw, bool) else None
     except InvalidOperation:

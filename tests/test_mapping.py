@@ -5,7 +5,8 @@ import pytest
 import requests
 from hypothesis import given, settings, strategies as st
 
-from connector.mapping import CONVERTERS, map_to_salesforce, parse_instant, salesforce_id
+from connector.mapping import CONVERTERS, _decimal_number, _whole_number, map_to_salesforce, parse_instant, salesforce_id
+from connector.profile import FieldSpec
 from connector.profile import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from tests.fakes.salesforce import RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, fields_matching
@@ -222,3 +223,14 @@ def test_any_number_is_sent_in_range_or_left_out_never_an_error(raw, precision, 
     outcome = CONVERTERS["number"](spec, raw)
     if outcome.skip is None:
         assert abs(outcome.value) < 10 ** (precision - scale)
+
+
+@given(st.one_of(st.integers(), st.integers(-10**20, 10**20).map(float)),
+       st.integers(min_value=1, max_value=18), st.data())
+def test_whole_numbers_take_a_short_cut_with_the_same_outcome(raw, precision, data):
+    scale = data.draw(st.integers(min_value=0, max_value=min(precision, 17)))
+    bounds = st.none() | st.integers(-10**6, 10**6) | st.floats(-1e6, 1e6)
+    low, high = data.draw(bounds), data.draw(bounds)
+    spec = FieldSpec(name="N__c", type="number", precision=precision, scale=scale, min=low, max=high,
+                     source="interview.quality_score")
+    assert _whole_number(spec, raw) == _decimal_number(spec, raw)

@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -326,11 +327,27 @@ def _float_or_none(value: Any) -> float | None:
 _UTC_SECONDS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
+# One webhook converts the same timestamp up to three times (event time, completion time,
+# the Salesforce Date/Time field); a timestamp is short, so only short strings are kept.
+_CACHED_TIMESTAMP_CHARS = 40
+
+
 def iso_utc(value: Any) -> str | None:
     """ISO 8601 in UTC with a Z (what Salesforce Date/Time wants); None when unparseable."""
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
+    return _cached_iso_utc(value) if len(value) <= _CACHED_TIMESTAMP_CHARS else _iso_utc(value)
+
+
+@lru_cache(maxsize=256)
+def _cached_iso_utc(value: str) -> str | None:
+    return _iso_utc(value)
+
+
+def _iso_utc(value: str) -> str | None:
     text = value.strip()
+    if not text:
+        return None
     if _UTC_SECONDS.fullmatch(text):
         try:
             datetime.fromisoformat(text[:-1])  # a real date and time, not 30 February

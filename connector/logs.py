@@ -39,6 +39,8 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+    if not logger.isEnabledFor(logging.INFO):
+        return  # the level is fixed at start-up: no request line will be written, so time nothing
 
     @app.before_request
     def _start_timer() -> None:

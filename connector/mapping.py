@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
@@ -176,8 +176,7 @@ def _email(spec: FieldSpec, raw: Any) -> Outcome:
 
 
 def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
-    allowed = {value.lower(): value for value in spec.values}
-    chosen = allowed.get(str(raw).strip().lower()) if isinstance(raw, (str, int, float)) else None
+    chosen = spec.picklist_values.get(str(raw).strip().lower()) if isinstance(raw, (str, int, float)) else None
     if chosen is None:
         return _left_out(f"value is not one of the picklist values ({', '.join(spec.values)})")
     return Outcome(chosen)
@@ -185,7 +184,7 @@ def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
 
 def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
     items = raw if isinstance(raw, list) else re.split(r"[;,]", str(raw))
-    allowed = {value.lower(): value for value in spec.values}
+    allowed = spec.picklist_values
     chosen = [allowed.get(str(item).strip().lower()) for item in items if str(item).strip()]
     kept = list(dict.fromkeys(value for value in chosen if value))
     if not kept:
@@ -205,28 +204,48 @@ def _number(spec: FieldSpec, raw: Any) -> Outcome:
 def _whole_number(spec: FieldSpec, raw: int | float) -> Outcome:
     if (abs(raw) >= 10 ** (spec.precision - spec.scale) or (spec.min is not None and raw < spec.min)
             or (spec.max is not None and raw > spec.max)):
-        return _left_out(f"number outside the field's range ({_range(spec)})")
+        rule = _range(spec.precision, spec.scale, spec.min, spec.max)
+        return _left_out(f"number outside the field's range ({rule})")
     return Outcome(int(raw) if spec.scale == 0 else float(raw))
 
 
+# Scores and ratings take few distinct values (Koji's quality score: 0.0 to 5.0), so the
+# Decimal work for a short number is kept; a long string is converted every time.
+_CACHED_NUMBER_CHARS = 32
+
+
 def _decimal_number(spec: FieldSpec, raw: Any) -> Outcome:
+    if isinstance(raw, bool):
+        return _left_out("not a number")
+    text = str(raw).strip()
+    if len(text) > _CACHED_NUMBER_CHARS:
+        return _rounded(text, spec.precision, spec.scale, spec.min, spec.max)
+    return _cached_rounded(text, spec.precision, spec.scale, spec.min, spec.max)
+
+
+@lru_cache(maxsize=1024)
+def _cached_rounded(text: str, precision: int, scale: int, low: float | None, high: float | None) -> Outcome:
+    return _rounded(text, precision, scale, low, high)
+
+
+def _rounded(text: str, precision: int, scale: int, low: float | None, high: float | None) -> Outcome:
     try:
-        number = Decimal(str(raw).strip()) if not isinstance(raw, bool) else None
+        number = Decimal(text)
     except InvalidOperation:
         number = None
     if number is None or not number.is_finite():
         return _left_out("not a number")
-    limit = _power_of_ten(spec.precision - spec.scale)
+    limit = _power_of_ten(precision - scale)
     # Out of range before rounding too: quantizing a number with more digits than Decimal's
     # 28-digit context (3.4e38, say) raises instead of rounding.
     if abs(number) >= limit:
-        return _left_out(f"number outside the field's range ({_range(spec)})")
-    rounded = number.quantize(_quantum(spec.scale), rounding=ROUND_HALF_UP)
-    if abs(rounded) >= limit or (spec.min is not None and rounded < _decimal(spec.min)) or (
-            spec.max is not None and rounded > _decimal(spec.max)):
-        return _left_out(f"number outside the field's range ({_range(spec)})")
-    value = int(rounded) if spec.scale == 0 else float(rounded)
-    warning = f"rounded half up to {spec.scale} decimal place(s)" if rounded != number else None
+        return _left_out(f"number outside the field's range ({_range(precision, scale, low, high)})")
+    rounded = number.quantize(_quantum(scale), rounding=ROUND_HALF_UP)
+    if abs(rounded) >= limit or (low is not None and rounded < _decimal(low)) or (
+            high is not None and rounded > _decimal(high)):
+        return _left_out(f"number outside the field's range ({_range(precision, scale, low, high)})")
+    value = int(rounded) if scale == 0 else float(rounded)
+    warning = f"rounded half up to {scale} decimal place(s)" if rounded != number else None
     return Outcome(value, warning=warning)
 
 
@@ -246,11 +265,9 @@ def _decimal(bound: float) -> Decimal:
     return Decimal(str(bound))
 
 
-def _range(spec: FieldSpec) -> str:
-    limit = 10 ** (spec.precision - spec.scale)
-    low = spec.min if spec.min is not None else -limit
-    high = spec.max if spec.max is not None else limit
-    return f"{low:g} to {high:g}"
+def _range(precision: int, scale: int, low: float | None, high: float | None) -> str:
+    limit = 10 ** (precision - scale)
+    return f"{low if low is not None else -limit:g} to {high if high is not None else limit:g}"
 
 
 def _checkbox(spec: FieldSpec, raw: Any) -> Outcome:

@@ -172,6 +172,11 @@ class FieldSpec(_Strict):
         return tuple(tuple(path.split(".")) for path in sources)
 
     @cached_property
+    def picklist_values(self) -> dict[str, str]:
+        """Each allowed value by its lower-case form: a value is matched ignoring case."""
+        return {value.lower(): value for value in self.values}
+
+    @cached_property
     def compiled_template(self):
         return compile_template(self.template) if self.template is not None else None
 

@@ -108,13 +108,14 @@ def release_event(key: str) -> Response:
 
 
 def _verified(raw: bytes, signature: str | None) -> Response:
+    current = services()
     try:
-        signatures.verify(raw, signature, services().settings.koji_webhook_secret)
+        signatures.verify(raw, signature, current.settings.koji_webhook_secret)
     except signatures.SignatureError as exc:
         raise InvalidSignature(str(exc)) from None
     payload = parse_json_object(raw)
     check(payload, WEBHOOK_SCHEMA)
-    answer = services().pipeline.answer(payload, raw_body=raw, claim=True)
+    answer = current.pipeline.answer(payload, raw_body=raw, claim=True)
     _log_answer("verified", answer)
     return jsonify(answer)
 

@@ -9,7 +9,7 @@ from connector.validation import _fast_validator, check, load_schema, parse_json
 
 SCHEMAS = ["koji-webhook.schema.json", "koji-interview.schema.json", "verify-envelope.schema.json"]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.floats(-1, 7, allow_nan=False),
+scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.integers(-2**70, 2**70), st.floats(-1, 7, allow_nan=False),
                     st.sampled_from(["", "x", "scale", "essay", "interview.completed", "a@b.co", "ping"]))
 keys = st.sampled_from(["event", "type", "data", "timestamp", "interview_id", "id", "quality_score",
                         "respondent", "participant", "email", "themes", "sentiment", "structured_answers",
@@ -25,12 +25,7 @@ documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_si
 @given(document=st.dictionaries(keys, documents, max_size=6))
 def test_the_compiled_fast_path_agrees_with_jsonschema(schema_name, document):
     reference = Draft202012Validator(load_schema(schema_name)).is_valid(document)
-    try:
-        _fast_validator(schema_name)(document)
-        fast = True
-    except Exception:
-        fast = False
-    assert fast == reference
+    assert _fast_validator(schema_name).is_valid(document) == reference
 
 
 def test_errors_name_pointers_not_values():

@@ -12,12 +12,16 @@ Variants (built here by replacing one part on the app's pipeline; the product is
 - no mapping or Slack: the answer without its `salesforce` and `slack` blocks;
 - no pipeline: one answer computed at start-up is sent for every request, so only the API
   key, the signature, parsing, the schema check and writing the answer remain.
+A second reference, the bare endpoint's HMAC check as a plain WSGI callable with no Flask,
+shows what the framework itself costs each request.
 
     python benchmarks/stage_costs.py [--seconds 4] [--rounds 3]
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
 import json
 import os
 import statistics
@@ -33,6 +37,7 @@ from benchmarks.verify_benchmark import SAMPLE, server_cpu_seconds, start, throu
 from tests.live import free_port  # noqa: E402
 
 BARE = "benchmarks.bare_hmac_app:create_app()"
+RAW_WSGI = "benchmarks.stage_costs:raw_wsgi_hmac()"
 VARIANTS = {
     "full": "connector:create_app()",
     "no claim": "benchmarks.stage_costs:without_claim()",
@@ -71,6 +76,22 @@ def without_pipeline():
     return app
 
 
+def raw_wsgi_hmac():
+    """The bare endpoint's work with no framework: read the body, check the HMAC, answer."""
+    secret = os.environ["KOJI_WEBHOOK_SECRET"].split(",")[0].encode()
+
+    def app(environ, start_response):
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+        ok = hmac.compare_digest(expected, environ.get("HTTP_X_KOJI_SIGNATURE", ""))
+        answer = b'{"ok":true}' if ok else b'{"error":"signature"}'
+        start_response("200 OK" if ok else "400 BAD REQUEST",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
+        return [answer]
+
+    return app
+
+
 def cpu_per_request(app: str, seconds: float, state_dir: str) -> float:
     port = free_port()
     proc = start(app, port, 2, state_dir)
@@ -94,7 +115,7 @@ def main() -> None:
     runs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as state_dir:
         for _ in range(args.rounds):
-            for name, app in [("bare HMAC endpoint", BARE), *VARIANTS.items()]:
+            for name, app in [("bare HMAC endpoint", BARE), ("bare, no Flask", RAW_WSGI), *VARIANTS.items()]:
                 runs.setdefault(name, []).append(cpu_per_request(app, args.seconds, state_dir))
     cpu = {name: statistics.median(values) for name, values in runs.items()}
     print(f"\nworkers' CPU per request, median of {args.rounds} rounds of {args.seconds:g}s, 2 sync workers, "
@@ -107,6 +128,7 @@ def main() -> None:
     print(f"{'mapping + Slack':22} {(full - cpu['no mapping or Slack']) * 1000:6.0f} µs")
     print(f"{'whole pipeline':22} {(full - cpu['no pipeline']) * 1000:6.0f} µs")
     print(f"{'the rest, over bare':22} {(cpu['no pipeline'] - cpu['bare HMAC endpoint']) * 1000:6.0f} µs")
+    print(f"{'Flask, in bare':22} {(cpu['bare HMAC endpoint'] - cpu['bare, no Flask']) * 1000:6.0f} µs")
     print(f"\nCPU ratio bare/full: {cpu['bare HMAC endpoint'] / full:.2f}; "
           f"bare/(no pipeline): {cpu['bare HMAC endpoint'] / cpu['no pipeline']:.2f}")
 

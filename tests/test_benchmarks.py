@@ -34,3 +34,10 @@ def test_machine_floor_measures_both_conditions():
 def test_cold_cache_comparison_runs_both_apps():
     out = run("benchmarks/cold_cache.py", "--calls", "50")
     assert [line.split()[0] for line in out.splitlines()] == ["bare", "connector"], out
+
+
+def test_stage_costs_runs_every_variant():
+    out = run("benchmarks/stage_costs.py", "--seconds", "0.3", "--rounds", "1")
+    for name in ("bare HMAC endpoint", "bare, no Flask", "full", "no claim", "no mapping or Slack", "no pipeline",
+                 "ledger claim", "mapping + Slack", "whole pipeline", "Flask, in bare"):
+        assert re.search(rf"^{re.escape(name)}\s+-?\d+ µs$", out, re.MULTILINE), f"{name}:\n{out}"

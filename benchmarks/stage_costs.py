@@ -25,6 +25,7 @@ import hmac
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -104,7 +105,11 @@ def cpu_per_request(app: str, seconds: float, state_dir: str) -> float:
         return (server_cpu_seconds(proc.pid) - before) * 1000 / (rps * seconds)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ that `NormalizedEvent` describes.
 
 The models below define that shape (openapi.yaml's NormalizedEvent) and check a normalized
 event sent back to /v1/salesforce/map. `normalize()` builds the dict directly rather than
-through the models: constructing and dumping seven models was a fifth of a webhook's CPU
+through the models: constructing and dumping seven models was about a tenth of a webhook's CPU
 under load (docs/benchmarks.md), and every value here is already of its field's type.
 tests/test_events.py checks each output against the models.
 """

@@ -93,7 +93,8 @@ class Ledger:
         # SQLite connections must not cross a fork (gunicorn forks its workers from a master
         # that may have built the app): a child starts with none. Registered, not checked per
         # claim, because os.getpid() is a system call.
-        os.register_at_fork(after_in_child=partial(_call_if_alive, weakref.WeakMethod(self._forget_connections)))
+        forget = weakref.WeakMethod(self._forget_connections)  # weak: the hook outlives the Ledger
+        os.register_at_fork(after_in_child=partial(_call_if_alive, forget))
         self._connection().executescript(_SCHEMA)  # idempotent; runs its own transaction
 
     def claim(self, key: str) -> Claim:
@@ -212,10 +213,10 @@ class _Checkpointer:
     A writer starts the WAL again from its beginning only if, when it begins, everything in
     the WAL has been copied. Under sustained load (a backfill, a replay, a benchmark) some
     worker has always written since the last copy, so the WAL never restarts: it grew by a
-    page or more per claim (350 MB after 100,000 claims), and every claim then wrote to fresh
-    file blocks the kernel had to zero first (a quarter of a claim's CPU). When a passive checkpoint leaves a long WAL, a
-    RESTART checkpoint holds writers back for the few milliseconds it needs to copy the rest,
-    so the next claim starts the WAL afresh."""
+    page or more per claim (350 MB after 100,000 claims), and every claim then wrote to
+    fresh file blocks the kernel had to zero first (a quarter of a claim's CPU). When a
+    passive checkpoint leaves a long WAL, a RESTART checkpoint holds writers back for the few
+    milliseconds it needs to copy the rest, so the next claim starts the WAL afresh."""
 
     def __init__(self, path: str, every_seconds: float, purge: Callable[[], Callable[[], int] | None]) -> None:
         self.path, self.every_seconds, self.pid, self.purge = path, every_seconds, os.getpid(), purge

@@ -5,7 +5,9 @@ import pytest
 import requests
 from hypothesis import given, settings, strategies as st
 
-from connector.mapping import CONVERTERS, _decimal_number, _whole_number, map_to_salesforce, parse_instant, salesforce_id
+from connector.mapping import (
+    CONVERTERS, _decimal_number, _whole_number, map_to_salesforce, parse_instant, salesforce_id,
+)
 from connector.profile import FieldSpec
 from connector.profile import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case

@@ -32,6 +32,8 @@ PURGE_BATCH = 500  # keys per DELETE; below SQLite's 999 bound parameters of old
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 # A WAL still this long after a passive checkpoint is not being reset (see _Checkpointer).
 RESTART_AFTER_WAL_FRAMES = 1000
+# How long a RESTART checkpoint may hold writers back while it waits for readers.
+RESTART_WAIT_SECONDS = 0.1
 # Reads of the database file come from a memory map instead of a read() per page; SQLite maps
 # no more than the file holds, so this only bounds the address space used.
 MMAP_BYTES = 256 * 1024 * 1024
@@ -230,7 +232,7 @@ class _Checkpointer:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db = self.connect(self.path)
         next_purge = 0.0  # at once: a restart after a long pause finds expired rows
         try:
             while not self._stopping.wait(self.every_seconds):
@@ -252,10 +254,18 @@ class _Checkpointer:
             log.warning("ledger purge failed: %s", exc)
 
     @staticmethod
+    def connect(path: str) -> sqlite3.Connection:
+        # A RESTART checkpoint blocks new writers while it waits (in the busy handler) for
+        # readers to move on. A reader that stays (a sqlite3 shell left open on the file) would
+        # stall every claim for the whole busy timeout, so the checkpointer gives up soon and
+        # tries again a second later; PASSIVE checkpoints never wait at all.
+        return sqlite3.connect(path, timeout=RESTART_WAIT_SECONDS, isolation_level=None, check_same_thread=False)
+
+    @staticmethod
     def _checkpoint(db: sqlite3.Connection) -> None:
         try:
             _, wal_frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if wal_frames > RESTART_AFTER_WAL_FRAMES:
-                db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+                db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()  # (1, …, …) when it gave up
         except sqlite3.Error as exc:  # a busy or vanished file: try again next time
             log.warning("ledger checkpoint failed: %s", exc)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from connector.ledger import COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Ledger
+from connector.ledger import COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Ledger, _Checkpointer
 
 
 class Clock:
@@ -182,6 +182,29 @@ def test_the_wal_stays_short_under_sustained_claims(tmp_path):
     _, wal_bytes = _db_and_wal_bytes(path)
     assert wal_bytes < 16 * 1024 * 1024, f"WAL of {wal_bytes} bytes after {2 * claims_each} claims"
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (2 * claims_each,)
+
+
+def test_a_reader_that_stays_cannot_stall_claims_behind_a_restart_checkpoint(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600)
+    for n in range(1500):  # a WAL long enough for a RESTART checkpoint
+        ledger.claim(f"i{n}:interview.completed")
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM events").fetchone()  # holds its snapshot
+    checkpoint = threading.Thread(target=_Checkpointer._checkpoint, args=(_Checkpointer.connect(str(path)),))
+    checkpoint.start()
+    time.sleep(0.05)
+    claim = threading.Thread(target=ledger.claim, args=("after:interview.completed",))
+    started = time.monotonic()
+    claim.start()
+    claim.join(timeout=2)
+    waited = time.monotonic() - started
+    reader.execute("COMMIT")  # lets everything go, also when the assertion below fails
+    checkpoint.join()
+    claim.join()
+    assert waited < 1, f"the claim waited {waited:.1f} s behind the checkpoint"
+    assert ledger.get("after:interview.completed").state == "claimed"
 
 
 def test_a_database_made_by_an_earlier_version_still_works(tmp_path, clock):

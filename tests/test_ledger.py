@@ -1,6 +1,7 @@
 import multiprocessing
-import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 
@@ -136,27 +137,37 @@ def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)
 
 
+_FORK_PROBE = """
+import os, sys
+from connector.ledger import FIRST, IN_PROGRESS, Ledger
+ledger = Ledger(sys.argv[1], retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600)
+parent_connection = ledger._connection()
+ledger.claim("parent:interview.completed")
+read_end, write_end = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child: report, then leave without running the parent's clean-up
+    try:
+        fresh = getattr(ledger._local, "db", None) is None
+        status = ledger.claim("child:interview.completed").status
+        os.write(write_end, f"{fresh} {status} {ledger._connection() is not parent_connection}".encode())
+    finally:
+        os._exit(0)
+os.close(write_end)
+os.waitpid(pid, 0)
+print(os.read(read_end, 100).decode())
+print(ledger._connection() is parent_connection, ledger.claim("child:interview.completed").status == IN_PROGRESS)
+ledger.close()
+"""
+
+
 def test_a_forked_child_opens_its_own_connection(tmp_path):
     # gunicorn forks workers from a master that may have built the app (--preload): an SQLite
-    # connection must not be shared across that fork.
-    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60)
-    parent_connection = ledger._connection()
-    ledger.claim("parent:interview.completed")
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, then leave without running the parent's clean-up
-        try:
-            fresh = getattr(ledger._local, "db", None) is None
-            status = ledger.claim("child:interview.completed").status
-            os.write(write_end, f"{fresh} {status} {ledger._connection() is not parent_connection}".encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    os.waitpid(pid, 0)
-    assert os.read(read_end, 100).decode() == f"True {FIRST} True"
-    assert ledger._connection() is parent_connection
-    assert ledger.claim("child:interview.completed").status == IN_PROGRESS
-    ledger.close()
+    # connection must not be shared across that fork. Run in a fresh interpreter, whose only
+    # other thread is this ledger's (idle) checkpointer, so the fork cannot catch a lock held.
+    done = subprocess.run([sys.executable, "-c", _FORK_PROBE, str(tmp_path / "state.sqlite3")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[:2] == [f"True {FIRST} True", "True True"]
 
 
 def test_the_wal_stays_short_under_sustained_claims(tmp_path):

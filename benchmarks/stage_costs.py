@@ -20,12 +20,9 @@ shows what the framework itself costs each request.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,11 +31,11 @@ from types import MethodType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.verify_benchmark import SAMPLE, server_cpu_seconds, start, throughput  # noqa: E402
+from benchmarks.verify_benchmark import SAMPLE, closed_loop, start, stop  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
 BARE = "benchmarks.bare_hmac_app:create_app()"
-RAW_WSGI = "benchmarks.stage_costs:raw_wsgi_hmac()"
+RAW_WSGI = "benchmarks.bare_hmac_app:create_wsgi_app()"
 VARIANTS = {
     "full": "connector:create_app()",
     "no claim": "benchmarks.stage_costs:without_claim()",
@@ -77,39 +74,16 @@ def without_pipeline():
     return app
 
 
-def raw_wsgi_hmac():
-    """The bare endpoint's work with no framework: read the body, check the HMAC, answer."""
-    secret = os.environ["KOJI_WEBHOOK_SECRET"].split(",")[0].encode()
-
-    def app(environ, start_response):
-        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        expected = "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
-        ok = hmac.compare_digest(expected, environ.get("HTTP_X_KOJI_SIGNATURE", ""))
-        answer = b'{"ok":true}' if ok else b'{"error":"signature"}'
-        start_response("200 OK" if ok else "400 BAD REQUEST",
-                       [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
-        return [answer]
-
-    return app
-
-
 def cpu_per_request(app: str, seconds: float, state_dir: str) -> float:
     port = free_port()
     proc = start(app, port, 2, state_dir)
     try:
-        throughput(port, 8, 1, first=0)  # warm-up
-        before = server_cpu_seconds(proc.pid)
-        rps, errors = throughput(port, 8, seconds, first=10**6)
-        if errors:
-            raise RuntimeError(f"{app} answered {errors} request(s) with an error")
-        return (server_cpu_seconds(proc.pid) - before) * 1000 / (rps * seconds)
+        _, errors, cpu_ms = closed_loop(proc, port, 8, seconds)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+    if errors:
+        raise RuntimeError(f"{app} answered {errors} request(s) with an error")
+    return cpu_ms / 1000
 
 
 def main() -> None:

@@ -187,15 +187,29 @@ def server_cpu_seconds(master_pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def closed_loop(proc: subprocess.Popen, port: int, connections: int, seconds: float) -> tuple[float, int, float]:
+    """After a one-second warm-up: requests/s, errors, and the workers' CPU ms per request
+    (what the app costs, whatever the client and the machine do)."""
+    throughput(port, connections, 1, first=0)
+    cpu_before = server_cpu_seconds(proc.pid)
+    rps, errors = throughput(port, connections, seconds, first=10**6)
+    return rps, errors, (server_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, rps * seconds)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:  # a worker stuck mid-request
+        proc.kill()
+        proc.wait()
+
+
 def measure(app: str, args: argparse.Namespace, state_dir: str) -> dict[str, float]:
     port = free_port()
     proc = start(app, port, args.workers, state_dir)
     try:
-        throughput(port, args.connections, 1, first=0)  # warm-up
-        cpu_before = server_cpu_seconds(proc.pid)
-        rps, errors = throughput(port, args.connections, args.seconds, first=10**6)
-        # Server CPU per request: what the app costs, whatever the client and the machine do.
-        cpu_ms = (server_cpu_seconds(proc.pid) - cpu_before) * 1000 / max(1, rps * args.seconds)
+        rps, errors, cpu_ms = closed_loop(proc, port, args.connections, args.seconds)
         idle_p50, idle_p99, idle_errors = latency_at_rate(port, args.rate, args.seconds, first=2 * 10**6)
         log = Path(f"{state_dir}/access-{port}.log")
         seen = len(log.read_text().splitlines())
@@ -204,8 +218,7 @@ def measure(app: str, args: argparse.Namespace, state_dir: str) -> dict[str, flo
         time.sleep(0.5)  # let the workers flush the access log
         server = sorted(int(line) for line in log.read_text().splitlines()[seen:] if line.strip().isdigit())
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop(proc)
     return {"rps": rps, "cpu_ms": cpu_ms, "idle_p50": idle_p50, "idle_p99": idle_p99, "p50": p50, "p99": p99,
             "server_p99": percentile(server, 0.99) / 1000, "errors": errors + idle_errors + awake_errors}
 

@@ -339,11 +339,6 @@ def iso_utc(value: Any) -> str | None:
     return _cached_iso_utc(value) if len(value) <= _CACHED_TIMESTAMP_CHARS else _iso_utc(value)
 
 
-@lru_cache(maxsize=256)
-def _cached_iso_utc(value: str) -> str | None:
-    return _iso_utc(value)
-
-
 def _iso_utc(value: str) -> str | None:
     text = value.strip()
     if not text:
@@ -361,3 +356,6 @@ def _iso_utc(value: str) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)  # Koji documents UTC timestamps
     return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+_cached_iso_utc = lru_cache(maxsize=256)(_iso_utc)

@@ -223,11 +223,6 @@ def _decimal_number(spec: FieldSpec, raw: Any) -> Outcome:
     return _cached_rounded(text, spec.precision, spec.scale, spec.min, spec.max)
 
 
-@lru_cache(maxsize=1024)
-def _cached_rounded(text: str, precision: int, scale: int, low: float | None, high: float | None) -> Outcome:
-    return _rounded(text, precision, scale, low, high)
-
-
 def _rounded(text: str, precision: int, scale: int, low: float | None, high: float | None) -> Outcome:
     try:
         number = Decimal(text)
@@ -247,6 +242,9 @@ def _rounded(text: str, precision: int, scale: int, low: float | None, high: flo
     value = int(rounded) if scale == 0 else float(rounded)
     warning = f"rounded half up to {scale} decimal place(s)" if rounded != number else None
     return Outcome(value, warning=warning)
+
+
+_cached_rounded = lru_cache(maxsize=1024)(_rounded)
 
 
 # Decimal constants per scale, precision and bound: built once, not per event.

@@ -83,7 +83,7 @@ def cpu_per_request(app: str, seconds: float, state_dir: str) -> float:
         stop(proc)
     if errors:
         raise RuntimeError(f"{app} answered {errors} request(s) with an error")
-    return cpu_ms / 1000
+    return cpu_ms
 
 
 def main() -> None:

@@ -79,49 +79,60 @@ def template_context(answer: dict, salesforce_block: dict) -> dict:
     return {key: _escaped(value) for key, value in {**answer, "salesforce": salesforce_block}.items()}
 
 
-def _render(name: str, context: dict, profile: Profile) -> str:
+def _render(name: str, values: dict, context: dict | None, profile: Profile) -> str:
     custom = profile.slack.template(name)
     if custom is not None:
         try:
             return custom.render(**context).strip()
         except LiquidError:
             pass  # a profile template that cannot render this event: the built-in one still can
-    return BUILT_IN[name](context).strip()
+    return BUILT_IN[name](values).strip()
 
 
 # The built-in messages, in Python: the same text as DEFAULT_TEMPLATES (tests/test_slack.py
 # renders both for every golden case and compares), at a fraction of Liquid's cost on the
 # verify path. DEFAULT_TEMPLATES stays the reference a profile override starts from.
+# They read only the handful of values below, escaped once per event, instead of going
+# through the escaping view of the whole answer that a profile's own template needs.
 
 def _filled(value: Any, fallback: str) -> str:
     # Liquid's `default`: nil, false, "" and [] take the fallback.
     return fallback if value in (None, False, "", []) else str(value)
 
 
-def _facts(c: dict) -> str:
-    analysis, interview = c.get("analysis") or {}, c.get("interview") or {}
-    sentiment = analysis.get("sentiment")
-    score = interview.get("quality_score")
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def built_in_values(answer: dict, salesforce_block: dict) -> dict:
+    """What the built-in messages show, escaped for mrkdwn; `facts` and `quote_line` are the
+    lines several messages share, built once."""
+    analysis, interview = _dict(answer.get("analysis")), _dict(answer.get("interview"))
+    sentiment = _escaped(analysis.get("sentiment"))
+    score = _escaped(interview.get("quality_score"))
     quality = f"{score}/5" if score not in (None, False) else "n/a"
-    themes = ", ".join(str(theme) for theme in analysis.get("themes") or [])
-    return (f"*Sentiment:* {_filled(sentiment.lower() if isinstance(sentiment, str) else sentiment, 'not given')}"
-            f"   *Quality:* {quality}\n*Themes:* {_filled(themes, 'none')}")
-
-
-def _quote(c: dict) -> str:
-    quote = (c.get("analysis") or {}).get("quote")
-    return f"> {quote}\n" if quote not in (None, False, "") else ""
+    themes = ", ".join(str(theme) for theme in _escaped(analysis.get("themes") or []))
+    quote = _escaped(analysis.get("quote"))
+    facts = (f"*Sentiment:* {_filled(sentiment.lower() if isinstance(sentiment, str) else sentiment, 'not given')}"
+             f"   *Quality:* {quality}\n*Themes:* {_filled(themes, 'none')}")
+    return {
+        "facts": facts,
+        "quote_line": f"> {quote}\n" if quote not in (None, False, "") else "",
+        "reason": _escaped(answer.get("reason")),
+        "report_summary": _escaped(_dict(answer.get("report")).get("summary")),
+        "study_title": _escaped(_dict(answer.get("study")).get("title")),
+        "lookup_strategy": _escaped(_dict(salesforce_block.get("lookup")).get("strategy")),
+    }
 
 
 BUILT_IN = {
-    "updated_contact": lambda c: _quote(c) + _facts(c),
-    "skipped": lambda c: f"*{_filled(c.get('reason'), 'Not written to Salesforce.')}*\n" + _facts(c),
-    "report": lambda c: _filled((c.get("report") or {}).get("summary"), "A new report is ready."),
-    "study": lambda c: f"*{_filled((c.get('study') or {}).get('title'), 'A study')}* is now live for participants.",
-    "contact_not_found": lambda c: (
-        "No Salesforce Contact matched the lookup by "
-        f"*{_filled(((c.get('salesforce') or {}).get('lookup') or {}).get('strategy'), 'nothing')}*, "
-        "so nothing was written.\n" + _quote(c) + _facts(c)),
+    "updated_contact": lambda v: v["quote_line"] + v["facts"],
+    "skipped": lambda v: f"*{_filled(v['reason'], 'Not written to Salesforce.')}*\n" + v["facts"],
+    "report": lambda v: _filled(v["report_summary"], "A new report is ready."),
+    "study": lambda v: f"*{_filled(v['study_title'], 'A study')}* is now live for participants.",
+    "contact_not_found": lambda v: (
+        f"No Salesforce Contact matched the lookup by *{_filled(v['lookup_strategy'], 'nothing')}*, "
+        "so nothing was written.\n" + v["quote_line"] + v["facts"]),
 }
 assert set(BUILT_IN) == set(DEFAULT_TEMPLATES)
 
@@ -191,36 +202,39 @@ def _title(prefix: str, answer: dict) -> str:
     return f"{prefix}: {_who(answer)} · {_study_title(answer)}"
 
 
-def _main_message(answer: dict, extras: tuple[dict, dict | None], context: dict, profile: Profile) -> dict:
+def _main_message(answer: dict, extras: tuple[dict, dict | None], values: dict, context: dict | None,
+                  profile: Profile) -> dict:
     event_type = (answer.get("event") or {}).get("type")
     negative = ((answer.get("analysis") or {}).get("sentiment") or "").lower() == "negative"
     if event_type == "report.generated":
         report = answer.get("report") or {}
         return message(f":bar_chart: {report.get('title') or 'Koji report generated'}",
-                       _render("report", context, profile),
+                       _render("report", values, context, profile),
                        metric_fields(report.get("metrics") or {}), link_button("Open report", report.get("url")))
     if event_type == "study.published":
         study = answer.get("study") or {}
-        return message(":rocket: Koji study published", _render("study", context, profile),
+        return message(":rocket: Koji study published", _render("study", values, context, profile),
                        link_button("Open study", study.get("url")))
     if answer.get("action") == "skip":
-        return message(_title(":warning: Not written", answer), _render("skipped", context, profile), *extras)
+        return message(_title(":warning: Not written", answer), _render("skipped", values, context, profile), *extras)
     if negative:
         prefix = ":rotating_light: Negative interview"
     elif answer.get("action") == "update_contact":
         prefix = ":speech_balloon: Salesforce Contact updated"
     else:
         prefix = ":speech_balloon: New Koji interview"
-    return message(_title(prefix, answer), _render("updated_contact", context, profile), *extras)
+    return message(_title(prefix, answer), _render("updated_contact", values, context, profile), *extras)
 
 
 def build_slack_message(answer: dict, salesforce_block: dict, profile: Profile) -> dict:
     """The ``slack`` block: what to post, whether to post, and the "no Contact" variant."""
-    context = template_context(answer, salesforce_block)
+    values = built_in_values(answer, salesforce_block)
+    # The escaping view of the whole answer only when the profile has templates of its own.
+    context = template_context(answer, salesforce_block) if profile.slack.compiled_templates else None
     extras = _interview_extras(answer, salesforce_block)
     not_found = message(_title(":mag: No Salesforce Contact", answer),
-                        _render("contact_not_found", context, profile), *extras)
+                        _render("contact_not_found", values, context, profile), *extras)
     if answer.get("skip_reason") in QUIET_SKIPS:
         return {"post": False, "text": "", "blocks": [], "contact_not_found": not_found}
-    main = _main_message(answer, extras, context, profile)
+    main = _main_message(answer, extras, values, context, profile)
     return {"post": True, **main, "contact_not_found": not_found}

@@ -158,9 +158,10 @@ def _variants(answer: dict) -> list[dict]:
 
 @pytest.mark.parametrize("case", CASES)
 def test_python_built_ins_match_the_liquid_reference(case):
-    from connector.slack import _DEFAULTS, BUILT_IN, template_context
+    from connector.slack import _DEFAULTS, BUILT_IN, built_in_values, template_context
     answer, _ = load_case(case)
     for variant in _variants(answer):
-        context = template_context(variant, map_to_salesforce(variant, DEFAULT))
+        salesforce_block = map_to_salesforce(variant, DEFAULT)
+        context, values = template_context(variant, salesforce_block), built_in_values(variant, salesforce_block)
         for name, render in BUILT_IN.items():
-            assert render(context).strip() == _DEFAULTS[name].render(**context).strip(), (case, name)
+            assert render(values).strip() == _DEFAULTS[name].render(**context).strip(), (case, name)

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
 CLAIMED, COMPLETED, RELEASED = "claimed", "completed", "released"
@@ -37,8 +38,17 @@ RESTART_WAIT_SECONDS = 0.1
 # Reads of the database file come from a memory map instead of a read() per page; SQLite maps
 # no more than the file holds, so this only bounds the address space used.
 MMAP_BYTES = 256 * 1024 * 1024
+# Waiting for the write lock. SQLite's own busy handler sleeps 1 ms, then 2, 5, 10 ms…, but a
+# claim holds the lock for tens of microseconds: under load one claim in twenty slept a
+# millisecond for a lock that was free again long before (docs/benchmarks.md). So the
+# ledger's connections do not use it: they wait in Python, in steps from 20 µs, doubling up
+# to 2 ms, and give up after the same 30 s as before.
+BUSY_TIMEOUT_SECONDS = 30.0
+FIRST_BUSY_WAIT_SECONDS = 0.00002
+LONGEST_BUSY_WAIT_SECONDS = 0.002
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # WITHOUT ROWID: the rows live in the key's own B-tree, so a claim writes one tree, not a
 # table plus its key index. No index on first_seen either: the purge, once a minute, scans a
@@ -84,11 +94,14 @@ class EventRecord:
 class Ledger:
     def __init__(self, path: Path | str, *, retention_seconds: float, lease_seconds: float,
                  clock: Callable[[], float] = time.time,
-                 checkpoint_seconds: float = CHECKPOINT_EVERY_SECONDS) -> None:
+                 checkpoint_seconds: float = CHECKPOINT_EVERY_SECONDS,
+                 busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.path = str(path)
         self.retention_seconds = retention_seconds
         self.lease_seconds = lease_seconds
         self.clock = clock
+        self.busy_timeout_seconds, self._sleep = busy_timeout_seconds, sleep
         self._local = threading.local()
         self.checkpoint_seconds = checkpoint_seconds
         self._checkpointer: _Checkpointer | None = None
@@ -97,17 +110,16 @@ class Ledger:
         # claim, because os.getpid() is a system call.
         forget = weakref.WeakMethod(self._forget_connections)  # weak: the hook outlives the Ledger
         os.register_at_fork(after_in_child=partial(_call_if_alive, forget))
-        self._connection().executescript(_SCHEMA)  # idempotent; runs its own transaction
+        self._when_free(lambda db: db.executescript(_SCHEMA))  # idempotent; runs its own transaction
 
     def claim(self, key: str) -> Claim:
         now = self.clock()
-        db = self._connection()
         # One statement, so the write lock is held for microseconds and of many concurrent
         # copies exactly one inserts (or re-claims) the row.
-        row = db.execute(_CLAIM, {"key": key, "now": now, "lease": now + self.lease_seconds}).fetchone()
+        row = self._fetchone(_CLAIM, {"key": key, "now": now, "lease": now + self.lease_seconds})
         if row is not None:
             return Claim(FIRST if row[0] == 1 else RETRY, row[0])
-        current = db.execute("SELECT state, attempts FROM events WHERE key = ?", (key,)).fetchone()
+        current = self._fetchone("SELECT state, attempts FROM events WHERE key = ?", (key,))
         if current is not None and current[0] == COMPLETED:
             return Claim(DUPLICATE, current[1])
         # Claimed by another copy (or changed in between): answering "in progress" makes the
@@ -122,9 +134,8 @@ class Ledger:
         return self._set_state(key, RELEASED, unless=COMPLETED)
 
     def get(self, key: str) -> EventRecord | None:
-        row = self._connection().execute(
-            "SELECT key, state, attempts, first_seen, updated, lease_until FROM events "
-            "WHERE key = ?", (key,)).fetchone()
+        row = self._fetchone(
+            "SELECT key, state, attempts, first_seen, updated, lease_until FROM events WHERE key = ?", (key,))
         return EventRecord(*row) if row else None
 
     def purge(self, now: float | None = None) -> int:
@@ -134,8 +145,8 @@ class Ledger:
         deleted by key a batch at a time, so the write lock is held for milliseconds even
         when a week of events expires at once."""
         cutoff = (self.clock() if now is None else now) - self.retention_seconds
-        db = self._connection()
-        expired = [row[0] for row in db.execute("SELECT key FROM events WHERE first_seen < ?", (cutoff,))]
+        expired = [row[0] for row in self._when_free(
+            lambda db: db.execute("SELECT key FROM events WHERE first_seen < ?", (cutoff,)).fetchall())]
         removed = 0
         for start in range(0, len(expired), PURGE_BATCH):
             batch = expired[start:start + PURGE_BATCH]
@@ -155,11 +166,10 @@ class Ledger:
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=0, isolation_level=None)  # waits: _when_free
+            self._when_free(lambda _: db.execute("PRAGMA journal_mode=WAL"), db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            db.execute("PRAGMA busy_timeout=30000")
             db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             self._local.db = db
@@ -182,7 +192,28 @@ class Ledger:
             self._checkpointer.stop()
 
     def _transaction(self) -> "_Transaction":
-        return _Transaction(self._connection())
+        return _Transaction(self._connection(), self._when_free)
+
+    def _fetchone(self, sql: str, parameters) -> tuple | None:
+        return self._when_free(lambda db: db.execute(sql, parameters).fetchone())
+
+    def _when_free(self, statement: Callable[[sqlite3.Connection], T], db: sqlite3.Connection | None = None) -> T:
+        """Run `statement` (one autocommit statement, or BEGIN IMMEDIATE), again after a short
+        wait each time it finds the database locked. A statement refused as busy changed
+        nothing, so running it again is safe."""
+        wait, deadline = FIRST_BUSY_WAIT_SECONDS, None
+        while True:
+            try:
+                return statement(db or self._connection())
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes: BUSY_SNAPSHOT…
+                    raise
+                now = time.monotonic()
+                deadline = deadline or now + self.busy_timeout_seconds
+                if now >= deadline:
+                    raise
+            self._sleep(wait)
+            wait = min(wait * 2, LONGEST_BUSY_WAIT_SECONDS)
 
 
 def _call_if_alive(method: weakref.WeakMethod) -> None:
@@ -194,11 +225,12 @@ def _call_if_alive(method: weakref.WeakMethod) -> None:
 class _Transaction:
     """BEGIN IMMEDIATE takes the write lock up front, so read-then-write is atomic."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
+    def __init__(self, db: sqlite3.Connection, when_free: Callable) -> None:
+        self.db, self.when_free = db, when_free
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        # Once BEGIN IMMEDIATE holds the write lock, nothing in the transaction can be busy.
+        self.when_free(lambda db: db.execute("BEGIN IMMEDIATE"))
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -218,6 +218,52 @@ def test_a_reader_that_stays_cannot_stall_claims_behind_a_restart_checkpoint(tmp
     assert ledger.get("after:interview.completed").state == "claimed"
 
 
+class LockHolder:
+    """Another connection holding the write lock, as a second worker in mid-claim does."""
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, isolation_level=None)
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def release(self):
+        self.db.execute("ROLLBACK")
+
+
+@pytest.mark.parametrize("operation", ["claim", "complete"])
+def test_a_held_write_lock_is_waited_out_in_steps_far_below_a_millisecond(tmp_path, operation):
+    # SQLite's own busy handler sleeps at least 1 ms, for a lock a claim holds for tens of µs.
+    path, waits, holder = tmp_path / "state.sqlite3", [], None
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 4:
+            holder.release()
+
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600, sleep=sleep)
+    ledger.claim("k")
+    holder = LockHolder(path)
+    if operation == "claim":
+        assert ledger.claim("other").status == FIRST
+    else:
+        assert ledger.complete("k").state == COMPLETED
+    assert waits == [0.00002, 0.00004, 0.00008, 0.00016]
+
+
+def test_a_lock_held_past_the_busy_timeout_fails_the_claim_and_changes_nothing(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600,
+                    busy_timeout_seconds=0.05)
+    holder = LockHolder(path)
+    started = time.monotonic()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        ledger.claim("k")
+    waited = time.monotonic() - started
+    holder.release()
+    assert 0.05 <= waited < 1
+    assert ledger.get("k") is None
+    assert ledger.claim("k").status == FIRST
+
+
 def test_a_database_made_by_an_earlier_version_still_works(tmp_path, clock):
     # Earlier versions made a rowid table with an index on first_seen.
     path = tmp_path / "state.sqlite3"

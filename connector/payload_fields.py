@@ -24,10 +24,11 @@ def first_present(source: Any, *keys: str) -> Any:
 
 
 def text_or_none(value: Any) -> str | None:
+    if type(value) is str:  # nearly always: skip the type checks below
+        return value.strip() or None
     if value is None or isinstance(value, (dict, list, bool)):
         return None
-    text = str(value).strip()
-    return text or None
+    return str(value).strip() or None
 
 
 def pick_email(data: dict[str, Any], person: dict[str, Any]) -> str | None:

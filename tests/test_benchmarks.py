@@ -41,3 +41,13 @@ def test_stage_costs_runs_every_variant():
     for name in ("bare HMAC endpoint", "bare, no Flask", "full", "no claim", "no mapping or Slack", "no pipeline",
                  "ledger claim", "mapping + Slack", "whole pipeline", "Flask, in bare"):
         assert re.search(rf"^{re.escape(name)}\s+-?\d+ µs$", out, re.MULTILINE), f"{name}:\n{out}"
+
+
+def test_stage_timers_reports_every_step_from_the_workers():
+    out = run("benchmarks/stage_timers.py", "--seconds", "0.5")
+    for name in ("whole Flask app", "parse_json_object", "check", "normalize", "decide", "ledger claim",
+                 "map_to_salesforce", "build_slack_message", "jsonify"):
+        match = re.search(rf"^{re.escape(name)}\s+(\d+)\s+(\d+)\s+(\d+)$", out, re.MULTILINE)
+        assert match, f"{name}:\n{out}"
+        calls, cpu, wall = map(int, match.groups())
+        assert calls > 0 and 0 < cpu <= wall, f"{name}:\n{out}"

@@ -216,7 +216,8 @@ def _main_message(answer: dict, extras: tuple[dict, dict | None], values: dict, 
         return message(":rocket: Koji study published", _render("study", values, context, profile),
                        link_button("Open study", study.get("url")))
     if answer.get("action") == "skip":
-        return message(_title(":warning: Not written", answer), _render("skipped", values, context, profile), *extras)
+        return message(_title(":warning: Not written", answer),
+                       _render("skipped", values, context, profile), *extras)
     if negative:
         prefix = ":rotating_light: Negative interview"
     elif answer.get("action") == "update_contact":

@@ -212,25 +212,22 @@ class Ledger:
         """Run `statement` (one autocommit statement, or BEGIN IMMEDIATE), again after a short
         wait each time it finds the database locked. A statement refused as busy changed
         nothing, so running it again is safe."""
-        deadline = None
-        for wait in _busy_waits():
+        for wait in _busy_waits(self.busy_timeout_seconds):
             try:
                 return statement(db or self._connection())
             except sqlite3.OperationalError as exc:
                 if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # also BUSY_SNAPSHOT…
                     raise
-                now = time.monotonic()
-                deadline = deadline or now + self.busy_timeout_seconds
-                if now >= deadline:
-                    raise
             self._sleep(wait)
-        raise AssertionError("unreachable: _busy_waits never ends")
+        return statement(db or self._connection())  # the last try: now "database is locked" goes up
 
 
-def _busy_waits() -> Iterator[float]:
-    """The pauses between tries while the database is locked: 20 µs, doubling, at most 2 ms."""
+def _busy_waits(timeout: float) -> Iterator[float]:
+    """The pauses between tries while the database is locked: 20 µs, doubling, at most 2 ms,
+    until `timeout` seconds have passed since the first try."""
+    deadline = time.monotonic() + timeout
     wait = FIRST_BUSY_WAIT_SECONDS
-    while True:
+    while time.monotonic() < deadline:
         yield wait
         wait = min(wait * 2, LONGEST_BUSY_WAIT_SECONDS)
 
@@ -329,9 +326,8 @@ def _restart(db: sqlite3.Connection) -> None:
     it waits for readers to leave the WAL: with a reader that stays (a sqlite3 shell left open
     on the file), claims waited up to the whole 0.1 s each round, and one claim 512 ms over
     five rounds; with short tries the longest claim took 1.1 ms (docs/benchmarks.md)."""
-    deadline = time.monotonic() + RESTART_WAIT_SECONDS
-    for wait in _busy_waits():
+    for wait in _busy_waits(RESTART_WAIT_SECONDS):
         busy, _, _ = db.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-        if not busy or time.monotonic() >= deadline:
+        if not busy:
             return
         time.sleep(wait)

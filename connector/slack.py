@@ -100,14 +100,10 @@ def _filled(value: Any, fallback: str) -> str:
     return fallback if value in (None, False, "", []) else str(value)
 
 
-def _dict(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
 def built_in_values(answer: dict, salesforce_block: dict) -> dict:
     """What the built-in messages show, escaped for mrkdwn; `facts` and `quote_line` are the
     lines several messages share, built once."""
-    analysis, interview = _dict(answer.get("analysis")), _dict(answer.get("interview"))
+    analysis, interview = answer.get("analysis") or {}, answer.get("interview") or {}
     sentiment = _escaped(analysis.get("sentiment"))
     score = _escaped(interview.get("quality_score"))
     quality = f"{score}/5" if score not in (None, False) else "n/a"
@@ -119,9 +115,9 @@ def built_in_values(answer: dict, salesforce_block: dict) -> dict:
         "facts": facts,
         "quote_line": f"> {quote}\n" if quote not in (None, False, "") else "",
         "reason": _escaped(answer.get("reason")),
-        "report_summary": _escaped(_dict(answer.get("report")).get("summary")),
-        "study_title": _escaped(_dict(answer.get("study")).get("title")),
-        "lookup_strategy": _escaped(_dict(salesforce_block.get("lookup")).get("strategy")),
+        "report_summary": _escaped((answer.get("report") or {}).get("summary")),
+        "study_title": _escaped((answer.get("study") or {}).get("title")),
+        "lookup_strategy": _escaped((salesforce_block.get("lookup") or {}).get("strategy")),
     }
 
 

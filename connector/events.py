@@ -355,7 +355,11 @@ def _iso_utc(value: str) -> str | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)  # Koji documents UTC timestamps
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    try:
+        moment = moment.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:30+01:00 is in year 0, which datetime cannot hold
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 _cached_iso_utc = lru_cache(maxsize=256)(_iso_utc)

@@ -13,7 +13,6 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 from liquid.exceptions import LiquidError
 
@@ -21,6 +20,7 @@ from connector.events import iso_utc
 from connector.profile import FieldSpec, Profile, liquid_message
 from connector.soql import SoqlError, lookup_query
 from connector.text_limits import join_within, truncate
+from connector.web_links import web_url
 
 _ID_CHARS = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$")
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -158,9 +158,8 @@ def _text(spec: FieldSpec, raw: Any) -> Outcome:
 
 
 def _url(spec: FieldSpec, raw: Any) -> Outcome:
-    text = str(raw).strip()
-    parts = urlsplit(text) if isinstance(raw, str) else None
-    if not parts or parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", text):
+    text = web_url(raw)
+    if text is None:
         return _left_out("not a valid http(s) URL")
     if len(text) > spec.max_length:
         # A cut URL leads nowhere: better no link than a broken one.
@@ -287,7 +286,16 @@ def parse_instant(raw: Any) -> datetime | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:  # in year 0 or 10000 once in UTC
+        return None
+
+
+# The dates Salesforce stores (Data Loader guide, "Data Import Dates"); it refuses others,
+# and a refused value fails the whole PATCH. The fixed-width ISO forms compare as strings.
+EARLIEST_DATETIME, LATEST_DATETIME = "1700-01-01T00:00:00Z", "4000-12-31T00:00:00Z"
+EARLIEST_DATE, LATEST_DATE = EARLIEST_DATETIME[:10], LATEST_DATETIME[:10]
 
 
 def _datetime(spec: FieldSpec, raw: Any) -> Outcome:
@@ -295,17 +303,20 @@ def _datetime(spec: FieldSpec, raw: Any) -> Outcome:
     instant = iso_utc(raw)
     if instant is None:
         return _left_out("not an ISO 8601 date and time")
+    if not EARLIEST_DATETIME <= instant <= LATEST_DATETIME:
+        return _left_out(f"outside the dates Salesforce accepts ({EARLIEST_DATETIME} to {LATEST_DATETIME})")
     return Outcome(instant)
 
 
 def _date(spec: FieldSpec, raw: Any) -> Outcome:
     moment = parse_instant(raw)
-    if moment is not None:
-        return Outcome(moment.date().isoformat())
     try:
-        return Outcome(date.fromisoformat(str(raw).strip()).isoformat())
+        day = moment.date().isoformat() if moment is not None else date.fromisoformat(str(raw).strip()).isoformat()
     except ValueError:
         return _left_out("not an ISO 8601 date")
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        return _left_out(f"outside the dates Salesforce accepts ({EARLIEST_DATE} to {LATEST_DATE})")
+    return Outcome(day)
 
 
 CONVERTERS = {"text": _text, "textarea": _text, "url": _url, "email": _email, "picklist": _picklist,

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from liquid import Environment, StrictDefaultUndefined
 from liquid.exceptions import LiquidError
+from liquid.filter import string_filter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.yaml"
@@ -74,7 +75,15 @@ class _Environment(Environment):
     context_depth_limit = 20
 
 
+@string_filter
+def blockquote(text: str) -> str:
+    """Quote every line for Slack mrkdwn: a line break in a customer's words must not end the
+    blockquote, or the next line could pass for the connector's own (a fake "*Sentiment:*")."""
+    return "> " + text.replace("\n", "\n> ")
+
+
 TEMPLATES = _Environment(undefined=StrictDefaultUndefined)
+TEMPLATES.filters["blockquote"] = blockquote
 
 
 def check_paths(paths: list[str]) -> None:

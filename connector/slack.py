@@ -12,20 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from liquid.exceptions import LiquidError
 
-from connector.profile import SLACK_TEMPLATE_NAMES, Profile, compile_template
+from connector.profile import SLACK_TEMPLATE_NAMES, Profile, blockquote, compile_template
 from connector.text_limits import truncate
+from connector.web_links import web_url
 
 MAX_BLOCKS, MAX_SECTION, MAX_HEADER, MAX_TEXT, MAX_CONTEXT, MAX_FIELD = 50, 3000, 150, 40000, 2000, 2000
+MAX_BUTTON_URL = 3000
 QUIET_SKIPS = ("anonymous", "duplicate", "not_mapped")
 
 _FACTS = ("*Sentiment:* {{ analysis.sentiment | downcase | default: \"not given\" }}"
           "   *Quality:* {% if interview.quality_score %}{{ interview.quality_score }}/5{% else %}n/a{% endif %}\n"
           "*Themes:* {{ analysis.themes | join: \", \" | default: \"none\" }}")
-_QUOTE = "{% if analysis.quote %}> {{ analysis.quote }}\n{% endif %}"
+# `blockquote` (connector/profile.py) quotes every line of the quote, not just the first.
+_QUOTE = "{% if analysis.quote %}{{ analysis.quote | blockquote }}\n{% endif %}"
 DEFAULT_TEMPLATES = {
     "updated_contact": _QUOTE + _FACTS,
     "skipped": "*{{ reason | default: \"Not written to Salesforce.\" }}*\n" + _FACTS,
@@ -113,7 +115,7 @@ def built_in_values(answer: dict, salesforce_block: dict) -> dict:
              f"   *Quality:* {quality}\n*Themes:* {_filled(themes, 'none')}")
     return {
         "facts": facts,
-        "quote_line": f"> {quote}\n" if quote not in (None, False, "") else "",
+        "quote_line": f"{blockquote(quote)}\n" if quote not in (None, False, "") else "",
         "reason": _escaped(answer.get("reason")),
         "report_summary": _escaped((answer.get("report") or {}).get("summary")),
         "study_title": _escaped((answer.get("study") or {}).get("title")),
@@ -148,8 +150,8 @@ def context_block(mrkdwn: str) -> dict:
 
 
 def link_button(label: str, url: str | None) -> dict | None:
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if not parts or parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 3000:
+    url = web_url(url)
+    if url is None or len(url) > MAX_BUTTON_URL:
         return None
     return {"type": "actions", "elements": [
         {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}]}
@@ -166,6 +168,9 @@ def metric_fields(metrics: dict) -> dict | None:
 def message(title: str, body: str, *extra: dict | None) -> dict:
     """``text`` (notification and fallback) and ``blocks`` for one message."""
     blocks = [header(title)] + ([section(body)] if body else []) + [block for block in extra if block]
+    # The header is plain_text, shown as written; `text` is mrkdwn like the body, so the
+    # title's names and study titles are escaped there (a name "<!channel>" must not ping).
+    title = escape_mrkdwn(title)
     text = truncate(f"{title}\n{body}" if body else title, MAX_TEXT)[0]
     return {"text": text, "blocks": blocks[:MAX_BLOCKS]}
 

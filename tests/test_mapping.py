@@ -11,7 +11,9 @@ from connector.mapping import (
 from connector.profile import FieldSpec
 from connector.profile import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
-from tests.fakes.salesforce import RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, fields_matching
+from tests.fakes.salesforce import (
+    RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, check_value, describe_field, fields_matching,
+)
 
 
 def answer_with(**parts) -> dict:
@@ -207,13 +209,29 @@ def test_fields_always_fit_and_never_leak_into_warnings(quote, themes, email):
         assert quote.strip() not in notes
 
 
-@given(st.datetimes(min_value=datetime(1000, 1, 1)))  # strftime pads no year below 1000
+@given(st.datetimes(min_value=datetime(1700, 1, 1), max_value=datetime(4000, 12, 31)))
 def test_datetime_fields_take_the_canonical_form_as_it_is(moment):
     # "…:SSZ" is passed through unparsed; it must equal what parsing and reformatting gives.
     spec = next(spec for spec in DEFAULT.all_fields if spec.type == "datetime")
     text = moment.isoformat(timespec="seconds") + "Z"
     expected = parse_instant(text).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert CONVERTERS["datetime"](spec, text).value == expected
+
+
+@given(st.datetimes(), st.integers(min_value=-23 * 60 - 59, max_value=23 * 60 + 59), st.sampled_from(["datetime", "date"]))
+def test_dates_salesforce_cannot_store_are_left_out_never_an_error(moment, offset_minutes, kind):
+    # Salesforce stores 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z; a value outside fails the
+    # whole PATCH. Years 1 and 9999 with an offset fall outside what datetime itself can hold.
+    sign, minutes = "+" if offset_minutes >= 0 else "-", abs(offset_minutes)
+    text = f"{moment.isoformat(timespec='seconds')}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    spec = FieldSpec(name="When__c", type=kind, source="interview.completed_at")
+    outcome = CONVERTERS[kind](spec, text)
+    if outcome.skip is None:
+        low, high = ("1700-01-01T00:00:00Z", "4000-12-31T00:00:00Z") if kind == "datetime" else ("1700-01-01", "4000-12-31")
+        assert low <= outcome.value <= high
+        assert check_value(describe_field("When__c", kind), outcome.value) is None
+    else:
+        assert "outside the dates Salesforce accepts" in outcome.skip or "not an ISO 8601" in outcome.skip
 
 
 @given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=40)),

@@ -310,3 +310,24 @@ def test_deeply_nested_values_get_a_clear_answer_not_a_500(koji, depth):
     if response.status_code == 400:
         assert problem_slug(response) == "malformed-json"
         assert "nested" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("data", [
+    {"timestamp": "9999-12-31T23:59:59-01:00"},                       # in year 10000 once in UTC
+    {"completed_at": "0001-01-01T00:30:00+01:00"},                    # in year 0 once in UTC
+    {"transcript_url": "http://[::1"},                                # urlsplit raises on it
+    {"transcript_url": "https://x.example:99999/t"},
+])
+def test_values_python_cannot_hold_are_left_out_not_a_500(koji, client, auth, data):
+    # Before: OverflowError / ValueError → 500 on every retry, so Koji would give the event up.
+    timestamp = data.pop("timestamp", "2026-04-16T10:24:10Z")
+    body = json.dumps({"type": "interview.analysis_ready", "timestamp": timestamp,
+                       "data": {"interview_id": "int_odd_values", "respondent_email": "ann@example.com", **data}})
+    response = koji.deliver(body.encode())
+    assert response.status_code == 200, response.get_data(as_text=True)
+    answer = response.get_json()
+    assert answer["action"] == "update_contact"
+    assert "Transcript_URL__c" not in answer["salesforce"]["fields"]
+    assert all(block["type"] != "actions" for block in answer["slack"]["blocks"])
+    mapped = client.post("/v1/salesforce/map", json=answer, headers=auth)
+    assert mapped.status_code == 200, mapped.get_data(as_text=True)

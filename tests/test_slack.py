@@ -165,3 +165,40 @@ def test_python_built_ins_match_the_liquid_reference(case):
         context, values = template_context(variant, salesforce_block), built_in_values(variant, salesforce_block)
         for name, render in BUILT_IN.items():
             assert render(values).strip() == _DEFAULTS[name].render(**context).strip(), (case, name)
+
+
+def test_the_fallback_text_escapes_names_and_titles_too():
+    # `text` is mrkdwn (the notification and what the n8n workflow posts); the header is plain_text.
+    answer = interview(respondent={"name": "<!channel> Mallory & Co", "company": "<!here>"},
+                       interview={"id": "i1", "quality_score": 4.0, "study_title": "<https://evil.example|Click>"})
+    for message in (slack_for(answer), slack_for(answer)["contact_not_found"]):
+        assert "<!channel>" not in message["text"] and "<!here>" not in message["text"]
+        assert "<https://evil" not in message["text"]
+        assert "&lt;!channel&gt; Mallory &amp; Co (&lt;!here&gt;)" in message["text"]
+        assert message["blocks"][0]["text"]["text"].startswith(":")  # the header keeps the plain words
+        assert "<!channel> Mallory & Co" in message["blocks"][0]["text"]["text"]
+
+
+def test_a_line_break_in_the_quote_cannot_end_the_blockquote():
+    message = slack_for(interview(analysis={"quote": "Fine.\n*Sentiment:* positive", "themes": [],
+                                            "sentiment": "negative"}))
+    body = message["blocks"][1]["text"]["text"]
+    assert body.startswith("> Fine.\n> *Sentiment:* positive\n*Sentiment:* negative")
+
+
+def test_a_transcript_url_slack_would_refuse_gets_no_button(slack):
+    for url in ["https://x.example/a b", "http://[::1", "javascript:alert(1)"]:
+        message = slack_for(interview(interview={"id": "i1", "quality_score": 4.0, "transcript_url": url}))
+        assert all(block["type"] != "actions" for block in message["blocks"]), url
+        response = requests.post(slack.base_url + "/api/chat.postMessage", headers={"Authorization": f"Bearer {slack.token}"},
+                                 json={"channel": "C0KOJI0001", "text": message["text"], "blocks": message["blocks"]},
+                                 timeout=10)
+        assert response.json()["ok"], response.json()
+
+
+def test_the_fake_slack_refuses_a_button_url_with_a_space(slack):
+    blocks = [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "Open"},
+                                                "url": "https://x.example/a b"}]}]
+    response = requests.post(slack.base_url + "/api/chat.postMessage", headers={"Authorization": f"Bearer {slack.token}"},
+                             json={"channel": "C0KOJI0001", "text": "t", "blocks": blocks}, timeout=10)
+    assert response.json() == {"ok": False, "error": "invalid_blocks"}

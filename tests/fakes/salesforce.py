@@ -31,7 +31,7 @@ import re
 import secrets
 import threading
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -251,6 +251,8 @@ class _Query:
 
 # -- value checks --------------------------------------------------------------------
 
+_EARLIEST = datetime(1700, 1, 1, tzinfo=timezone.utc)
+_LATEST = datetime(4000, 12, 31, tzinfo=timezone.utc)
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$")
 
 
@@ -279,9 +281,20 @@ def _check_when(field: dict, value) -> dict | None:
     if not isinstance(value, str) or not pattern.match(value):
         return _parser_error(field["type"], value)
     try:
-        parse(value)
+        moment = parse(value)
     except ValueError:
         return _parser_error(field["type"], value)
+    # Salesforce stores 1700-01-01T00:00:00Z to 4000-12-31T00:00:00Z only (Data Loader guide,
+    # "Data Import Dates"). The error code for a date outside it is not documented there;
+    # this one is Salesforce's code for a value its field cannot hold.
+    if isinstance(moment, datetime):
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        inside = _EARLIEST <= moment <= _LATEST
+    else:
+        inside = _EARLIEST.date() <= moment <= _LATEST.date()
+    if not inside:
+        return {"message": f"{field['label']}: invalid date: value outside the valid range {value[:40]}",
+                "errorCode": "FIELD_INTEGRITY_EXCEPTION", "fields": [field["name"]]}
     return None
 
 

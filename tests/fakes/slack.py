@@ -9,7 +9,8 @@ on the real one (https://api.slack.com/methods/chat.postMessage):
 * unknown channel → ``channel_not_found`` (ids ``C…`` and names, with or without ``#``);
 * neither ``text`` nor ``blocks``/``attachments`` → ``no_text``;
 * more than 50 blocks, a block without ``type``, section text over 3,000
-  characters, header text over 150 → ``invalid_blocks``; ``blocks`` that are
+  characters, header text over 150, a button URL with a space, without a scheme
+  or over 3,000 characters → ``invalid_blocks``; ``blocks`` that are
   not a JSON array → ``invalid_blocks_format``;
 * ``text`` over 40,000 characters → ``msg_too_long``.
 
@@ -21,6 +22,7 @@ with ``Retry-After``) or Slack errors (``error="ratelimited"`` …).
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -32,6 +34,7 @@ MAX_BLOCKS = 50
 MAX_TEXT = 40_000
 MAX_SECTION_TEXT = 3_000
 MAX_HEADER_TEXT = 150
+MAX_BUTTON_URL = 3_000
 
 
 class FakeSlack(LoopbackServer):
@@ -168,7 +171,18 @@ def _blocks_valid(blocks: list) -> bool:
                 return False
             if len(text.get("text", "")) > MAX_HEADER_TEXT:
                 return False
+        for element in block.get("elements") or []:
+            if isinstance(element, dict) and element.get("type") == "button" and "url" in element:
+                if not _button_url_valid(element["url"]):
+                    return False
     return True
+
+
+def _button_url_valid(url) -> bool:
+    # A button's url: at most 3,000 characters (Block Kit reference, button element), and a URL:
+    # Slack refuses a message whose button carries a space or no scheme.
+    return (isinstance(url, str) and 0 < len(url) <= MAX_BUTTON_URL
+            and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", url) is not None)
 
 
 def _parse_params(content_type: str, body: bytes, query: str) -> dict:

@@ -1,0 +1,28 @@
+from hypothesis import given, strategies as st
+
+from connector.web_links import web_url
+
+
+def test_absolute_http_urls_with_a_host_are_kept_stripped():
+    assert web_url(" https://app.koji.so/t/1?sig=9f1c ") == "https://app.koji.so/t/1?sig=9f1c"
+    assert web_url("http://[::1]:8080/x") == "http://[::1]:8080/x"
+
+
+def test_everything_else_is_not_a_link():
+    for bad in ["", "   ", "app.koji.so/t/1", "javascript:alert(1)", "ftp://x.example/f", "https://x.example/a b",
+                "https://x.example/\tb", "http://:80/", "https://", None, 42, ["https://x.example"]]:
+        assert web_url(bad) is None, bad
+
+
+def test_urls_that_make_urlsplit_raise_are_not_links():
+    # urlsplit raises ValueError on these; before web_url they were a 500 on verify and map.
+    assert web_url("http://[::1") is None
+    assert web_url("https://x.example:99999/") is None
+    assert web_url("https://x.example:port/") is None
+
+
+@given(st.text(max_size=200))
+def test_any_text_gets_an_answer_never_an_exception(text):
+    for candidate in (text, "https://" + text, "http://[" + text):
+        url = web_url(candidate)
+        assert url is None or (url.startswith(("http://", "https://")) and not any(c.isspace() for c in url))

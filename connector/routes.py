@@ -12,7 +12,8 @@ from connector import signatures
 from connector.auth import require_api_key
 from connector.envelope import open_envelope
 from connector.errors import (
-    InvalidSignature, NotConfigured, NotFound, UnsupportedMediaType, UpstreamUnavailable, ValidationFailed,
+    InvalidSignature, NotConfigured, NotFound, PayloadTooLarge, UnsupportedMediaType, UpstreamUnavailable,
+    ValidationFailed,
 )
 from connector.events import NormalizedEvent
 from connector.salesforce import SalesforceError, SalesforceNotConfigured, check_fields, target_fields
@@ -49,8 +50,7 @@ def openapi() -> Response:
 
 @bp.post("/v1/koji/verify")
 def verify() -> Response:
-    raw = request.get_data(cache=False)
-    return _verified(raw, request.headers.get(signatures.SIGNATURE_HEADER))
+    return _verified(_raw_body(), request.headers.get(signatures.SIGNATURE_HEADER))
 
 
 @bp.post("/v1/koji/verify-envelope")
@@ -120,10 +120,25 @@ def _verified(raw: bytes, signature: str | None) -> Response:
     return jsonify(answer)
 
 
+def _raw_body() -> bytes:
+    """The body as sent; 413 past the limit however it is framed.
+
+    Werkzeug refuses a Content-Length over MAX_CONTENT_LENGTH, but a chunked body (no
+    Content-Length; gunicorn marks such a stream `wsgi.input_terminated`) it cuts at the
+    limit and hands on the first MiB as if it were the whole body."""
+    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
+        return request.get_data(cache=False)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    body = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge()
+    return body
+
+
 def _json_body(what: str = "body") -> dict[str, Any]:
     if not request.is_json:
         raise UnsupportedMediaType(f"Send the {what} as application/json.")
-    return parse_json_object(request.get_data(cache=False), what=what)
+    return parse_json_object(_raw_body(), what=what)
 
 
 def _check_map_payload(payload: dict[str, Any]) -> None:

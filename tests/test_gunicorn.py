@@ -127,3 +127,27 @@ def test_send_test_event_command_is_verified_by_the_service(tmp_path):
         answer = json.loads(result.stdout.split("\n", 1)[1])
         assert answer["event"]["key"] == "int_cli_1:interview.analysis_ready"
         assert answer["respondent"]["email"] == "test.buyer@example.com"
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut_to_the_limit(tmp_path):
+    # Werkzeug cuts a chunked body (no Content-Length) at MAX_CONTENT_LENGTH and passes the
+    # first part on. Signed over that first part, such a body used to verify and be claimed.
+    limit = 4096
+    event = json.loads(sample_bytes(SAMPLE))
+    event["data"]["summary"] = ""
+    head = json.dumps(event).encode()
+    event["data"]["summary"] = "x" * (limit - len(head))
+    first_part = json.dumps(event).encode()
+    assert len(first_part) == limit
+    with running_connector(tmp_path, env={"MAX_BODY_BYTES": str(limit)}) as live:
+        def post(path: str, raw: bytes):  # a generator body: requests sends it chunked
+            return requests.post(live.base_url + path, data=(raw[i:i + 1000] for i in range(0, len(raw), 1000)),
+                                 timeout=30, headers={"Content-Type": "application/json", **live.headers(),
+                                                      "X-Koji-Signature": sign(first_part, live.webhook_secret)})
+        over = post("/v1/koji/verify", first_part + b" " * 50)
+        assert over.status_code == 413, over.text
+        assert over.headers["Content-Type"] == "application/problem+json"
+        assert post("/v1/salesforce/map", first_part + b" " * 50).status_code == 413
+        within = post("/v1/koji/verify", first_part)
+        assert within.status_code == 200, within.text
+        assert within.json()["delivery"]["status"] == "first"

@@ -37,9 +37,15 @@ def _settings_or_exit() -> Settings:
         _exit(f"configuration refused: {exc}")
 
 
+# gunicorn's exit code for "the application could not be loaded": a worker that exits with it
+# stops the whole server. With any other code gunicorn starts a new worker, which fails the
+# same way, again and again, while the port stays open.
+APP_LOAD_ERROR = 4
+
+
 def _exit(message: str):
     print(f"connector: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
+    raise SystemExit(APP_LOAD_ERROR)
 
 
 def _secret_values(settings: Settings) -> list[str]:

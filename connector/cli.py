@@ -8,6 +8,7 @@ from importlib import resources
 
 from connector import dev_secrets
 from connector.salesforce_cli import register as register_salesforce_commands
+from connector.profile import ProfileError, load_profile
 from connector.settings import SettingsError, load_settings
 
 SAMPLES = {
@@ -53,8 +54,13 @@ def _serve(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"connector: configuration refused: {exc}", file=sys.stderr)
         return 2
+    try:  # refused here, before gunicorn starts, it is one clear message and exit code 2
+        load_profile(settings.mapping_profile)
+    except ProfileError as exc:
+        print(f"connector: mapping profile refused: {exc}", file=sys.stderr)
+        return 2
     # Create (and print) development secrets once, before the workers start and read them.
-    dev_secrets.announce(dev_secrets.fill_missing(settings), dev_secrets.secrets_path(settings))
+    dev_secrets.announce(dev_secrets.fill_missing(settings), dev_secrets.secrets_path(settings), settings)
     from connector.server import run_gunicorn
     run_gunicorn(args.host, args.port, args.workers)
     return 0

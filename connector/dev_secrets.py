@@ -26,15 +26,25 @@ def fill_missing(settings: Settings) -> dict[str, str]:
     if not settings.is_development or (settings.koji_webhook_secret and settings.connector_api_keys):
         return {}
     stored, created = _load_or_create(secrets_path(settings))
+    filled = {}
     if not settings.koji_webhook_secret:
         settings.koji_webhook_secret = [SecretStr(stored["KOJI_WEBHOOK_SECRET"])]
+        filled["KOJI_WEBHOOK_SECRET"] = stored["KOJI_WEBHOOK_SECRET"]
     if not settings.connector_api_keys:
         settings.connector_api_keys = [SecretStr(stored["CONNECTOR_API_KEYS"])]
-    return stored if created else {}
+        filled["CONNECTOR_API_KEYS"] = stored["CONNECTOR_API_KEYS"]
+    # Only what is used: a generated secret printed next to one set in the environment would
+    # be taken for the one in force.
+    return filled if created else {}
 
 
-def announce(generated: dict[str, str], path: Path) -> None:
+def announce(generated: dict[str, str], path: Path, settings: Settings | None = None) -> None:
+    """Print the banner with the values generated now; on later starts in development mode, a
+    line that says so (without the values, which were printed when they were made)."""
     if not generated:
+        if settings is not None and settings.is_development:
+            print(f"connector: DEVELOPMENT MODE, not for production; secrets that are not set come from {path}",
+                  file=sys.stderr, flush=True)
         return
     lines = ["", "=" * 72, " DEVELOPMENT MODE — not for production (set CONNECTOR_MODE=production)",
              " Generated once and stored in " + str(path) + ":"]

@@ -23,3 +23,20 @@ def test_production_and_configured_secrets_are_left_alone(tmp_path):
                           database_path=tmp_path / "p.sqlite3")
     assert dev_secrets.fill_missing(production) == {}
     assert not dev_secrets.secrets_path(production).exists()
+
+
+def test_a_secret_set_in_the_environment_is_not_printed_over(tmp_path, capsys):
+    # Printing a generated webhook secret next to one that is set would show the wrong one.
+    settings = Settings(database_path=tmp_path / "state.sqlite3", koji_webhook_secret="my-real-secret")
+    created = dev_secrets.fill_missing(settings)
+    assert set(created) == {"CONNECTOR_API_KEYS"}
+    assert settings.koji_webhook_secret[0].get_secret_value() == "my-real-secret"
+
+
+def test_later_starts_still_say_development_mode_without_the_values(tmp_path, capsys):
+    settings = Settings(database_path=tmp_path / "state.sqlite3")
+    dev_secrets.fill_missing(settings)
+    again = Settings(database_path=tmp_path / "state.sqlite3")
+    dev_secrets.announce(dev_secrets.fill_missing(again), dev_secrets.secrets_path(again), again)
+    err = capsys.readouterr().err
+    assert "DEVELOPMENT MODE" in err and again.connector_api_keys[0].get_secret_value() not in err

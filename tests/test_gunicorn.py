@@ -151,3 +151,32 @@ def test_a_chunked_body_over_the_limit_is_413_not_cut_to_the_limit(tmp_path):
         within = post("/v1/koji/verify", first_part)
         assert within.status_code == 200, within.text
         assert within.json()["delivery"]["status"] == "first"
+
+
+def test_a_configuration_the_app_refuses_stops_plain_gunicorn_instead_of_restarting_workers(tmp_path):
+    # A worker that exits with code 2 is replaced by gunicorn, endlessly (about 5 a second),
+    # with the port held open; exit code 4 ("app failed to load") stops the server.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nfields:\n  - {name: X__c, type: text, length: 10, template: '{{ analysis.qoute }}'}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
+    env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"))
+    for extra in ({"MAPPING_PROFILE": str(bad)}, {"CONNECTOR_MODE": "production"}):
+        result = subprocess.run([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{free_port()}", "--workers", "2",
+                                 "connector:create_app()"], cwd=REPO, env={**env, **extra}, capture_output=True,
+                                text=True, timeout=60)
+        # 4, or 1 when the second worker's exit interrupts gunicorn's own halt (a traceback)
+        assert result.returncode != 0 and "App failed to load" in result.stderr, result.stderr[-2000:]
+        assert result.stderr.count("Booting worker") <= 2, result.stderr[-2000:]  # no restart loop
+        assert ("bad.yaml:3" in result.stderr) or ("KOJI_WEBHOOK_SECRET" in result.stderr)
+
+
+def test_connector_serve_refuses_a_bad_profile_before_starting_gunicorn(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nfields: [{name: X__c, type: txt}]\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
+    env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), MAPPING_PROFILE=str(bad))
+    result = subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(free_port())],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "mapping profile refused" in result.stderr and "bad.yaml:2" in result.stderr
+    assert "Booting worker" not in result.stderr

@@ -41,9 +41,14 @@ def test_production_with_secrets_starts(monkeypatch):
 
 
 @pytest.mark.parametrize("name, value", [("QUALITY_THRESHOLD", "9"), ("HTTP_TIMEOUT_SECONDS", "0"),
-                                         ("CONNECTOR_MODE", "staging")])
+                                         ("CONNECTOR_MODE", "staging"), ("LOG_LEVEL", "verbose")])
 def test_bad_values_name_the_variable_but_not_the_value(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert name in str(caught.value)
+
+
+def test_log_level_is_read_in_any_case(monkeypatch):
+    monkeypatch.setenv("LOG_LEVEL", " warning ")
+    assert load_settings().log_level == "WARNING"

@@ -2,7 +2,7 @@ from collections import Counter
 
 from hypothesis import given, strategies as st
 
-from connector.text_limits import ELLIPSIS, join_within, truncate
+from connector.text_limits import ELLIPSIS, _attached, join_within, truncate
 
 import pytest
 
@@ -37,19 +37,41 @@ def test_truncated_text_fits_and_is_a_prefix(text, limit):
         assert text.startswith(result[:-1])
 
 
-@given(texts, st.integers(min_value=2, max_value=60))
-def test_cut_falls_on_a_word_boundary_when_one_exists(text, limit):
+@given(texts, st.integers(min_value=2, max_value=200))
+def test_cut_falls_on_a_word_boundary_when_one_is_near_the_limit(text, limit):
     result, cut = truncate(text, limit)
     if not cut:
         return
     kept = result[:-1]
     room = limit - 1
-    has_boundary = any(text[i].isspace() and not text[i - 1].isspace() for i in range(1, room + 1))
-    if has_boundary:
+    window = max(room // 5, 20)
+    near = any(text[i].isspace() and not text[i - 1].isspace() for i in range(max(1, room - window + 1), room + 1))
+    if near:
         assert text[len(kept)].isspace()
         assert not kept[-1].isspace()
+        assert len(kept) >= room - window
     else:
-        assert len(kept) == room
+        # A hard cut: at the limit, or moved back so no accent or emoji sequence is split
+        # (unless the text is marks only and nothing whole could be kept).
+        assert len(kept) <= room
+        splits = _attached(text[len(kept)]) or kept.endswith("\u200d")
+        assert not splits or len(kept) == room
+
+
+def test_a_word_far_from_the_limit_does_not_throw_the_text_away():
+    # "a " + 10,000 letters used to become "a…" in a 4,000-character field.
+    result, _ = truncate("a " + "y" * 9998, 4000)
+    assert len(result) == 4000
+    assert truncate(">" + "x" * 10000, 3000)[0] == ">" + "x" * 2998 + ELLIPSIS
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("e\u0301" * 10, 6, "e\u0301e\u0301" + ELLIPSIS),              # not "é" + "e" with its accent cut off
+    ("\U0001f469\u200d\U0001f4bb" * 5, 5, "\U0001f469\u200d\U0001f4bb" + ELLIPSIS),  # no dangling joiner
+    ("\U0001f44d\U0001f3fd" * 5, 4, "\U0001f44d\U0001f3fd" + ELLIPSIS),   # the skin tone stays with its hand
+])
+def test_a_hard_cut_splits_no_accent_or_emoji_sequence(text, limit, expected):
+    assert truncate(text, limit) == (expected, True)
 
 
 @given(st.lists(st.text(alphabet="abcé xyz😀", min_size=1, max_size=30)), st.integers(min_value=0, max_value=120))

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from connector.mapping import lookup_value
+
 UPDATE, NOTIFY, SKIP = "update_contact", "notify", "skip"
 
 
@@ -50,7 +52,10 @@ _LOOKUP_WORDS = {"contact_id": "Salesforce Contact id", "external_id": "external
 
 
 def usable_identifiers(event: dict[str, Any], lookup_order: Sequence[str]) -> list[str]:
+    """The lookups of `lookup_order` this event has a value for that the mapping can look up
+    by: a Contact id that is not one, or an e-mail that is not an address, does not count,
+    or the answer would say update_contact with no lookup to do it by."""
     respondent = event["respondent"]
     present = {"contact_id": respondent["salesforce_contact_id"], "external_id": respondent["external_id"],
                "email": respondent["email"]}
-    return [name for name in lookup_order if present.get(name)]
+    return [name for name in lookup_order if present.get(name) and lookup_value(name, str(present[name])) is not None]

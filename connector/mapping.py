@@ -22,9 +22,9 @@ from connector.soql import SoqlError, lookup_query
 from connector.text_limits import join_within, truncate
 from connector.web_links import web_url
 
-_ID_CHARS = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?$")
+_ID_CHARS = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?")  # fullmatch: "$" lets a final newline in
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # with fullmatch: "$" would let a final newline in
 NO_CONTACT_EVENTS = ("study.published", "report.generated")
 NO_LOOKUP = {"strategy": None, "field": None, "value": None, "soql": None}
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
@@ -51,7 +51,7 @@ def salesforce_id(value: str) -> str | None:
     The 3-character suffix encodes which of the first 15 characters are capitals,
     so an 18-character id with the wrong suffix is a mistyped id.
     """
-    if not isinstance(value, str) or not _ID_CHARS.match(value):
+    if not isinstance(value, str) or not _ID_CHARS.fullmatch(value):
         return None
     suffix = "".join(
         _ID_SUFFIX[sum(1 << i for i, char in enumerate(value[start:start + 5]) if char.isupper())]
@@ -78,9 +78,14 @@ def _lookup_value(strategy: str, value: str) -> tuple[str | None, str | None]:
         if canonical is None or not canonical.startswith("003"):
             return None, "respondent.salesforce_contact_id is not a Contact id (15 or 18 characters, 003…); not used"
         return canonical, None
-    if strategy == "email" and not _EMAIL.match(value):
+    if strategy == "email" and not _EMAIL.fullmatch(value):
         return None, "respondent.email is not an e-mail address; not used"
     return value, None
+
+
+def lookup_value(strategy: str, value: str) -> str | None:
+    """The value a lookup by `strategy` would use, or None when `value` cannot be looked up by."""
+    return _lookup_value(strategy, value)[0]
 
 
 def choose_lookup(answer: dict, profile: Profile) -> tuple[dict, list[dict]]:
@@ -169,7 +174,7 @@ def _url(spec: FieldSpec, raw: Any) -> Outcome:
 
 def _email(spec: FieldSpec, raw: Any) -> Outcome:
     text = str(raw).strip()
-    if not _EMAIL.match(text) or len(text) > spec.max_length:
+    if not _EMAIL.fullmatch(text) or len(text) > spec.max_length:
         return _left_out("not an e-mail address that fits the field")
     return Outcome(text)
 

@@ -23,7 +23,7 @@ _ESCAPES = {
     "\f": "\\f",
 }
 # API names are identifiers: letters, digits, underscores (custom ones end in __c).
-_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # fullmatch: "$" lets a final newline in
 
 
 # What _escape_char changes: quotes, backslash, and control characters.
@@ -51,7 +51,7 @@ def quote_literal(value: str) -> str:
 
 
 def _identifier(name: str) -> str:
-    if not _IDENTIFIER.match(name):
+    if not _IDENTIFIER.fullmatch(name):
         raise SoqlError(f"not a Salesforce API name: {name!r}")
     return name
 

@@ -20,7 +20,11 @@ def event(event_type="interview.completed", **data):
     (event(respondent_email="a@b.co"), 3, ("update_contact", None)),
     (event(respondent_email=None, quality_score=5), 3, ("skip", "anonymous")),
     (event(respondent={"external_id": "ext-1"}, quality_score=5), 3, ("update_contact", None)),
-    (event(metadata={"salesforce_contact_id": "0035g00000ABCdeAAF"}), 3, ("update_contact", None)),
+    (event(metadata={"salesforce_contact_id": "0035g00000ABCdeAAH"}), 3, ("update_contact", None)),
+    (event(metadata={"salesforce_contact_id": "0035g00000ABCde"}), 3, ("update_contact", None)),
+    # An identifier the mapping cannot look up by does not identify: the answer would say
+    # update_contact with no lookup to do it by.
+    (event(metadata={"salesforce_contact_id": "0035g00000ABCdeAAF"}), 3, ("skip", "anonymous")),  # bad checksum
     (event(respondent_email="not-an-address"), 3, ("skip", "anonymous")),
     (event("interview.failed_quality_gate", respondent_email="a@b.co"), 3, ("skip", "failed_quality_gate")),
     (event("report.generated"), 3, ("notify", None)),
@@ -48,3 +52,17 @@ def test_an_identifier_the_profile_cannot_look_up_is_anonymous():
 def test_a_profile_that_skips_an_event_type_says_not_mapped():
     decision = decide(event(respondent_email="a@b.co"), {"interview.completed": "skip"}, 3)
     assert (decision.action, decision.skip_reason) == ("skip", "not_mapped")
+
+
+@pytest.mark.parametrize("respondent", [
+    {"salesforce_contact_id": "0035g00000ABCdeAAF"},   # a wrong checksum: mapping.salesforce_id refuses it
+    {"salesforce_contact_id": "001000000000001AAA"},   # an Account id, not a Contact's
+    {"email": "not-an-email"},
+    {"email": "ann@example.com\n"},                   # "$" in the old e-mail pattern let this through
+])
+def test_a_normalized_event_whose_only_identifier_cannot_be_looked_up_is_anonymous(respondent):
+    # /v1/salesforce/map takes normalized events as they are, without normalize's own checks.
+    normalized = event()
+    normalized["respondent"].update(respondent)
+    decision = decide(normalized, ACTIONS, 3)
+    assert decision.skip_reason == "anonymous"

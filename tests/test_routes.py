@@ -331,3 +331,22 @@ def test_values_python_cannot_hold_are_left_out_not_a_500(koji, client, auth, da
     assert all(block["type"] != "actions" for block in answer["slack"]["blocks"])
     mapped = client.post("/v1/salesforce/map", json=answer, headers=auth)
     assert mapped.status_code == 200, mapped.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("route", "payload", "pointer"), [
+    ("/v1/koji/verify", {"type": "interview.analysis_ready",
+                         "data": {"interview_id": "i-q", "respondent_email": "a@b.co", "analysis": {"quality_score": "1"}}},
+     "/data/analysis/quality_score"),
+    ("/v1/koji/verify", {"type": "interview.completed", "data": {"interview_id": "i-q", "qualityScore": "1"}},
+     "/data/qualityScore"),
+    ("/v1/salesforce/map", {"id": "i-q", "respondent_email": "a@b.co", "qualityScore": "1"}, "/qualityScore"),
+    ("/v1/salesforce/map", {"data": {"id": "i-q", "analysis": {"qualityScore": True}}}, "/data/analysis/qualityScore"),
+])
+def test_a_quality_score_that_is_not_a_number_is_422_not_ignored(koji, client, auth, route, payload, pointer):
+    # Ignored (normalized to null), a string score let a low-quality interview past the threshold.
+    if route == "/v1/koji/verify":
+        response = koji.deliver(json.dumps(payload).encode())
+    else:
+        response = client.post(route, json=payload, headers=auth)
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert pointer in [error["pointer"] for error in response.get_json()["errors"]]

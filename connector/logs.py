@@ -2,7 +2,7 @@
 
 Views log ids and decisions only. As a second line of defence the filter below masks
 anything shaped like an e-mail address and any configured secret, should a message or an
-exception text ever carry one."""
+exception text ever carry one, and escapes control characters, so one message is one line."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +12,7 @@ import time
 from flask import Flask, Response, g, request
 
 # Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters end one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 _EMAIL = re.compile(r"[^\s@\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
 
 
@@ -23,6 +24,9 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         redacted = _EMAIL.sub("[email]", message)
+        # A line break in a logged path or key would start a forged log line of the sender's
+        # making ("…\n… level=ERROR …"): control characters are written as escapes.
+        redacted = _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), redacted)
         for secret in self.secrets:
             redacted = redacted.replace(secret, "[secret]")
         if redacted != message:

@@ -5,9 +5,11 @@ Steps: normalize → enrich if allowed and needed → decide → claim → map �
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
@@ -18,6 +20,10 @@ from connector.profile import Profile
 from connector.slack import build_slack_message
 
 FetchInterview = Callable[[str], dict[str, Any]]
+# A key made of these needs no escaping in a URL path (nearly every key: Koji's ids are
+# letters, digits, '_' and '-'); any other is percent-encoded, so an id holding '/', '?',
+# '#' or a space still gives a path the chain can call (the route takes '/' in the key).
+_URL_SAFE_KEY = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]+")
 
 
 @dataclass
@@ -63,7 +69,7 @@ class Pipeline:
         if claim.status == DUPLICATE:
             decision = Decision(SKIP, "duplicate",
                                 "This event was already processed completely; nothing to do again.")
-        path = "/v1/events/" + key
+        path = "/v1/events/" + (key if _URL_SAFE_KEY.fullmatch(key) else quote(key, safe=""))
         return decision, {"status": claim.status, "attempt": claim.attempt,
                           "complete_path": path + "/complete", "release_path": path + "/release"}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pydantic import ValidationError
+from werkzeug.routing import PathConverter
 
 from connector import signatures
 from connector.auth import require_api_key
@@ -88,19 +89,19 @@ def salesforce_check_fields() -> Response:
     return jsonify(report)
 
 
-@bp.get("/v1/events/<key>")
+@bp.get("/v1/events/<event_key:key>")
 def event_state(key: str) -> Response:
     return jsonify(_record(services().ledger.get(key)))
 
 
-@bp.post("/v1/events/<key>/complete")
+@bp.post("/v1/events/<event_key:key>/complete")
 def complete_event(key: str) -> Response:
     record = _record(services().ledger.complete(key))
     log.info("event completed key=%s attempts=%s", key, record["attempts"])
     return jsonify(record)
 
 
-@bp.post("/v1/events/<key>/release")
+@bp.post("/v1/events/<event_key:key>/release")
 def release_event(key: str) -> Response:
     record = _record(services().ledger.release(key))
     log.info("event released key=%s state=%s", key, record["state"])
@@ -180,5 +181,14 @@ def _log_answer(verb: str, answer: dict[str, Any]) -> None:
              answer["skip_reason"], delivery.get("status"))
 
 
+class EventKeyConverter(PathConverter):
+    """An event key in a path: it may hold '/' (an interview id may), but a key read with GET
+    does not end in /complete or /release, so those paths belong to their POST routes only
+    (and a 405 for GET on them lists POST alone)."""
+
+    regex = r"[^/].*?(?<!/complete)(?<!/release)"
+
+
 def init_app(app: Flask) -> None:
+    app.url_map.converters["event_key"] = EventKeyConverter
     app.register_blueprint(bp)

@@ -56,6 +56,9 @@ def test_logs_never_hold_secrets_emails_or_quotes(tmp_path):
         deliver(live, raw)
         deliver(live, raw, **{"X-Koji-Signature": "sha256=" + "0" * 64})
         deliver(live, raw, Authorization="Bearer " + live.webhook_secret)
+        # No key: refused and logged with the decoded path, which carries a line break.
+        requests.post(live.base_url + "/v1/events/x%0A2026-11-22%2014:00:00,000%20level=ERROR%20FORGED/complete",
+                      timeout=10)
         bad = json.loads(raw)
         bad["data"]["quality_score"] = "o'brien@northwind.example"
         deliver(live, json.dumps(bad).encode())
@@ -66,6 +69,8 @@ def test_logs_never_hold_secrets_emails_or_quotes(tmp_path):
     for forbidden in ["northwind.example", "tailspin.example", "three weekends", "weekly report",
                       live.webhook_secret, live.api_key]:
         assert forbidden not in logs, forbidden
+    assert "x\\n2026-11-22" in logs  # the refusal was logged, as one line
+    assert not any(line.startswith("2026-11-22 14:00:00,000") for line in logs.splitlines())
 
 
 def test_production_mode_without_secrets_stops_with_a_clear_message(tmp_path):

@@ -350,3 +350,16 @@ def test_a_quality_score_that_is_not_a_number_is_422_not_ignored(koji, client, a
         response = client.post(route, json=payload, headers=auth)
     assert response.status_code == 422, response.get_data(as_text=True)
     assert pointer in [error["pointer"] for error in response.get_json()["errors"]]
+
+
+def test_an_interview_id_with_slashes_and_spaces_can_still_be_completed(koji, client, auth):
+    # The complete_path used to carry the key raw, and the route took no '/': the event could
+    # never be completed, and every retry got 409 until the lease ran out.
+    body = json.dumps({"type": "interview.completed",
+                       "data": {"interview_id": "int/slash 1?x#y%", "respondent_email": "ann@example.com"}}).encode()
+    first = koji.deliver(body).get_json()
+    path = first["delivery"]["complete_path"]
+    assert " " not in path and "?" not in path and "#" not in path
+    assert client.post(path, headers=auth).get_json()["state"] == "completed"
+    assert client.get(path.removesuffix("/complete"), headers=auth).get_json()["key"] == "int/slash 1?x#y%:interview.completed"
+    assert koji.deliver(body).get_json()["skip_reason"] == "duplicate"

@@ -65,7 +65,22 @@ def _error_codes(response: requests.Response) -> list[str]:
         return []
     if isinstance(body, dict):  # the token endpoint: {"error", "error_description"}
         return [str(body["error"])] if "error" in body else []
+    if not isinstance(body, list):
+        return []
     return [str(item.get("errorCode")) for item in body if isinstance(item, dict) and item.get("errorCode")]
+
+
+def _json_object(response: requests.Response, *keys: str) -> dict:
+    """The answer's JSON object, holding `keys`; an HTML page (a login page behind a wrong
+    SALESFORCE_DOMAIN_URL, say) is a clear error, not a traceback or a 500."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or any(key not in body for key in keys):
+        raise SalesforceUnavailable(f"Salesforce answered {response.status_code} with something that is not the "
+                                    "expected JSON; check SALESFORCE_DOMAIN_URL (your My Domain URL)")
+    return body
 
 
 class SalesforceClient:
@@ -114,7 +129,7 @@ class SalesforceClient:
             raise SalesforceAuthError(f"Salesforce refused the client credentials ({response.status_code} "
                                       f"{', '.join(codes) or 'no error code'}); check SALESFORCE_CLIENT_ID, "
                                       "SALESFORCE_CLIENT_SECRET and SALESFORCE_DOMAIN_URL (My Domain)")
-        body = response.json()
+        body = _json_object(response, "access_token")
         return body["access_token"], body.get("instance_url") or self.domain_url
 
     def _credentials(self, stale: str | None = None) -> tuple[str, str]:
@@ -142,11 +157,10 @@ class SalesforceClient:
 
     # -- the calls the connector makes ----------------------------------------------------
     def describe_contact(self) -> dict:
-        return self.request("GET", "/sobjects/Contact/describe").json()
+        return _json_object(self.request("GET", "/sobjects/Contact/describe"), "fields")
 
     def query(self, soql: str) -> list[dict]:
-        answer = self.request("GET", "/query", params={"q": soql}).json()
-        return answer.get("records", [])
+        return _json_object(self.request("GET", "/query", params={"q": soql}), "records")["records"]
 
     def update_contact(self, contact_id: str, fields: dict) -> None:
         self.request("PATCH", "/sobjects/Contact/" + quote(contact_id, safe=""), json=fields)

@@ -207,3 +207,36 @@ def test_target_fields_lists_what_the_profile_writes():
                          "precision": 2, "scale": 0, "values": [], "source": "structured answer q_nps"}
     assert target_fields(DEFAULT)[5]["source"] == "interview.completed_at or event.occurred_at"
     assert SURVEY_FIELDS  # the fake's score fields match the example's names
+
+
+@pytest.mark.parametrize("body", [b"<html><body>Login</body></html>", b"5", b'{"no_token": true}'])
+def test_an_answer_that_is_not_salesforce_json_is_upstream_unavailable(body):
+    # A wrong SALESFORCE_DOMAIN_URL that answers 200 with a login page: before, a JSONDecodeError
+    # traceback from the CLI (exit 1, "fields do not fit") and a 500 from /check-fields.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = SalesforceClient(f"http://127.0.0.1:{server.server_port}", "id", SECRET, timeout=2)
+        with pytest.raises(SalesforceUnavailable) as caught:
+            client.describe_contact()
+        assert "SALESFORCE_DOMAIN_URL" in str(caught.value)
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -38,7 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     test_event.add_argument("--url", required=True, help="where Koji would deliver (n8n webhook, connector verify, …)")
     test_event.add_argument("--type", default="interview.analysis_ready", choices=sorted(SAMPLES))
     test_event.add_argument("--email", help="respondent e-mail to put in the sample")
-    test_event.add_argument("--interview-id", help="interview id (default: the sample's; change it to avoid the duplicate check)")
+    test_event.add_argument("--interview-id", help="the id the event is keyed by: the interview id, or the study or "
+                            "report id for study.published / report.generated (default: the sample's; change it "
+                            "to send the event again without the duplicate check)")
     test_event.add_argument("--secret", help="webhook secret (default: first of KOJI_WEBHOOK_SECRET)")
     test_event.add_argument("--api-key", help="connector API key, sent as X-API-Key (for the connector's own URL)")
     test_event.set_defaults(handler=_send_test_event)
@@ -71,6 +73,25 @@ def sample_payload(event_type: str) -> dict:
     return json.loads(text)
 
 
+# The id that keys each sample event (events._event_key): --interview-id replaces it.
+_KEY_FIELDS = {"study.published": "study_id", "report.generated": "report_id"}
+
+
+def personalized(payload: dict, event_type: str, *, email: str | None, event_id: str | None) -> dict:
+    """The sample with `email` wherever it carries the respondent's e-mail (the person's own
+    e-mail wins over data.respondent_email, so both are set), and `event_id` as the id its
+    event key is made of."""
+    data = payload.setdefault("data", {})
+    if email:
+        data["respondent_email"] = email
+        for person in ("respondent", "participant"):
+            if isinstance(data.get(person), dict):
+                data[person]["email"] = email
+    if event_id:
+        data[_KEY_FIELDS.get(event_type, "interview_id")] = event_id
+    return payload
+
+
 def _send_test_event(args: argparse.Namespace) -> int:
     import requests
 
@@ -80,12 +101,7 @@ def _send_test_event(args: argparse.Namespace) -> int:
     if not secret:
         print("connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET", file=sys.stderr)
         return 2
-    payload = sample_payload(args.type)
-    data = payload.setdefault("data", {})
-    if args.email:
-        data["respondent_email"] = args.email
-    if args.interview_id:
-        data["interview_id"] = args.interview_id
+    payload = personalized(sample_payload(args.type), args.type, email=args.email, event_id=args.interview_id)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret),
                "User-Agent": "connector-send-test-event"}

@@ -23,6 +23,19 @@ METADATA_TYPES = {"text": "Text", "textarea": "LongTextArea", "url": "Url", "ema
                   "checkbox": "Checkbox", "datetime": "DateTime", "date": "Date"}
 
 
+# A Long Text Area holds 256 to 131,072 characters; Salesforce refuses a shorter one. A profile
+# textarea of 255 characters or fewer is written as a (short) Text Area, which holds 255.
+LONG_TEXT_AREA_MIN = 256
+
+
+def _is_short_text_area(spec: FieldSpec) -> bool:
+    return spec.type == "textarea" and (spec.max_length or 0) < LONG_TEXT_AREA_MIN
+
+
+def _metadata_type(spec: FieldSpec) -> str:
+    return "TextArea" if _is_short_text_area(spec) else METADATA_TYPES[spec.type]
+
+
 def _label(spec: FieldSpec) -> str:
     return spec.label or spec.name.removesuffix("__c").replace("_", " ")
 
@@ -39,6 +52,8 @@ def _type_parts(spec: FieldSpec) -> list[tuple[str, object]]:
     if kind == "text":
         return [("length", str(spec.max_length)), ("required", "false"), ("unique", "false")]
     if kind == "textarea":
+        if _is_short_text_area(spec):
+            return [("required", "false")]  # Text Area: 255 characters, no length of its own
         return [("length", str(spec.max_length)), ("visibleLines", str(spec.visible_lines or 5))]
     if kind == "number":
         return [("precision", str(spec.precision)), ("required", "false"), ("scale", str(spec.scale)),
@@ -66,7 +81,7 @@ def field_xml(spec: FieldSpec, external_id: bool = False) -> bytes:
     """The ``.field-meta.xml`` document of one custom field."""
     root = ET.Element("CustomField", xmlns=NAMESPACE)
     parts = [("fullName", spec.name), ("externalId", "true" if external_id else "false"),
-             ("label", _label(spec)), *_type_parts(spec), ("type", METADATA_TYPES[spec.type])]
+             ("label", _label(spec)), *_type_parts(spec), ("type", _metadata_type(spec))]
     # Metadata elements are conventionally sorted by name, as `sf project retrieve` writes them.
     for name, content in sorted(parts, key=lambda part: part[0]):
         _element(root, name, content)

@@ -56,7 +56,11 @@ ANSWER_KEYS = {
 # Keys whose contents Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
              "structured_answers", "themes", "lookup", "fields", "skipped", "warnings"}
-API_NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
+# A Salesforce field API name: an optional namespace ("ns__"), then letters, digits and single
+# underscores (no double underscore, none at the end), then "__c" for a custom field.
+API_NAME = r"^(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?$"
+# Setup takes at most 40 characters for a field's own name (without namespace and "__c").
+MAX_NAME_CHARS = 40
 
 
 class ProfileError(Exception):
@@ -165,9 +169,26 @@ class FieldSpec(_Strict):
             raise ValueError(f"{self.type} fields hold at most {MAX_LENGTHS[self.type]} characters")
         if self.type in ("picklist", "multipicklist") and not self.values:
             raise ValueError(f"a {self.type} field needs its values")
+        if len(self.name.removesuffix("__c").rsplit("__", 1)[-1]) > MAX_NAME_CHARS:
+            raise ValueError(f"a field name holds at most {MAX_NAME_CHARS} characters before __c")
+        self._check_values()
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min is larger than max: no value could be sent")
         if self.scale > self.precision:
             raise ValueError("scale cannot be larger than precision")
         return self
+
+    def _check_values(self) -> None:
+        """Picklist values Salesforce would refuse to create, or could not tell apart."""
+        seen = set()
+        for value in self.values:
+            if not value.strip():
+                raise ValueError("a picklist value cannot be empty")
+            if self.type == "multipicklist" and ";" in value:
+                raise ValueError("a multi-select picklist value cannot hold ';' (Salesforce's separator)")
+            if value.lower() in seen:
+                raise ValueError(f"the picklist value {value!r} is given twice (values are matched ignoring case)")
+            seen.add(value.lower())
 
     # Worked out on first use and kept (the model is frozen), not per event. cached_property,
     # not a pydantic private attribute: reading one of those costs microseconds.
@@ -315,10 +336,33 @@ def load_profile(path: str | os.PathLike | None) -> Profile:
         raise ProfileError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}:1: a profile is a YAML mapping (key: value)")
+    duplicate = _first_duplicate_key(root)
+    if duplicate is not None:
+        # YAML keeps the last of two equal keys without a word: one of two settings would be lost.
+        line, key = duplicate
+        raise ProfileError(f"{path}:{line}: the key {key!r} is given twice in the same block")
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(_describe(path, root, exc)) from None
+
+
+def _first_duplicate_key(node: yaml.Node) -> tuple[int, str] | None:
+    if isinstance(node, yaml.MappingNode):
+        seen = set()
+        for key, value in node.value:
+            if key.value in seen:
+                return key.start_mark.line + 1, key.value
+            seen.add(key.value)
+            found = _first_duplicate_key(value)
+            if found is not None:
+                return found
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            found = _first_duplicate_key(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _describe(path: Path, root: yaml.Node, exc: ValidationError) -> str:

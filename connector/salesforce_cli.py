@@ -70,7 +70,11 @@ def run_field_metadata(args: argparse.Namespace) -> int:
     except (SettingsError, ProfileError) as exc:
         print(f"connector: {exc}", file=sys.stderr)
         return 2
-    paths = write_field_metadata(profile, args.out, settings.salesforce_api_version)
+    try:
+        paths = write_field_metadata(profile, args.out, settings.salesforce_api_version)
+    except OSError as exc:
+        print(f"connector: cannot write the metadata to {args.out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     for path in paths:
         print(path)
     print(f"\n{len(paths)} field(s) written. Deploy with:\n"

@@ -81,3 +81,14 @@ def test_output_is_deterministic(tmp_path, name):
     second = {p.name: p.read_bytes() for p in write_field_metadata(profile, tmp_path / "2")}
     assert first == second
     assert all(data.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n') for data in first.values())
+
+
+def test_a_short_textarea_is_written_as_a_text_area_not_a_long_one(tmp_path):
+    # A Long Text Area holds 256 to 131,072 characters; length 50 was written as one and
+    # Salesforce would refuse the deploy.
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\nactions: {interview.completed: update_contact}\nfields:\n  - {name: Short__c, type: textarea, length: 50, source: analysis.quote}\n"
+                       "  - {name: Long__c, type: textarea, length: 256, source: analysis.summary}\n")
+    documents = parsed(tmp_path / "out", load_profile(profile))
+    assert text(documents["Short__c"], "md:type") == "TextArea" and text(documents["Short__c"], "md:length") is None
+    assert text(documents["Long__c"], "md:type") == "LongTextArea" and text(documents["Long__c"], "md:length") == "256"

@@ -69,6 +69,17 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
     ("quality_threshold: 9\n", 4, "quality_threshold"),
     ("fields:\n  - {name: A__c, type: text, source: analysis.quote}\n  - {name: a__c, type: text, source: analysis.summary}\n",
      1, "mapped twice"),
+    # Found by trying profiles as a user would: each of these loaded, and Salesforce (or the
+    # reader) would have been surprised later.
+    ("fields:\n  - name: A__c\n    type: text\n    type: number\n    source: analysis.quote\n", 7, "given twice"),
+    ("fields:\n  - {name: N__c, type: number, min: 5, max: 1, source: interview.quality_score}\n", 5,
+     "min is larger than max"),
+    ("fields:\n  - {name: M__c, type: multipicklist, values: ['a;b', c], source: analysis.themes}\n", 5, "';'"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [a, ' '], source: analysis.sentiment}\n", 5, "empty"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [Good, good], source: analysis.sentiment}\n", 5, "twice"),
+    ("fields:\n  - {name: B___c, type: text, source: analysis.quote}\n", 5, "fields.0.name"),
+    ("fields:\n  - {name: B_, type: text, source: analysis.quote}\n", 5, "fields.0.name"),
+    ("fields:\n  - {name: " + "L" * 41 + "__c, type: text, source: analysis.quote}\n", 5, "at most 40"),
 ])
 def test_profile_errors_name_file_line_and_reason(tmp_path, body, line, reason):
     path = write(tmp_path, BASE + body)
@@ -102,3 +113,11 @@ def test_type_aliases_from_salesforce_vocabulary(tmp_path):
     path = write(tmp_path, BASE + "fields:\n  - {name: A__c, type: Long Text Area, source: analysis.quote}\n"
                                   "  - {name: B__c, type: string, source: analysis.summary}\n")
     assert [spec.type for spec in load_profile(path).fields] == ["textarea", "text"]
+
+
+def test_namespaced_and_standard_api_names_load(tmp_path):
+    body = ("fields:\n  - {name: koji__Quote__c, type: text, source: analysis.quote}\n"
+            "  - {name: Description, type: textarea, source: analysis.summary}\n"
+            "  - {name: " + "L" * 40 + "__c, type: text, source: interview.id}\n")
+    names = [spec.name for spec in load_profile(write(tmp_path, BASE + body)).all_fields]
+    assert {"koji__Quote__c", "Description", "L" * 40 + "__c"} <= set(names)

@@ -84,3 +84,10 @@ def test_bad_profile_exits_2(tmp_path, capsys):
     bad.write_text("version: 1\nactions: {interview.done: skip}\n")
     assert run(["salesforce", "field-metadata", "--out", str(tmp_path), "--profile", str(bad)]) == 2
     assert "bad.yaml:2" in capsys.readouterr().err
+
+
+def test_field_metadata_to_a_place_it_cannot_write_exits_2_with_a_message(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert run(["salesforce", "field-metadata", "--out", str(blocker / "project")]) == 2
+    assert "cannot write the metadata" in capsys.readouterr().err

@@ -151,7 +151,8 @@ def _text(spec: FieldSpec, raw: Any) -> Outcome:
     limit = spec.max_length
     if isinstance(raw, list):
         items = [str(item).strip() for item in raw if not _is_absent(item) and str(item).strip()]
-        joined, dropped = join_within(list(dict.fromkeys(items)), spec.separator, limit)
+        joined, dropped = join_within(list(dict.fromkeys(items)), spec.separator, limit,
+                                      ranked=spec.question_type == "ranking")
         if not joined:
             return _left_out(f"no item fits in {limit} characters")
         warning = f"left out {len(dropped)} item(s) that did not fit in {limit} characters" if dropped else None

@@ -58,18 +58,19 @@ def truncate(text: str, limit: int) -> tuple[str, bool]:
     return text[:cut] + ELLIPSIS, True
 
 
-def join_within(items: list[str], separator: str, limit: int) -> tuple[str, list[str]]:
+def join_within(items: list[str], separator: str, limit: int, *, ranked: bool = False) -> tuple[str, list[str]]:
     """Join ``items`` in order, leaving out whole items that would pass ``limit``.
 
     Returns the joined text and the items left out: an item is never cut, because half
-    a theme in a comma-separated field reads as a different theme.
+    a theme in a comma-separated field reads as a different theme. In a ``ranked`` list the
+    first item that does not fit ends it: keeping a later one would move it up a rank.
     """
     kept: list[str] = []
     dropped: list[str] = []
     length = 0
     for item in items:
         extra = len(item) + (len(separator) if kept else 0)
-        if length + extra <= limit:
+        if length + extra <= limit and not (ranked and dropped):
             kept.append(item)
             length += extra
         else:

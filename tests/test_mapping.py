@@ -256,3 +256,13 @@ def test_whole_numbers_take_a_short_cut_with_the_same_outcome(raw, precision, da
     spec = FieldSpec(name="N__c", type="number", precision=precision, scale=scale, min=low, max=high,
                      source="interview.quality_score")
     assert _whole_number(spec, raw) == _decimal_number(spec, raw)
+
+
+def test_a_ranking_that_does_not_fit_keeps_its_top_ranks_only():
+    from connector.mapping import map_field
+    spec = FieldSpec(name="Rank__c", type="text", length=20, question_id="q_rank", question_type="ranking")
+    answer = answer_with(analysis={"structured_answers": [
+        {"question_id": "q_rank", "value": ["Price", "An-option-far-too-long-for-it", "Support"]}]})
+    outcome = map_field(answer, spec)
+    assert outcome.value == "Price"  # not "Price, Support": Support was third, not second
+    assert "left out 2 item(s)" in outcome.warning

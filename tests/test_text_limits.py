@@ -86,3 +86,10 @@ def test_join_within_keeps_whole_items_only(items, limit):
 
 def test_join_within_drops_the_theme_that_does_not_fit():
     assert join_within(["pricing", "onboarding friction", "api"], ", ", 14) == ("pricing, api", ["onboarding friction"])
+
+
+def test_a_ranked_list_ends_at_the_first_item_that_does_not_fit():
+    items = ["first", "a-second-choice-too-long", "third"]
+    assert join_within(items, ", ", 20) == ("first, third", ["a-second-choice-too-long"])
+    # "third" would read as the second choice: a ranking stops where it no longer fits.
+    assert join_within(items, ", ", 20, ranked=True) == ("first", ["a-second-choice-too-long", "third"])

@@ -8,7 +8,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+# openapi.yaml too: connector/openapi.yaml links to it, and without it the wheel has no spec
+# and GET /openapi.yaml answers 500.
+COPY pyproject.toml README.md openapi.yaml ./
 COPY connector ./connector
 RUN pip install . \
     && useradd --system --uid 10001 --home-dir /data connector \

@@ -131,3 +131,14 @@ def test_the_docs_name_the_same_ports_and_variables(compose):
                    "KOJI_CONNECTOR_URL", "SALESFORCE_INSTANCE_URL", "N8N_BLOCK_ENV_ACCESS_IN_NODE",
                    "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "N8N_ENCRYPTION_KEY"):
         assert needle in readme, needle
+
+
+def test_every_link_in_the_package_points_at_something_the_dockerfile_copies():
+    # connector/openapi.yaml links to ../openapi.yaml; the image once copied connector/ alone,
+    # so the link dangled there and GET /openapi.yaml answered 500.
+    copied = {REPO / src for rest in instructions("COPY") for src in shlex.split(rest)[:-1]}
+    links = [path for path in (REPO / "connector").rglob("*") if path.is_symlink()]
+    assert links, "connector/openapi.yaml is expected to be a link to the repository's openapi.yaml"
+    for link in links:
+        target = link.resolve()
+        assert any(target == source or source in target.parents for source in copied), (link, target)

@@ -15,7 +15,7 @@ def create_app(settings: Settings | None = None, *, profile: Profile | None = No
     if settings is None:
         settings = _settings_or_exit()
     generated = dev_secrets.fill_missing(settings)
-    dev_secrets.announce(generated, dev_secrets.secrets_path(settings))
+    dev_secrets.announce(generated, settings)
     try:
         services = build_services(settings, profile)
     except ProfileError as exc:

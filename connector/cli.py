@@ -62,7 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"connector: mapping profile refused: {exc}", file=sys.stderr)
         return 2
     # Create (and print) development secrets once, before the workers start and read them.
-    dev_secrets.announce(dev_secrets.fill_missing(settings), dev_secrets.secrets_path(settings), settings)
+    dev_secrets.announce(dev_secrets.fill_missing(settings), settings, every_start=True)
     from connector.server import run_gunicorn
     run_gunicorn(args.host, args.port, args.workers)
     return 0

@@ -38,11 +38,12 @@ def fill_missing(settings: Settings) -> dict[str, str]:
     return filled if created else {}
 
 
-def announce(generated: dict[str, str], path: Path, settings: Settings | None = None) -> None:
-    """Print the banner with the values generated now; on later starts in development mode, a
-    line that says so (without the values, which were printed when they were made)."""
+def announce(generated: dict[str, str], settings: Settings, *, every_start: bool = False) -> None:
+    """Print the banner with the values generated now; with `every_start`, on later starts in
+    development mode a line that says so (without the values, printed when they were made)."""
+    path = secrets_path(settings)
     if not generated:
-        if settings is not None and settings.is_development:
+        if every_start and settings.is_development:
             print(f"connector: DEVELOPMENT MODE, not for production; secrets that are not set come from {path}",
                   file=sys.stderr, flush=True)
         return

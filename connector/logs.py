@@ -11,8 +11,8 @@ import time
 
 from flask import Flask, Response, g, request
 
-# Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters end one.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
+# Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters end one.
 _EMAIL = re.compile(r"[^\s@\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
 
 

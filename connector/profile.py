@@ -348,21 +348,18 @@ def load_profile(path: str | os.PathLike | None) -> Profile:
 
 
 def _first_duplicate_key(node: yaml.Node) -> tuple[int, str] | None:
+    """(line, key) of the first key given twice in one mapping, anywhere in the document."""
+    children: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key, value in node.value:
             if key.value in seen:
                 return key.start_mark.line + 1, key.value
             seen.add(key.value)
-            found = _first_duplicate_key(value)
-            if found is not None:
-                return found
+            children.append(value)
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            found = _first_duplicate_key(item)
-            if found is not None:
-                return found
-    return None
+        children = node.value
+    return next((found for child in children if (found := _first_duplicate_key(child)) is not None), None)
 
 
 def _describe(path: Path, root: yaml.Node, exc: ValidationError) -> str:

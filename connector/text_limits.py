@@ -21,7 +21,7 @@ def _word_boundary(text: str, end: int) -> int:
     """The largest i <= end, within the search window, where text[:i] ends a word (the next
     character is a space); 0 when there is none."""
     lowest = max(0, end - max(end // WORD_SEARCH_FRACTION, WORD_SEARCH_MIN))
-    for i in range(end, max(lowest, 0), -1):
+    for i in range(end, lowest, -1):
         if text[i].isspace() and not text[i - 1].isspace():
             return i
     return 0
@@ -29,7 +29,7 @@ def _word_boundary(text: str, end: int) -> int:
 
 def _attached(char: str) -> bool:
     """Marks that belong to the character before them: an accent, a variation selector, a
-    skin tone, or the character after a zero-width joiner."""
+    skin tone, a zero-width joiner (what follows a joiner is handled by _whole_characters)."""
     return (unicodedata.combining(char) != 0 or char == "\u200d" or "\ufe00" <= char <= "\ufe0f"
             or "\U0001f3fb" <= char <= "\U0001f3ff")
 

@@ -14,7 +14,7 @@ def test_generated_once_then_reused(tmp_path, capsys):
     second = Settings(database_path=tmp_path / "state.sqlite3")
     assert dev_secrets.fill_missing(second) == {}
     assert second.koji_webhook_secret[0].get_secret_value() == json.loads(path.read_text())["KOJI_WEBHOOK_SECRET"]
-    dev_secrets.announce(created, path)
+    dev_secrets.announce(created, first)
     assert "DEVELOPMENT MODE" in capsys.readouterr().err
 
 
@@ -37,6 +37,6 @@ def test_later_starts_still_say_development_mode_without_the_values(tmp_path, ca
     settings = Settings(database_path=tmp_path / "state.sqlite3")
     dev_secrets.fill_missing(settings)
     again = Settings(database_path=tmp_path / "state.sqlite3")
-    dev_secrets.announce(dev_secrets.fill_missing(again), dev_secrets.secrets_path(again), again)
+    dev_secrets.announce(dev_secrets.fill_missing(again), again, every_start=True)
     err = capsys.readouterr().err
     assert "DEVELOPMENT MODE" in err and again.connector_api_keys[0].get_secret_value() not in err

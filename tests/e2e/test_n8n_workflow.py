@@ -167,27 +167,33 @@ def test_skips_worth_telling_post_to_slack_and_write_nothing(stack, payload, rea
     assert len(watch.posts) == 1
 
 
-def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack):
-    contact = stack.salesforce.add_contact("retry@acme.example")
-    payload = event("int_e2e_sf503", "retry@acme.example")
+# A failed query must not read as "no Contact": that would post the not-found message and
+# complete the event, and Koji's retry would be skipped as a duplicate.
+@pytest.mark.parametrize("step", [{"method": "PATCH"}, {"method": "GET", "path_contains": "/query"}],
+                         ids=["update", "contact query"])
+def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack, step):
+    name = f"sf503{step['method'].lower()}"
+    contact = stack.salesforce.add_contact(f"{name}@acme.example")
+    payload = event(f"int_e2e_{name}", f"{name}@acme.example")
+    key = f"int_e2e_{name}:interview.analysis_ready"
     answer = expected(stack, payload)
     body = encode(payload)
-    stack.salesforce.fail_next(503, method="PATCH")
+    stack.salesforce.fail_next(503, **step)
     watch = Watch(stack)
 
     first = fire(stack, body)
 
-    assert first.status_code >= 500  # Koji sees a failure and retries
+    assert first.status_code >= 500, stack.n8n.logs()  # Koji sees a failure and retries
     assert watch.patches == []
     assert watch.posts == []
-    assert ledger_state(stack, "int_e2e_sf503:interview.analysis_ready") == "released"
+    assert ledger_state(stack, key) == "released"
 
     retry = fire(stack, body)
 
     assert retry.status_code == 200, stack.n8n.logs()
     assert watch.patches == [(contact, answer["salesforce"]["fields"])]
     assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]
-    assert ledger_state(stack, "int_e2e_sf503:interview.analysis_ready") == "completed"
+    assert ledger_state(stack, key) == "completed"
 
 
 def test_slack_failure_fails_the_delivery_and_the_retry_posts_once(stack):

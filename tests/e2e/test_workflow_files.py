@@ -19,7 +19,7 @@ CREDENTIAL_TYPES = {"httpHeaderAuth", "salesforceOAuth2Api", "slackApi"}
 # Node versions the e2e test drives on n8n 2.8.4.
 TESTED_VERSIONS = {"n8n-nodes-base.webhook": 2.1, "n8n-nodes-base.set": 3.4,
                    "n8n-nodes-base.httpRequest": 4.2, "n8n-nodes-base.switch": 3.2,
-                   "n8n-nodes-base.if": 2.2, "n8n-nodes-base.salesforce": 1,
+                   "n8n-nodes-base.if": 2.2,
                    "n8n-nodes-base.slack": 2.3, "n8n-nodes-base.stopAndError": 1,
                    "n8n-nodes-base.noOp": 1, "n8n-nodes-base.stickyNote": 1}
 
@@ -114,6 +114,15 @@ class TestShippedWorkflow:
         workflow = load(path)
         [patch] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "PATCH"]
         assert patch["parameters"]["jsonBody"].endswith(".salesforce.fields) }}")
-        [lookup] = [n for n in working_nodes(workflow) if n["type"].endswith(".salesforce")]
-        assert lookup["parameters"] == {"resource": "search", "operation": "query",
-                                        "query": "={{ $json.salesforce.lookup.soql }}"}
+        [lookup] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "GET"
+                    and "salesforceOAuth2Api" in n.get("credentials", {})]
+        assert lookup["parameters"]["url"].endswith("/services/data/v59.0/query")
+        assert lookup["parameters"]["queryParameters"]["parameters"] == [
+            {"name": "q", "value": "={{ $json.salesforce.lookup.soql }}"}]
+
+    def test_no_node_with_an_error_branch_also_always_outputs(self, path):
+        # n8n sends alwaysOutputData's empty item down the main branch even when the node
+        # failed, so a failed query would also run the "no Contact" branch and complete.
+        for node in working_nodes(load(path)):
+            if node.get("onError") == "continueErrorOutput":
+                assert not node.get("alwaysOutputData"), node["name"]

@@ -95,11 +95,17 @@ def test_connector_environment_names_are_settings_the_connector_reads(compose):
                                        "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK"} <= known
 
 
+def test_every_setting_can_be_given_to_the_composed_connector(compose):
+    # A setting compose does not name never reaches the container, whatever .env says.
+    environment = compose["services"]["connector"]["environment"]
+    assert {name.upper() for name in Settings.model_fields} <= set(environment)
+
+
 def test_secrets_come_from_the_environment_never_from_the_file(compose):
     for service in compose["services"].values():
         for name, value in service.get("environment", {}).items():
-            if re.search(r"SECRET|KEY", name):
-                assert re.fullmatch(r"\$\{%s:\?[^}]+\}" % name, str(value)), name
+            if re.search(r"SECRET|KEY", name):  # required, or passed on by name when set
+                assert value is None or re.fullmatch(r"\$\{%s:\?[^}]+\}" % name, str(value)), name
 
 
 def test_ports_agree_between_dockerfile_compose_and_the_workflow_settings(compose):

@@ -89,6 +89,10 @@ class EventInProgress(Problem):
     status, slug, title = 409, "event-in-progress", "Another copy of this event is being processed"
 
 
+class ClaimSuperseded(Problem):
+    status, slug, title = 409, "claim-superseded", "A newer copy of this event holds the claim"
+
+
 class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Body too large"
 

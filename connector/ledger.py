@@ -140,9 +140,13 @@ class Ledger:
     def complete(self, key: str) -> EventRecord | None:
         return self._set_state(key, COMPLETED)
 
-    def release(self, key: str) -> EventRecord | None:
-        """Drop a live claim so the next copy is processed; a completed event stays completed."""
-        return self._set_state(key, RELEASED, unless=COMPLETED)
+    def release(self, key: str, attempt: int | None = None) -> EventRecord | None:
+        """Drop a live claim so the next copy is processed; a completed event stays completed.
+
+        With ``attempt``, only that attempt's claim is dropped: a run that outlived its lease
+        must not free the claim of the newer copy now doing the work (a third copy would
+        then run beside it and post twice)."""
+        return self._set_state(key, RELEASED, unless=COMPLETED, attempt=attempt)
 
     def get(self, key: str) -> EventRecord | None:
         row = self._fetchone(
@@ -167,12 +171,16 @@ class Ledger:
                     (cutoff, *batch)).rowcount
         return removed
 
-    def _set_state(self, key: str, state: str, unless: str | None = None) -> EventRecord | None:
+    def _set_state(self, key: str, state: str, unless: str | None = None,
+                   attempt: int | None = None) -> EventRecord | None:
         now = self.clock()
         with self._transaction() as db:
             db.execute("UPDATE events SET state = ?, updated = ?, lease_until = ? "
-                       "WHERE key = ? AND state != ?", (state, now, now, key, unless or ""))
-        return self.get(key)
+                       "WHERE key = ? AND state != ? AND (? IS NULL OR attempts = ?)",
+                       (state, now, now, key, unless or "", attempt, attempt))
+            row = db.execute("SELECT key, state, attempts, first_seen, updated, lease_until "
+                             "FROM events WHERE key = ?", (key,)).fetchone()
+        return EventRecord(*row) if row else None
 
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

@@ -71,7 +71,8 @@ class Pipeline:
                                 "This event was already processed completely; nothing to do again.")
         path = "/v1/events/" + (key if _URL_SAFE_KEY.fullmatch(key) else quote(key, safe=""))
         return decision, {"status": claim.status, "attempt": claim.attempt,
-                          "complete_path": path + "/complete", "release_path": path + "/release"}
+                          "complete_path": path + "/complete",
+                          "release_path": f"{path}/release?attempt={claim.attempt}"}
 
     def _enriched(self, event: dict[str, Any]) -> dict[str, Any]:
         if self.fetch_interview is None or not _needs_enrichment(event):

@@ -13,7 +13,7 @@ from connector import signatures
 from connector.auth import require_api_key
 from connector.envelope import open_envelope
 from connector.errors import (
-    InvalidSignature, NotConfigured, NotFound, PayloadTooLarge, UnsupportedMediaType, UpstreamUnavailable,
+    ClaimSuperseded, InvalidSignature, NotConfigured, NotFound, PayloadTooLarge, UnsupportedMediaType, UpstreamUnavailable,
     ValidationFailed,
 )
 from connector.events import NormalizedEvent
@@ -103,9 +103,26 @@ def complete_event(key: str) -> Response:
 
 @bp.post("/v1/events/<event_key:key>/release")
 def release_event(key: str) -> Response:
-    record = _record(services().ledger.release(key))
+    attempt = _attempt_parameter()
+    record = _record(services().ledger.release(key, attempt))
+    if attempt is not None and record["attempts"] != attempt and record["state"] != "completed":
+        raise ClaimSuperseded(
+            f"Attempt {attempt} no longer holds the claim: attempt {record['attempts']} does "
+            f"(its lease ran out and a newer copy claimed the event). Nothing was changed.")
     log.info("event released key=%s state=%s", key, record["state"])
     return jsonify(record)
+
+
+def _attempt_parameter() -> int | None:
+    """`?attempt=N` from `delivery.release_path`; absent for callers that build the path."""
+    given = request.args.get("attempt")
+    if given is None:
+        return None
+    if not (given.isascii() and given.isdigit() and 0 < len(given) <= 9 and int(given) > 0):
+        raise ValidationFailed("The query parameter attempt must be a positive whole number "
+                               "(the answer's delivery.attempt).",
+                               errors=[{"parameter": "attempt", "message": "must be a positive integer"}])
+    return int(given)
 
 
 def _verified(raw: bytes, signature: str | None) -> Response:

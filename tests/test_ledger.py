@@ -57,6 +57,16 @@ def test_release_never_reopens_a_completed_event(ledger):
     assert ledger.claim("k").status == DUPLICATE
 
 
+def test_a_run_that_outlived_its_lease_cannot_release_the_newer_claim(ledger, clock):
+    ledger.claim("k")
+    clock.now += 61  # attempt 1 is still running, but its lease ran out
+    assert ledger.claim("k").attempt == 2
+    stale = ledger.release("k", attempt=1)
+    assert (stale.state, stale.attempts) == ("claimed", 2)
+    assert ledger.claim("k").status == IN_PROGRESS  # attempt 2 still holds it
+    assert ledger.release("k", attempt=2).state == RELEASED
+
+
 def test_unknown_keys(ledger):
     assert ledger.get("nope") is None
     assert ledger.complete("nope") is None

@@ -143,6 +143,34 @@ def test_duplicate_protocol(koji, client, auth):
     assert duplicate["slack"]["post"] is False
 
 
+def test_a_stale_release_leaves_the_newer_claim_alone(koji, client, auth):
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    first = koji.deliver(raw).get_json()
+    assert first["delivery"]["release_path"].endswith("/release?attempt=1")
+    assert client.post(first["delivery"]["release_path"], headers=auth).status_code == 200
+    retry = koji.deliver(raw).get_json()
+    assert retry["delivery"]["release_path"].endswith("/release?attempt=2")
+
+    stale = client.post(first["delivery"]["release_path"], headers=auth)
+
+    assert stale.status_code == 409
+    assert problem_slug(stale) == "claim-superseded"
+    key = first["event"]["key"]
+    record = client.get(f"/v1/events/{key}", headers=auth).get_json()
+    assert (record["state"], record["attempts"]) == ("claimed", 2)
+    assert client.post(retry["delivery"]["release_path"], headers=auth).get_json()["state"] == "released"
+
+
+@pytest.mark.parametrize("attempt", ["0", "-1", "two", "1.5", "", "１", "9" * 12])
+def test_a_release_attempt_that_is_not_a_positive_integer_is_422(koji, client, auth, attempt):
+    key = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()["event"]["key"]
+    response = client.post(f"/v1/events/{key}/release", query_string={"attempt": attempt}, headers=auth)
+    assert response.status_code == 422
+    assert problem_slug(response) == "validation-failed"
+    assert response.get_json()["errors"] == [{"parameter": "attempt", "message": "must be a positive integer"}]
+    assert client.get(f"/v1/events/{key}", headers=auth).get_json()["state"] == "claimed"
+
+
 def test_skipped_events_complete_at_once(koji, client, auth):
     answer = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()
     assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")

@@ -35,16 +35,17 @@ const describe = (problem, status) => {
   return [text || `The connector answered HTTP ${status}`, pointers].filter(Boolean).join(' — ');
 };
 
-const throwForProblem = (response, z) => {
+/**
+ * The Zapier error for a connector answer of 400 or more (any other is returned as is).
+ * Every step's errors come from here: the middleware below, and a search that asked to see
+ * statuses itself (`skipThrowForStatus`) and raises every status it does not handle.
+ */
+const raiseForProblem = (response, z) => {
   const { status } = response;
   if (status < 400) {
     return response;
   }
   const problem = problemOf(response);
-  // A step that asked to see statuses itself (a search's 404) still gets auth errors here.
-  if (response.request.skipThrowForStatus && status !== 401 && status !== 403) {
-    return response;
-  }
   const slug = slugOf(problem) || `http-${status}`;
   const details = describe(problem, status);
 
@@ -74,7 +75,18 @@ const throwForProblem = (response, z) => {
   throw new z.errors.Error(`Connector error ${status} (${slug}): ${details}`, slug, status);
 };
 
+const throwForProblem = (response, z) => {
+  // A step that asked to see statuses itself (a search's 404) still gets auth errors here;
+  // it must pass every other status it does not handle to raiseForProblem.
+  const { status } = response;
+  if (response.request.skipThrowForStatus && status >= 400 && status !== 401 && status !== 403) {
+    return response;
+  }
+  return raiseForProblem(response, z);
+};
+
 module.exports = {
   befores: [addApiKey],
   afters: [throwForProblem],
+  raiseForProblem,
 };

@@ -46,8 +46,12 @@ const COLUMNS = [
   ['reason', 'Reason', 'string', (a) => a.reason],
   ['should_update', 'Should Update Salesforce ("true"/"false")', 'string',
     (a) => flag(a.action === 'update_contact')],
+  // The connector's slack.post: true for update_contact, notify and the skips worth telling
+  // (below_quality_threshold, failed_quality_gate), which stay claimed until the Zap has
+  // posted and marked them completed; false for the skips it completed itself (anonymous,
+  // not_mapped) and for duplicates.
   ['should_notify', 'Should Post to Slack ("true"/"false")', 'string',
-    (a) => flag(a.action !== 'skip' && a.slack && a.slack.post)],
+    (a) => flag(a.slack && a.slack.post)],
   ['delivery_status', 'Delivery Status (first, retry or duplicate)', 'string', (a) => a.delivery && a.delivery.status],
   ['delivery_attempt', 'Delivery Attempt', 'integer', (a) => a.delivery && a.delivery.attempt],
   ['complete_path', 'Complete Path', 'string', (a) => a.delivery && a.delivery.complete_path],

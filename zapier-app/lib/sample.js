@@ -1,13 +1,62 @@
 'use strict';
 
 /**
- * Samples are the flattening of a documented answer (docs/design.md), so they always
- * carry every output column. The tests check the real connector's answer has the same keys.
+ * Samples are the flattening of a real answer: ANSWER is what the connector returns for
+ * SAMPLE_PAYLOAD (Koji's webhook-setup example with a respondent and an analysis) with the
+ * default mapping profile. The tests send SAMPLE_PAYLOAD to the real connector and compare.
  */
 
 const { flatten } = require('./answer');
 
-const KEY = 'f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready';
+const INTERVIEW_ID = 'f8e7d6c5-b4a3-2109-8765-432109876543';
+const KEY = `${INTERVIEW_ID}:interview.analysis_ready`;
+const TRANSCRIPT_URL = 'https://app.koji.so/studies/xyz789/interviews/f8e7d6c5';
+const QUOTE = 'Setup took ten minutes and the team used it the same day.';
+const TITLE = 'Jane Doe (Acme Corp) · Post-Trial Feedback';
+const FACTS = '*Sentiment:* positive   *Quality:* 4.2/5\n*Themes:* onboarding, pricing';
+// Koji's score 4.2 goes to a number(1, 0) field: the connector rounds it to 4 and says so.
+const CONTEXT = `Interview \`${INTERVIEW_ID}\` · 1 value(s) adjusted or left out for Salesforce`;
+
+const SAMPLE_PAYLOAD = {
+  event: 'interview.analysis_ready',
+  timestamp: '2025-01-15T10:26:15Z',
+  project_id: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890',
+  data: {
+    interview_id: INTERVIEW_ID,
+    study_id: 'xyz789',
+    study_title: 'Post-Trial Feedback',
+    status: 'completed',
+    analysis_status: 'completed',
+    quality_score: 4.2,
+    completed_at: '2025-01-15T10:22:55Z',
+    transcript_url: TRANSCRIPT_URL,
+    interaction_mode: 'voice',
+    respondent: {
+      id: 'r_abc123def456',
+      display_name: 'Jane Doe',
+      email: 'jane.doe@example.com',
+      company: 'Acme Corp',
+      external_id: 'user_12345',
+    },
+    themes: ['onboarding', 'pricing'],
+    sentiment: 'positive',
+    quote: QUOTE,
+    summary: 'Happy with onboarding, unsure about pricing tiers.',
+  },
+};
+
+const slackMessage = (title, body) => ({
+  text: `${title}\n${body}`,
+  blocks: [
+    { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
+    { type: 'section', text: { type: 'mrkdwn', text: body } },
+    { type: 'context', elements: [{ type: 'mrkdwn', text: CONTEXT }] },
+    {
+      type: 'actions',
+      elements: [{ type: 'button', text: { type: 'plain_text', text: 'Open transcript' }, url: TRANSCRIPT_URL }],
+    },
+  ],
+});
 
 const ANSWER = {
   action: 'update_contact',
@@ -17,11 +66,11 @@ const ANSWER = {
     status: 'first',
     attempt: 1,
     complete_path: `/v1/events/${KEY}/complete`,
-    release_path: `/v1/events/${KEY}/release`,
+    release_path: `/v1/events/${KEY}/release?attempt=1`,
   },
   event: { type: 'interview.analysis_ready', key: KEY, occurred_at: '2025-01-15T10:26:15Z', test: false },
   interview: {
-    id: 'f8e7d6c5-b4a3-2109-8765-432109876543',
+    id: INTERVIEW_ID,
     study_id: 'xyz789',
     study_title: 'Post-Trial Feedback',
     project_id: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890',
@@ -29,7 +78,7 @@ const ANSWER = {
     analysis_status: 'completed',
     quality_score: 4.2,
     completed_at: '2025-01-15T10:22:55Z',
-    transcript_url: 'https://app.koji.so/studies/xyz789/interviews/f8e7d6c5',
+    transcript_url: TRANSCRIPT_URL,
     interaction_mode: 'voice',
     stats: {},
     metadata: {},
@@ -47,11 +96,13 @@ const ANSWER = {
     themes: ['onboarding', 'pricing'],
     sentiment: 'positive',
     sentiment_scores: {},
-    quote: 'Setup took ten minutes and the team used it the same day.',
+    quote: QUOTE,
     summary: 'Happy with onboarding, unsure about pricing tiers.',
     structured_answers: [],
     structured_answers_summary: null,
   },
+  study: null,
+  report: null,
   salesforce: {
     sobject: 'Contact',
     lookup: {
@@ -61,29 +112,25 @@ const ANSWER = {
       soql: "SELECT Id FROM Contact WHERE Email = 'jane.doe@example.com' LIMIT 1",
     },
     fields: {
-      Latest_Customer_Quote__c: 'Setup took ten minutes and the team used it the same day.',
+      Latest_Customer_Quote__c: QUOTE,
       Interview_Themes__c: 'onboarding, pricing',
       Interview_Sentiment__c: 'positive',
-      Interview_Quality_Score__c: 4.2,
-      Transcript_URL__c: 'https://app.koji.so/studies/xyz789/interviews/f8e7d6c5',
+      Interview_Quality_Score__c: 4,
+      Transcript_URL__c: TRANSCRIPT_URL,
       Last_Koji_Interview_At__c: '2025-01-15T10:22:55Z',
     },
     skipped: [],
-    warnings: [],
+    warnings: [{ field: 'Interview_Quality_Score__c', message: 'rounded half up to 0 decimal place(s)' }],
   },
   slack: {
     post: true,
-    text: ':speech_balloon: Salesforce Contact updated: Jane Doe (Acme Corp) · Post-Trial Feedback\n' +
-      '> Setup took ten minutes and the team used it the same day.\n*Sentiment:* positive   *Quality:* 4.2/5',
-    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '> Setup took ten minutes and the team used it the same day.' } }],
-    contact_not_found: {
-      text: ':mag: No Salesforce Contact: Jane Doe (Acme Corp) · Post-Trial Feedback',
-      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: 'No Salesforce Contact matched the lookup by *email*.' } }],
-    },
+    ...slackMessage(`:speech_balloon: Salesforce Contact updated: ${TITLE}`, `> ${QUOTE}\n${FACTS}`),
+    contact_not_found: slackMessage(`:mag: No Salesforce Contact: ${TITLE}`,
+      `No Salesforce Contact matched the lookup by *email*, so nothing was written.\n> ${QUOTE}\n${FACTS}`),
   },
 };
 
 const verifySample = flatten(ANSWER);
 const mapSample = flatten({ ...ANSWER, delivery: null });
 
-module.exports = { verifySample, mapSample };
+module.exports = { verifySample, mapSample, SAMPLE_PAYLOAD };

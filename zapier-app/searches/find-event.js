@@ -2,12 +2,15 @@
 
 const { getJson, eventPath } = require('../lib/connector');
 const { flattenEntry, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT } = require('../lib/ledger');
+const { raiseForProblem } = require('../middleware');
 
-// A search answers an unknown key "not found" with an empty list, not an error.
+// A search answers an unknown key (404) "not found" with an empty list. Every other
+// non-2xx (502, 503, 500, …) is the same error any other step raises for that status.
 const perform = async (z, bundle) => {
   const key = String(bundle.inputData.event_key).trim();
   const response = await getJson(z, bundle, eventPath(key), { skipThrowForStatus: true });
   if (response.status === 404) return [];
+  raiseForProblem(response, z);
   return [flattenEntry(key, response.data)];
 };
 

@@ -64,12 +64,22 @@ test('flatten: booleans for Filter steps are the text "true"/"false"', () => {
   const update = flatten({ action: 'update_contact', slack: { post: true } });
   assert.equal(update.should_update, 'true');
   assert.equal(update.should_notify, 'true');
-  const skip = flatten({ action: 'skip', skip_reason: 'anonymous', slack: { post: true } });
+  const skip = flatten({ action: 'skip', skip_reason: 'anonymous', slack: { post: false } });
   assert.equal(skip.should_update, 'false');
-  assert.equal(skip.should_notify, 'false', 'a skipped event never posts');
+  assert.equal(skip.should_notify, 'false');
   const notify = flatten({ action: 'notify', slack: { post: true } });
   assert.equal(notify.should_update, 'false');
   assert.equal(notify.should_notify, 'true');
+});
+
+test('flatten: Should Post to Slack is the connector\'s slack.post, also for a skip worth telling', () => {
+  for (const skipReason of ['below_quality_threshold', 'failed_quality_gate']) {
+    const told = flatten({ action: 'skip', skip_reason: skipReason, slack: { post: true } });
+    assert.equal(told.should_update, 'false', skipReason);
+    assert.equal(told.should_notify, 'true', skipReason);
+  }
+  const label = App.creates.verify_koji_webhook.operation.outputFields.find((f) => f.key === 'should_notify');
+  assert.match(label.label, /Should Post to Slack/);
 });
 
 test('flatten: any Salesforce field becomes sf__<ApiName>, lists are joined', () => {

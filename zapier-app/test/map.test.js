@@ -10,6 +10,7 @@ const App = require('../index');
 const { useConnector, authData } = require('./support/connector');
 const { newId, interviewEvent, BRACES_QUOTE } = require('./support/payloads');
 const { SF_PREFIX } = require('../lib/answer');
+const { SAMPLE_PAYLOAD } = require('../lib/sample');
 
 const appTester = zapier.createAppTester(App);
 const map = App.creates.map_interview.operation.perform;
@@ -53,6 +54,11 @@ test('individual trigger fields map to a Contact lookup and field values', async
   assert.deepEqual(nonSalesforceKeys(result), nonSalesforceKeys(App.creates.map_interview.operation.sample));
 });
 
+test('the sample is what the connector answers for the sample\'s payload', async () => {
+  const result = await run({ payload_json: JSON.stringify(SAMPLE_PAYLOAD) });
+  assert.deepEqual(result, App.creates.map_interview.operation.sample);
+});
+
 test('map does not claim: the same interview maps again', async () => {
   const input = triggerFields();
   await run(input);
@@ -68,13 +74,13 @@ test('a whole payload as JSON (with braces) is sent unaltered', async () => {
   assert.equal(result.action, 'update_contact');
 });
 
-test('anonymous and low-quality interviews give an output a Filter step stops on', async () => {
+test('anonymous interviews stop every path; low-quality ones only post to Slack', async () => {
   const anonymous = await run(triggerFields({ respondent_email: '' }));
-  assert.deepEqual([anonymous.action, anonymous.skip_reason, anonymous.should_update],
-    ['skip', 'anonymous', 'false']);
+  assert.deepEqual([anonymous.action, anonymous.skip_reason, anonymous.should_update, anonymous.should_notify],
+    ['skip', 'anonymous', 'false', 'false']);
   const low = await run(triggerFields({ quality_score: '2' }));
-  assert.deepEqual([low.action, low.skip_reason, low.should_update],
-    ['skip', 'below_quality_threshold', 'false']);
+  assert.deepEqual([low.action, low.skip_reason, low.should_update, low.should_notify],
+    ['skip', 'below_quality_threshold', 'false', 'true']);
 });
 
 test('a payload that is not JSON is refused before any request', async () => {

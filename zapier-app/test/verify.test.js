@@ -8,12 +8,14 @@ const zapier = require('zapier-platform-core');
 
 const App = require('../index');
 const { useConnector, sign, authData } = require('./support/connector');
-const { interviewEvent, rawBody, BRACES_QUOTE } = require('./support/payloads');
+const { interviewEvent, reportEvent, rawBody, BRACES_QUOTE } = require('./support/payloads');
 const { SF_PREFIX } = require('../lib/answer');
+const { SAMPLE_PAYLOAD } = require('../lib/sample');
 
 const appTester = zapier.createAppTester(App);
 const verify = App.creates.verify_koji_webhook.operation.perform;
 const complete = App.creates.mark_event_completed.operation.perform;
+const find = App.searches.find_event.operation.perform;
 const dynamicFields = App.creates.verify_koji_webhook.operation.outputFields.find((f) => typeof f === 'function');
 
 const connector = useConnector();
@@ -44,6 +46,11 @@ test('a signed body with {{braces}} verifies and flattens the answer', async () 
   assert.ok(result.slack_text, 'Slack text');
   assert.deepEqual(nonSalesforceKeys(result), nonSalesforceKeys(App.creates.verify_koji_webhook.operation.sample),
     'the sample has exactly the keys of a real answer');
+});
+
+test('the sample is what the connector answers for the sample\'s payload, signed', async () => {
+  const result = await run(rawBody(SAMPLE_PAYLOAD));
+  assert.deepEqual(result, App.creates.verify_koji_webhook.operation.sample);
 });
 
 test('a tampered body is a clear step error, not a re-authentication prompt', async () => {
@@ -105,11 +112,13 @@ test('an anonymous interview gives an output a Filter step stops on', async () =
   assert.equal(again.skip_reason, 'duplicate');
 });
 
-test('a low-quality interview gives an output a Filter step stops on', async () => {
+test('a low-quality interview is not for Salesforce but is for Slack', async () => {
   const result = await run(rawBody(interviewEvent({ quality: 2 })));
   assert.equal(result.action, 'skip');
   assert.equal(result.skip_reason, 'below_quality_threshold');
   assert.equal(result.should_update, 'false');
+  assert.equal(result.should_notify, 'true');
+  assert.match(result.slack_text, /Not written/);
 });
 
 test('the output fields list the active profile\'s Salesforce fields', async () => {
@@ -123,4 +132,41 @@ test('the output fields list the active profile\'s Salesforce fields', async () 
   const quote = fields.find((f) => f.key === 'sf__Latest_Customer_Quote__c');
   assert.equal(quote.label, 'Salesforce: Latest Customer Quote (Latest_Customer_Quote__c)',
     'labels come from the profile (GET /v1/salesforce/fields), not the default list');
+});
+
+// README "Zap 1": path A runs when Should Update Salesforce is "true"; path B when it is
+// "false" and Should Post to Slack is "true"; each ends with Mark Event Completed. That
+// must match the n8n workflow: what a path runs for is still claimed (the Zap completes
+// it), and what no path runs for the connector has completed already.
+test('the README\'s Paths send every kind of event where the n8n workflow does', async () => {
+  const auth = authData(connector);
+  const pathOf = (r) => {
+    const a = r.should_update === 'true';
+    const b = r.should_update === 'false' && r.should_notify === 'true';
+    assert.ok(!(a && b), 'at most one path runs');
+    return a ? 'A' : b ? 'B' : 'none';
+  };
+  const stateOf = async (key) => (await appTester(find, { authData: auth, inputData: { event_key: key } }))[0].state;
+  const cases = [
+    ['update_contact', interviewEvent(), 'A'],
+    ['notify (report.generated)', reportEvent(), 'B'],
+    ['below_quality_threshold', interviewEvent({ quality: 2 }), 'B'],
+    ['failed_quality_gate', interviewEvent({ type: 'interview.failed_quality_gate', quality: 1 }), 'B'],
+    ['anonymous', interviewEvent({ email: null }), 'none'],
+    ['not_mapped', interviewEvent({ type: 'interview.started' }), 'none'],
+  ];
+  for (const [name, payload, expected] of cases) {
+    const body = rawBody(payload);
+    const result = await run(body);
+    assert.equal(pathOf(result), expected, `${name}: ${result.action}/${result.skip_reason}`);
+    if (expected === 'none') {
+      assert.equal(await stateOf(result.event_key), 'completed', `${name}: the connector completed it`);
+      continue;
+    }
+    assert.equal(await stateOf(result.event_key), 'claimed', `${name}: left for the Zap to complete`);
+    await appTester(complete, { authData: auth, inputData: { event_key: result.event_key } });
+    const replay = await run(body);
+    assert.equal(replay.skip_reason, 'duplicate', name);
+    assert.equal(pathOf(replay), 'none', `${name}: a duplicate runs no path`);
+  }
 });

@@ -7,7 +7,7 @@
  * root): CONNECTOR_PYTHON names it, else `python3` on PATH.
  */
 
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const { before, after } = require('node:test');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
@@ -16,6 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+const python = process.env.CONNECTOR_PYTHON || 'python3';
 const STARTUP_TIMEOUT_MS = 30000;
 
 const freePort = () =>
@@ -50,13 +51,13 @@ const waitForHealth = async (url, child, output) => {
   throw new Error(`the connector did not answer /healthz within ${STARTUP_TIMEOUT_MS} ms:\n${output()}`);
 };
 
-/** Start gunicorn; resolves to {url, secret, apiKey, health, stop()}. */
+/** Start gunicorn; resolves to {url, secret, apiKey, health, databasePath, stop()}. */
 const startConnector = async (extraEnv = {}) => {
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'koji-zapier-test-'));
   const secret = `whsec_test_${crypto.randomBytes(12).toString('hex')}`;
   const apiKey = `ck_test_${crypto.randomBytes(12).toString('hex')}`;
-  const python = process.env.CONNECTOR_PYTHON || 'python3';
+  const databasePath = extraEnv.DATABASE_PATH || path.join(dir, 'ledger.sqlite3');
   const child = spawn(
     python,
     ['-m', 'gunicorn', '--bind', `127.0.0.1:${port}`, '--workers', '1', 'connector:create_app()'],
@@ -67,7 +68,7 @@ const startConnector = async (extraEnv = {}) => {
         CONNECTOR_MODE: 'production',
         KOJI_WEBHOOK_SECRET: secret,
         CONNECTOR_API_KEYS: apiKey,
-        DATABASE_PATH: path.join(dir, 'ledger.sqlite3'),
+        DATABASE_PATH: databasePath,
         ...extraEnv,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -92,10 +93,25 @@ const startConnector = async (extraEnv = {}) => {
   };
   try {
     const health = await waitForHealth(url, child, () => log);
-    return { url, secret, apiKey, health, stop, log: () => log };
+    return { url, secret, apiKey, health, databasePath, stop, log: () => log };
   } catch (err) {
     await stop();
     throw err;
+  }
+};
+
+/**
+ * Break a running connector's ledger (drop its table) with the connector's own Python, so
+ * every ledger route answers the connector's real 500 problem (`internal-error`).
+ */
+const breakLedger = (connector) => {
+  const drop = 'import sqlite3, sys\n' +
+    'db = sqlite3.connect(sys.argv[1], timeout=10)\n' +
+    'db.execute("DROP TABLE events")\n' +
+    'db.commit()\n';
+  const result = spawnSync(python, ['-c', drop, connector.databasePath], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`could not drop the ledger table: ${result.error || result.stderr}`);
   }
 };
 
@@ -121,4 +137,4 @@ const useConnector = (extraEnv) => {
   return connector;
 };
 
-module.exports = { startConnector, useConnector, sign, authData, REPO_ROOT };
+module.exports = { startConnector, useConnector, breakLedger, sign, authData, REPO_ROOT };

@@ -37,7 +37,21 @@ const interviewEvent = ({
   },
 });
 
+// Koji's report.generated (research-automation webhooks): a `notify` event, keyed by report id.
+const reportEvent = ({ id = newId() } = {}) => ({
+  type: 'report.generated',
+  timestamp: '2026-04-20T09:30:00Z',
+  data: {
+    report_id: id,
+    study_id: 'xyz789',
+    study_title: 'Post-Trial Feedback',
+    report_url: `https://app.koji.so/studies/xyz789/reports/${id}`,
+    summary: 'Onboarding friction is the top theme across 24 interviews.',
+    metrics: { interviews: 24, average_quality: 4.1 },
+  },
+});
+
 // Pretty-printed with a trailing newline, as a sender might: the bytes, not the JSON, are signed.
 const rawBody = (payload) => `${JSON.stringify(payload, null, 2)}\n`;
 
-module.exports = { newId, interviewEvent, rawBody, BRACES_QUOTE };
+module.exports = { newId, interviewEvent, reportEvent, rawBody, BRACES_QUOTE };

@@ -113,6 +113,9 @@ def n8n_environment(folder: Path, port: int, extra: dict[str, str]) -> dict[str,
         "N8N_DYNAMIC_BANNERS_ENABLED": "false", "N8N_LICENSE_AUTO_RENEW_ENABLED": "false",
         "N8N_COMMUNITY_PACKAGES_ENABLED": "false", "N8N_AI_ENABLED": "false",
         "EXTERNAL_FRONTEND_HOOKS_URLS": "", "N8N_RUNNERS_BROKER_LISTEN_ADDRESS": "127.0.0.1",
+        # The task broker's own port (5679 by default) too: with a fixed one, an n8n already
+        # running on this machine (a developer's, another test run's) stops this one.
+        "N8N_RUNNERS_BROKER_PORT": str(free_port()),
         "N8N_PYTHON_ENABLED": "false", "GENERIC_TIMEZONE": "UTC", "SCARF_ANALYTICS": "false",
         "N8N_SECURE_COOKIE": "false",
         **extra,

@@ -8,11 +8,16 @@
     ├── NotFound                404
     ├── MethodNotAllowed        405
     ├── EventInProgress         409  another copy of the event holds a live claim
+    ├── ClaimSuperseded         409  a release for an attempt whose claim a newer copy took
     ├── PayloadTooLarge         413
     ├── UnsupportedMediaType    415
     ├── ValidationFailed        422  schema violations, each as {pointer, message}
     ├── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
-    └── NotConfigured           503  the feature needs settings that are not set
+    ├── NotConfigured           503  the feature needs settings that are not set
+    │   refused by gunicorn before the app sees the request (connector.server):
+    ├── MalformedRequest        400  not parseable HTTP (request line, headers, framing)
+    ├── HeadersTooLarge         431  more or longer header fields than gunicorn's limits
+    └── TransferCodingNotImplemented 501  a Transfer-Encoding other than chunked
 
 Messages are written for the caller and never carry secrets, e-mails or quote text.
 """
@@ -111,6 +116,18 @@ class UpstreamUnavailable(Problem):
 
 class NotConfigured(Problem):
     status, slug, title = 503, "not-configured", "This feature is not configured"
+
+
+class MalformedRequest(Problem):
+    status, slug, title = 400, "malformed-request", "The HTTP request could not be parsed"
+
+
+class HeadersTooLarge(Problem):
+    status, slug, title = 431, "headers-too-large", "Request header fields too large"
+
+
+class TransferCodingNotImplemented(Problem):
+    status, slug, title = 501, "unsupported-transfer-coding", "Transfer coding not supported"
 
 
 _HTTP_EXCEPTIONS: dict[int, type[Problem]] = {

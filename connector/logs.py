@@ -35,10 +35,18 @@ class RedactingFilter(logging.Filter):
 
 
 def init_app(app: Flask, level: str, secrets: list[str]) -> None:
+    redacting = RedactingFilter(secrets)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter(
         "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s"))
-    handler.addFilter(RedactingFilter(secrets))
+    handler.addFilter(redacting)
+    # gunicorn's own lines quote what it refused ("Invalid HTTP request line: '…'") and, with
+    # an access log, every request line with its query string.
+    for name in ("gunicorn.error", "gunicorn.access"):
+        gunicorn_logger = logging.getLogger(name)
+        for old in [f for f in gunicorn_logger.filters if isinstance(f, RedactingFilter)]:
+            gunicorn_logger.removeFilter(old)
+        gunicorn_logger.addFilter(redacting)
     logger = logging.getLogger("connector")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())

@@ -1,7 +1,49 @@
 """Run the app under gunicorn from `connector serve` (same as `gunicorn 'connector:create_app()'`)."""
 from __future__ import annotations
 
+import json
+
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.sync import SyncWorker
+
+from connector.errors import (
+    PROBLEM_MEDIA_TYPE, HeadersTooLarge, MalformedRequest, Problem, TransferCodingNotImplemented,
+)
+
+WORKER_CLASS = "connector.server.ProblemJsonWorker"
+
+# What gunicorn refuses itself, by the status it picks. Its message is left out: it quotes
+# the request line or a header, which may hold an address or a token.
+_GUNICORN_REFUSALS: dict[int, type[Problem]] = {
+    400: MalformedRequest, 431: HeadersTooLarge, 501: TransferCodingNotImplemented, 500: Problem,
+}
+_write_html_error = util.write_error
+
+
+def _write_problem(sock, status: int, reason: str, message: str) -> None:
+    problem = _GUNICORN_REFUSALS.get(status)
+    if problem is None:  # 403 for a PROXY line or TLS, neither of which serve turns on
+        _write_html_error(sock, status, reason, message)
+        return
+    body = json.dumps(problem().to_dict()).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+            f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n")
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class ProblemJsonWorker(SyncWorker):
+    """gunicorn's sync worker, except that its own refusals (a request line or headers over
+    its limits, bytes that are not HTTP) are problem+json like every other refusal."""
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        # gunicorn writes these through util.write_error. A sync worker handles one request
+        # at a time, so swapping it for the length of this call affects nothing else.
+        util.write_error = _write_problem
+        try:
+            super().handle_error(req, client, addr, exc)
+        finally:
+            util.write_error = _write_html_error
 
 
 class _Gunicorn(BaseApplication):
@@ -22,6 +64,7 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
     _Gunicorn({
         "bind": f"{host}:{port}",
         "workers": workers,
+        "worker_class": WORKER_CLASS,
         # Koji waits 10 s for an answer; a request that takes longer is already lost.
         "timeout": 30,
         "graceful_timeout": 10,

@@ -1,6 +1,7 @@
 """The service as users run it: gunicorn, several workers, over HTTP."""
 import json
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -185,3 +186,43 @@ def test_connector_serve_refuses_a_bad_profile_before_starting_gunicorn(tmp_path
     assert result.returncode == 2
     assert "mapping profile refused" in result.stderr and "bad.yaml:2" in result.stderr
     assert "Booting worker" not in result.stderr
+
+
+def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_request(tmp_path):
+    # gunicorn answers these before the app sees the request; its stock page is HTML and
+    # quotes the request line or header it refused.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
+    env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), CONNECTOR_MODE="production",
+               KOJI_WEBHOOK_SECRET="whsec_refusals", CONNECTOR_API_KEYS="ck_refusals")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port),
+                                    "--workers", "1"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    try:
+        wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
+        cases = {
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: jane@acme.example" + b"a" * 9000 + b"\r\n\r\n":
+                (431, "headers-too-large"),
+            b"GET /?email=jane@acme.example&" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n":
+                (400, "malformed-request"),
+            b"jane@acme.example\r\n\r\n": (400, "malformed-request"),
+            b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n":
+                (501, "unsupported-transfer-coding"),
+        }
+        for request, (status, slug) in cases.items():
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(request)
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == str(status).encode(), head
+            assert b"\r\nContent-Type: application/problem+json\r\n" in head
+            problem = json.loads(body)
+            assert (problem["status"], problem["type"].rsplit("#", 1)[1]) == (status, slug)
+            assert b"jane" not in body
+    finally:
+        process.terminate()
+        process.wait(15)
+    assert "Invalid request from" in log.read_text() and "jane@" not in log.read_text()

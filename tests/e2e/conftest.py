@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.flaky_gateway import FlakyGateway
 from tests.fakes.https_proxy import InterceptingProxy
 from tests.fakes.salesforce import FakeSalesforce
 from tests.fakes.slack import FakeSlack
@@ -146,6 +147,7 @@ class Stack:
     salesforce: FakeSalesforce
     slack: FakeSlack
     proxy: InterceptingProxy
+    gateway: FlakyGateway  # n8n reaches the connector through it
     workflow_ids: list[str]
 
     @property
@@ -169,14 +171,14 @@ def stack(tmp_path_factory) -> Stack:
     proxy.start()
     n8n = None
     try:  # a start-up failure past the install is a failure everywhere, never a skip
-        with running_connector(root) as connector:
+        with running_connector(root) as connector, FlakyGateway(connector.base_url) as gateway:
             port = free_port()
             n8n = N8n(binary, root / "n8n", port, n8n_environment(root / "n8n", port, {
                 "HTTPS_PROXY": proxy.url, "https_proxy": proxy.url,
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                 "NODE_EXTRA_CA_CERTS": str(proxy.ca_pem),
                 # The shipped "Settings: edit me" node reads both URLs from here.
-                "KOJI_CONNECTOR_URL": connector.base_url, "SALESFORCE_INSTANCE_URL": salesforce.base_url,
+                "KOJI_CONNECTOR_URL": gateway.base_url, "SALESFORCE_INSTANCE_URL": salesforce.base_url,
                 "N8N_BLOCK_ENV_ACCESS_IN_NODE": "false",
             }))
             n8n.folder.mkdir()
@@ -190,7 +192,7 @@ def stack(tmp_path_factory) -> Stack:
             for workflow_id in ids:
                 n8n.cli("publish:workflow", f"--id={workflow_id}")
             n8n.start()
-            yield Stack(n8n, connector, salesforce, slack, proxy, ids)
+            yield Stack(n8n, connector, salesforce, slack, proxy, gateway, ids)
     finally:
         if n8n:
             n8n.stop()

@@ -25,6 +25,12 @@ GUIDE = "interview.analysis_ready"  # the sample from Koji's Salesforce guide: q
 QUOTE = "We love the product, but connecting it to our CRM took our admin three weekends."
 
 
+@pytest.fixture(autouse=True)
+def _no_failure_left_for_the_next_case(stack):
+    yield
+    stack.gateway.clear_failures()
+
+
 def event(interview_id: str, email: str | None = None, *, sample: str = GUIDE, **data) -> dict:
     payload = copy.deepcopy(sample_payload(sample))
     payload["data"]["interview_id"] = interview_id
@@ -194,6 +200,52 @@ def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack, ste
     assert watch.patches == [(contact, answer["salesforce"]["fields"])]
     assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]
     assert ledger_state(stack, key) == "completed"
+
+
+def test_a_query_answer_that_is_not_a_query_result_fails_the_delivery(stack):
+    # A salesforce_url that answers 200 with something else (a login page, a proxy's page)
+    # must not read as "no Contact": that would complete the event and lose the update.
+    stack.salesforce.add_contact("odd200@acme.example")
+    body = encode(event("int_e2e_odd200", "odd200@acme.example"))
+    stack.salesforce.fail_next(200, method="GET", path_contains="/query")
+    watch = Watch(stack)
+
+    assert fire(stack, body).status_code >= 500, stack.n8n.logs()
+
+    assert watch.patches == [] and watch.posts == []
+    assert ledger_state(stack, "int_e2e_odd200:interview.analysis_ready") == "released"
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()
+    assert len(watch.patches) == 1 and len(watch.posts) == 1
+
+
+def test_a_failed_complete_call_is_tried_again_so_koji_never_repeats_the_work(stack):
+    stack.salesforce.add_contact("complete503@acme.example")
+    body = encode(event("int_e2e_complete503", "complete503@acme.example"))
+    stack.gateway.fail_next("/complete", status=503)
+    watch = Watch(stack)
+    calls = len(stack.gateway.calls)
+
+    response = fire(stack, body)
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert [status for _, path, status in stack.gateway.calls[calls:] if "/complete" in path] == [503, 200]
+    assert ledger_state(stack, "int_e2e_complete503:interview.analysis_ready") == "completed"
+    assert len(watch.patches) == 1 and len(watch.posts) == 1
+
+
+def test_a_complete_call_that_never_gets_through_still_answers_koji_200(stack):
+    # The work is done: failing the run would make Koji's retry post a second time once the
+    # lease runs out. The claim is left to its lease instead.
+    stack.salesforce.add_contact("complete-down@acme.example")
+    body = encode(event("int_e2e_complete_down", "complete-down@acme.example"))
+    stack.gateway.fail_next("/complete", status=503, times=3)
+    watch = Watch(stack)
+
+    response = fire(stack, body)
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert ledger_state(stack, "int_e2e_complete_down:interview.analysis_ready") == "claimed"
+    assert len(watch.patches) == 1 and len(watch.posts) == 1
 
 
 def test_slack_failure_fails_the_delivery_and_the_retry_posts_once(stack):

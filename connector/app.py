@@ -6,6 +6,7 @@ import sys
 from flask import Flask
 
 from connector import dev_secrets, errors, json_codec, logs, routes
+from connector.ledger import LedgerUnusable
 from connector.profile import Profile, ProfileError
 from connector.services import build_services
 from connector.settings import Settings, SettingsError, load_settings
@@ -14,12 +15,16 @@ from connector.settings import Settings, SettingsError, load_settings
 def create_app(settings: Settings | None = None, *, profile: Profile | None = None) -> Flask:
     if settings is None:
         settings = _settings_or_exit()
-    generated = dev_secrets.fill_missing(settings)
-    dev_secrets.announce(generated, settings)
     try:
         services = build_services(settings, profile)
     except ProfileError as exc:
         _exit(f"mapping profile refused: {exc}")
+    except LedgerUnusable as exc:
+        _exit(f"configuration refused: DATABASE_PATH: {exc}")
+    # After the ledger: it creates DATABASE_PATH's directory, where these secrets are kept,
+    # or refuses a path that cannot be used before anything tries to write next to it.
+    generated = dev_secrets.fill_missing(settings)
+    dev_secrets.announce(generated, settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     json_codec.init_app(app)

@@ -5,9 +5,12 @@
 
     KojiApiError                anything this module refuses to hide
     ├── KojiNotConfigured       KOJI_API_KEY is not set
-    ├── KojiUnavailable         timeout, connection error, 5xx, 429, an answer that is not JSON
-    ├── KojiAuthError           401/403: the API key is wrong or lacks the right
-    └── InterviewNotFound       404: no interview with that id (or not in this project)
+    ├── KojiUnavailable         timeout, connection error, 5xx, 408, 429, an answer that is not
+    │                           JSON: may pass, so asking again later is right
+    └── KojiRefused             any other 4xx (`status`): Koji's final answer, asking again
+        │                       gives the same one
+        ├── KojiAuthError       401/403: the API key is wrong or lacks the right
+        └── InterviewNotFound   404: no interview with that id (or not in this project)
 
 Messages never carry the API key.
 """
@@ -32,12 +35,22 @@ class KojiUnavailable(KojiApiError):
         self.timeout = timeout
 
 
-class KojiAuthError(KojiApiError):
+class KojiRefused(KojiApiError):
+    def __init__(self, message: str, *, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class KojiAuthError(KojiRefused):
     pass
 
 
-class InterviewNotFound(KojiApiError):
+class InterviewNotFound(KojiRefused):
     pass
+
+
+# 4xx answers that say "not now" rather than "no".
+_TRANSIENT_4XX = {408, 429}
 
 
 def _get(url: str, api_key: str, timeout: float) -> requests.Response:
@@ -57,15 +70,7 @@ def fetch_interview(interview_id: str, settings) -> dict:
     # The id comes from a webhook: quoted, it cannot climb to another path.
     url = f"{settings.koji_api_base_url.rstrip('/')}/api/v1/interviews/{quote(str(interview_id), safe='')}"
     response = _get(url, settings.koji_api_key.get_secret_value(), settings.http_timeout_seconds)
-    status = response.status_code
-    if status == 404:
-        raise InterviewNotFound("Koji's API has no interview with this id")
-    if status in (401, 403):
-        raise KojiAuthError(f"Koji's API refused the API key ({status}); check KOJI_API_KEY")
-    if status >= 500 or status == 429:
-        raise KojiUnavailable(f"Koji's API answered {status}")
-    if status != 200:
-        raise KojiApiError(f"Koji's API answered {status}")
+    _raise_for(response.status_code)
     try:
         body = response.json()
     except ValueError:
@@ -73,3 +78,16 @@ def fetch_interview(interview_id: str, settings) -> dict:
     if not isinstance(body, dict):
         raise KojiUnavailable("Koji's API answered JSON that is not an object")
     return body
+
+
+def _raise_for(status: int) -> None:
+    if status >= 500 or status in _TRANSIENT_4XX:
+        raise KojiUnavailable(f"Koji's API answered {status}")
+    if status == 404:
+        raise InterviewNotFound("Koji's API has no interview with this id", status=status)
+    if status in (401, 403):
+        raise KojiAuthError(f"Koji's API refused the API key ({status}); check KOJI_API_KEY", status=status)
+    if 400 <= status < 500:
+        raise KojiRefused(f"Koji's API refused the request ({status})", status=status)
+    if status != 200:
+        raise KojiApiError(f"Koji's API answered {status}")

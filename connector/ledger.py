@@ -83,6 +83,11 @@ RETURNING attempts
 """
 
 
+class LedgerUnusable(Exception):
+    """The database file cannot be created or opened as the ledger; the message names the
+    file and the reason."""
+
+
 @dataclass(frozen=True)
 class Claim:
     status: str       # first | retry | duplicate | in_progress
@@ -118,7 +123,18 @@ class Ledger:
         # claim, because os.getpid() is a system call.
         forget = weakref.WeakMethod(self._forget_connections)  # weak: the hook outlives the Ledger
         os.register_at_fork(after_in_child=partial(_call_if_alive, forget))
-        self._when_free(lambda db: db.executescript(_SCHEMA))  # idempotent; runs its own transaction
+        self._open()
+
+    def _open(self) -> None:
+        """Create the file (and its directory) if need be, and the table: a file that cannot be
+        the ledger is refused now, at start-up, rather than on every claim."""
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._when_free(lambda db: db.executescript(_SCHEMA))  # idempotent; runs its own transaction
+        except (OSError, sqlite3.Error) as exc:
+            self.close()
+            raise LedgerUnusable(f"{self.path} cannot be used as the ledger's SQLite database: "
+                                 f"{_why_unusable(Path(self.path), exc)}") from None
 
     def claim(self, key: str) -> Claim:
         now = self.clock()
@@ -228,6 +244,17 @@ class Ledger:
                     raise
             self._sleep(wait)
         return statement(db or self._connection())  # the last try: now "database is locked" goes up
+
+
+def _why_unusable(path: Path, exc: OSError | sqlite3.Error) -> str:
+    if path.is_dir():
+        return "it is a directory"  # SQLite only says "unable to open database file"
+    if isinstance(exc, OSError):  # from creating the directory
+        existing = next((parent for parent in path.parents if parent.exists()), None)
+        if existing is not None and not existing.is_dir():
+            return f"{existing} is a file, not a directory"
+        return f"its directory {path.parent} cannot be created: {exc.strerror or type(exc).__name__}"
+    return str(exc)  # e.g. "file is not a database", "unable to open database file"
 
 
 def _busy_waits(timeout: float) -> Iterator[float]:

@@ -5,6 +5,7 @@ Steps: normalize → enrich if allowed and needed → decide → claim → map �
 """
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,16 +15,21 @@ from urllib.parse import quote
 from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
 from connector.events import INTERVIEW_TYPES, normalize
+from connector.koji_api import KojiRefused
 from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.mapping import map_to_salesforce
 from connector.profile import Profile
 from connector.slack import build_slack_message
 
+# The full interview by id. Raises KojiRefused when Koji's answer is final (no such interview,
+# key refused): the event is then answered from the webhook's own data. Anything it cannot
+# get for now (timeout, 5xx) it raises as a Problem (502), so Koji retries later.
 FetchInterview = Callable[[str], dict[str, Any]]
 # A key made of these needs no escaping in a URL path (nearly every key: Koji's ids are
 # letters, digits, '_' and '-'); any other is percent-encoded, so an id holding '/', '?',
 # '#' or a space still gives a path the chain can call (the route takes '/' in the key).
 _URL_SAFE_KEY = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]+")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,14 +41,14 @@ class Pipeline:
 
     def answer(self, payload: dict[str, Any], *, raw_body: bytes | None = None,
                claim: bool) -> dict[str, Any]:
-        event = self._enriched(normalize(payload, raw_body=raw_body))
+        event, warnings = self._enriched(normalize(payload, raw_body=raw_body))
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         if not claim or self.ledger is None:
-            return self.render(event, decision, None)
+            return _with_warnings(self.render(event, decision, None), warnings)
         key = event["event"]["key"]
         decision, delivery = self._claim(key, decision)
         try:
-            answer = self.render(event, decision, delivery)
+            answer = _with_warnings(self.render(event, decision, delivery), warnings)
         except Exception:
             self.ledger.release(key)  # never leave a claim behind an answer that was not given
             raise
@@ -74,11 +80,20 @@ class Pipeline:
                           "complete_path": path + "/complete",
                           "release_path": f"{path}/release?attempt={claim.attempt}"}
 
-    def _enriched(self, event: dict[str, Any]) -> dict[str, Any]:
+    def _enriched(self, event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
+        """The event, filled from Koji's API if allowed and needed, and warnings for the answer."""
         if self.fetch_interview is None or not _needs_enrichment(event):
-            return event
-        full = normalize(self.fetch_interview(event["interview"]["id"]))
-        return merge_missing(event, full)
+            return event, []
+        interview_id = event["interview"]["id"]
+        try:
+            full = self.fetch_interview(interview_id)
+        except KojiRefused as exc:
+            # Koji would give every retry the same answer, and after its last retry the event
+            # would be lost: the webhook's own data is better than nothing.
+            log.warning("enrichment refused interview_id=%s status=%s: %s; answered from the webhook's own data",
+                        interview_id, exc.status, exc)
+            return event, [not_enriched_warning(exc.status)]
+        return merge_missing(event, normalize(full)), []
 
 
 def _nothing_left_to_do(answer: dict[str, Any]) -> bool:
@@ -91,6 +106,19 @@ def _nothing_left_to_do(answer: dict[str, Any]) -> bool:
 def _needs_enrichment(event: dict[str, Any]) -> bool:
     return (event["event"]["type"] in INTERVIEW_TYPES and event["interview"]["id"] is not None
             and (event["respondent"]["email"] is None or not event["analysis"]["themes"]))
+
+
+def _with_warnings(answer: dict[str, Any], warnings: list[dict[str, str]]) -> dict[str, Any]:
+    """Warnings about the whole answer, not one field, come first in salesforce.warnings."""
+    if warnings:
+        answer["salesforce"]["warnings"][:0] = warnings
+    return answer
+
+
+def not_enriched_warning(status: int) -> dict[str, str]:
+    # Not about one Salesforce field: `field` is empty (docs/design.md).
+    return {"field": "", "message": f"not enriched: Koji's API answered {status} for this interview, "
+                                    "so only the webhook's own values were used"}
 
 
 def merge_missing(event: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:

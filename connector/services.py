@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from connector.errors import UpstreamUnavailable
-from connector.koji_api import KojiApiError, fetch_interview
+from connector.koji_api import KojiApiError, KojiRefused, fetch_interview
 from connector.ledger import Ledger
 from connector.openapi_doc import bundled_openapi_text
 from connector.pipeline import Pipeline
@@ -59,5 +59,7 @@ def _koji_fetcher(settings: Settings) -> Callable[[str], dict] | None:
 def _fetch_interview(settings: Settings, interview_id: str) -> dict:
     try:
         return fetch_interview(interview_id, settings)
+    except KojiRefused:
+        raise  # Koji's final answer: the pipeline answers from the webhook's own data
     except KojiApiError as exc:
         raise UpstreamUnavailable(f"Koji's API could not provide the interview: {exc}") from None

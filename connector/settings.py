@@ -29,7 +29,8 @@ def _split_csv(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    # An empty variable (`QUALITY_THRESHOLD=` in an .env file) means "not set": the default applies.
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True)
 
     connector_mode: Mode = Mode.development
     # Several comma-separated secrets are all accepted, so a secret can be rotated
@@ -66,18 +67,27 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
+    @field_validator("connector_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
     @model_validator(mode="after")
-    def _production_needs_secrets(self) -> "Settings":
+    def _needs(self) -> "Settings":
+        """Settings that only work together: refused at start-up, not on the first event."""
+        problems = []
         if self.connector_mode is Mode.production:
             missing = [name for name, value in (
                 ("KOJI_WEBHOOK_SECRET", self.koji_webhook_secret),
                 ("CONNECTOR_API_KEYS", self.connector_api_keys),
             ) if not value]
             if missing:
-                raise ValueError(
-                    "production mode needs " + " and ".join(missing)
-                    + " (comma-separated values allowed)"
-                )
+                problems.append("production mode needs " + " and ".join(missing)
+                                + " (comma-separated values allowed)")
+        if self.koji_enrich and self.koji_api_key is None:
+            problems.append("KOJI_ENRICH=true needs KOJI_API_KEY (the key of Koji's API)")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -99,7 +109,10 @@ def _describe(exc: ValueError) -> str:
         return str(exc)
     parts = []
     for error in errors():
-        name = "_".join(str(p) for p in error.get("loc", ())).upper() or "settings"
-        # The message only, never the input: it may be a secret.
-        parts.append(f"{name}: {error.get('msg', 'invalid')}")
+        # The message only, never the input: it may be a secret. Our own checks raise
+        # ValueError, which pydantic reports as "Value error, <message>".
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        name = "_".join(str(p) for p in error.get("loc", ())).upper()
+        # Without a name, the error is one of the checks above, whose message names the variables.
+        parts.append(f"{name}: {message}" if name else message)
     return "; ".join(parts)

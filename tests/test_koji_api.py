@@ -1,6 +1,6 @@
 import pytest
 
-from connector.koji_api import (InterviewNotFound, KojiApiError, KojiAuthError, KojiNotConfigured,
+from connector.koji_api import (InterviewNotFound, KojiApiError, KojiAuthError, KojiNotConfigured, KojiRefused,
                                 KojiUnavailable, fetch_interview)
 from connector.settings import load_settings
 from tests.fakes.koji_api import FakeKojiApi
@@ -73,3 +73,21 @@ def test_unreachable_api():
 def test_no_key_configured(koji):
     with pytest.raises(KojiNotConfigured):
         fetch_interview("int_1", settings_for(koji, key=None))
+
+
+@pytest.mark.parametrize("status, error", [(404, InterviewNotFound), (401, KojiAuthError), (403, KojiAuthError),
+                                           (400, KojiRefused), (410, KojiRefused), (422, KojiRefused)])
+def test_final_answers_are_refusals_with_their_status(koji, status, error):
+    # Asking again gets the same answer: the caller answers from the webhook's own data.
+    koji.fail_next(status)
+    with pytest.raises(error) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    assert isinstance(caught.value, KojiRefused) and caught.value.status == status
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 503])
+def test_answers_that_may_pass_are_not_refusals(koji, status):
+    koji.fail_next(status)
+    with pytest.raises(KojiUnavailable) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    assert not isinstance(caught.value, KojiRefused)

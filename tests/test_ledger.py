@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from connector.ledger import COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Ledger, _Checkpointer
+from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Ledger, LedgerUnusable,
+                              _Checkpointer)
 
 
 class Clock:
@@ -321,3 +322,32 @@ def test_the_background_thread_purges_expired_events(tmp_path, clock, monkeypatc
     clock.now += 61
     assert _eventually(lambda: ledger.get("old:interview.completed") is None)
     ledger.close()
+
+
+def test_a_missing_directory_is_created(tmp_path):
+    ledger = Ledger(tmp_path / "new" / "deeper" / "state.sqlite3", retention_seconds=100, lease_seconds=60)
+    assert ledger.claim("k").status == FIRST
+    ledger.close()
+
+
+def _not_sqlite(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, " * 100)
+    return path
+
+
+def _under_a_file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "state.sqlite3"
+
+
+@pytest.mark.parametrize("make_path, reason", [
+    (lambda tmp_path: tmp_path, "it is a directory"),
+    (_not_sqlite, "file is not a database"),
+    (_under_a_file, "file, not a directory"),
+], ids=["directory", "not sqlite", "under a file"])
+def test_a_path_that_cannot_be_the_ledger_is_refused_with_the_path_and_why(tmp_path, make_path, reason):
+    path = make_path(tmp_path)
+    with pytest.raises(LedgerUnusable) as caught:
+        Ledger(path, retention_seconds=100, lease_seconds=60)
+    assert str(path) in str(caught.value) and reason in str(caught.value)

@@ -2,7 +2,8 @@ import pytest
 
 from connector.settings import Mode, SettingsError, load_settings
 
-ENV = ["CONNECTOR_MODE", "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS"]
+ENV = ["CONNECTOR_MODE", "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS",
+       "LOG_LEVEL", "KOJI_ENRICH", "KOJI_API_KEY", "DATABASE_PATH", "LEDGER_RETENTION_DAYS"]
 
 
 @pytest.fixture(autouse=True)
@@ -52,3 +53,48 @@ def test_bad_values_name_the_variable_but_not_the_value(monkeypatch, name, value
 def test_log_level_is_read_in_any_case(monkeypatch):
     monkeypatch.setenv("LOG_LEVEL", " warning ")
     assert load_settings().log_level == "WARNING"
+
+
+@pytest.mark.parametrize("value", ["Production", " PRODUCTION ", "production"])
+def test_connector_mode_is_read_in_any_case(monkeypatch, value):
+    monkeypatch.setenv("CONNECTOR_MODE", value)
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("CONNECTOR_API_KEYS", "k")
+    assert load_settings().connector_mode is Mode.production
+
+
+@pytest.mark.parametrize("name", ["QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS", "CONNECTOR_MODE", "LOG_LEVEL",
+                                  "KOJI_ENRICH", "DATABASE_PATH", "LEDGER_RETENTION_DAYS"])
+def test_an_empty_variable_is_unset(monkeypatch, name):
+    # As `QUALITY_THRESHOLD=` in an .env file (or docker compose passing one on) sets it.
+    unset = load_settings()
+    monkeypatch.setenv(name, "")
+    assert load_settings().model_dump() == unset.model_dump()
+
+
+def test_enrichment_without_an_api_key_is_refused_at_start_up(monkeypatch):
+    monkeypatch.setenv("KOJI_ENRICH", "true")
+    with pytest.raises(SettingsError, match="KOJI_ENRICH=true needs KOJI_API_KEY"):
+        load_settings()
+    monkeypatch.setenv("KOJI_API_KEY", "")  # empty is unset
+    with pytest.raises(SettingsError, match="KOJI_API_KEY"):
+        load_settings()
+    monkeypatch.setenv("KOJI_API_KEY", "koji-key")
+    assert load_settings().koji_enrich is True
+
+
+def test_every_missing_setting_is_named_at_once(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("KOJI_ENRICH", "true")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS" in str(caught.value)
+    assert "KOJI_API_KEY" in str(caught.value)
+
+
+def test_messages_read_without_pydantics_prefixes(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith("production mode needs KOJI_WEBHOOK_SECRET")
+    assert "Value error" not in str(caught.value) and "settings:" not in str(caught.value)

@@ -1,0 +1,77 @@
+"""The pipeline with fake edges: enrichment that works, that Koji refuses for good, or that fails for now."""
+import logging
+
+import pytest
+
+from conftest import sample
+from connector.errors import UpstreamUnavailable
+from connector.koji_api import InterviewNotFound, KojiAuthError, KojiRefused
+from connector.ledger import Ledger
+from connector.pipeline import Pipeline
+from connector.profile import load_profile
+
+WEBHOOK_SETUP = "webhook-setup.analysis_ready.json"  # no e-mail, no themes: needs enrichment
+KEY = "f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready"
+
+
+def pipeline_with(fetch, tmp_path=None) -> Pipeline:
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60) if tmp_path else None
+    return Pipeline(profile=load_profile(None), quality_threshold=3, ledger=ledger, fetch_interview=fetch)
+
+
+def refusing(error: Exception):
+    def fetch(interview_id: str) -> dict:
+        raise error
+    return fetch
+
+
+def test_enrichment_fills_what_the_webhook_lacks():
+    full = {"id": "f8e7d6c5-b4a3-2109-8765-432109876543", "respondent": {"email": "jane@acme.example"},
+            "analysis": {"themes": ["pricing"]}}
+    answer = pipeline_with(lambda _: {"data": full}).answer(sample(WEBHOOK_SETUP), claim=False)
+    assert answer["respondent"]["email"] == "jane@acme.example"
+    assert answer["action"] == "update_contact"
+    assert not [w for w in answer["salesforce"]["warnings"] if "enriched" in w["message"]]
+
+
+@pytest.mark.parametrize("error", [
+    InterviewNotFound("Koji's API has no interview with this id", status=404),
+    KojiAuthError("Koji's API refused the API key (401); check KOJI_API_KEY", status=401),
+    KojiAuthError("Koji's API refused the API key (403); check KOJI_API_KEY", status=403),
+    KojiRefused("Koji's API refused the request (400)", status=400),
+])
+def test_a_final_refusal_answers_from_the_webhooks_own_data(tmp_path, caplog, error):
+    # Before: 502 on every retry, until Koji gave the event up after about 2.5 hours.
+    pipeline = pipeline_with(refusing(error), tmp_path)
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        answer = pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
+    assert answer["delivery"]["status"] == "first"
+    assert pipeline.ledger.get(KEY).state == "completed"  # an anonymous skip: nothing left to do
+    warning = answer["salesforce"]["warnings"][0]
+    assert warning["field"] == "" and f"Koji's API answered {error.status}" in warning["message"]
+    [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
+    assert "interview_id=f8e7d6c5-b4a3-2109-8765-432109876543" in record.getMessage()
+    assert f"status={error.status}" in record.getMessage()
+
+
+def test_a_refused_event_with_an_email_is_still_written(caplog):
+    payload = sample("automation.interview_completed.json")  # has the e-mail, lacks themes
+    answer = pipeline_with(refusing(InterviewNotFound("no interview", status=404))).answer(payload, claim=False)
+    assert answer["action"] == "update_contact"
+    assert answer["salesforce"]["lookup"]["strategy"] == "email"
+    assert "Koji's API answered 404" in answer["salesforce"]["warnings"][0]["message"]
+    assert answer["slack"]["post"] is True
+    assert "sarah@acme.example" not in caplog.text  # the log line names the id, never the e-mail
+
+
+def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):
+    pipeline = pipeline_with(refusing(UpstreamUnavailable("Koji's API answered 503")), tmp_path)
+    with pytest.raises(UpstreamUnavailable):
+        pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    assert pipeline.ledger.get(KEY) is None
+
+
+def test_no_enrichment_no_warning():
+    answer = pipeline_with(None).answer(sample(WEBHOOK_SETUP), claim=False)
+    assert [w["field"] for w in answer["salesforce"]["warnings"]] == ["Interview_Quality_Score__c"]  # 4.2 → 4

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--workers", type=_at_least_one, default=2)
     serve.set_defaults(handler=_serve)
 
     test_event = commands.add_parser("send-test-event",
@@ -50,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args)
 
 
+def _at_least_one(text: str) -> int:
+    # gunicorn takes --workers 0 and then listens without a worker to answer.
+    if not (text.isascii() and text.isdigit() and int(text) >= 1):
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
@@ -62,7 +69,14 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"connector: mapping profile refused: {exc}", file=sys.stderr)
         return 2
     # Create (and print) development secrets once, before the workers start and read them.
-    dev_secrets.announce(dev_secrets.fill_missing(settings), settings, every_start=True)
+    try:
+        generated = dev_secrets.fill_missing(settings)
+    except OSError as exc:  # kept next to DATABASE_PATH, whose directory may not be writable
+        print(f"connector: configuration refused: DATABASE_PATH {settings.database_path}: "
+              f"cannot keep the development secrets there ({exc.strerror or type(exc).__name__})",
+              file=sys.stderr)
+        return 2
+    dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
     run_gunicorn(args.host, args.port, args.workers)
     return 0
@@ -99,7 +113,8 @@ def _send_test_event(args: argparse.Namespace) -> int:
 
     secret = args.secret or _configured_secret()
     if not secret:
-        print("connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET", file=sys.stderr)
+        print("connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET"
+              f"{_where_development_secrets_would_be()}", file=sys.stderr)
         return 2
     payload = personalized(sample_payload(args.type), args.type, email=args.email, event_id=args.interview_id)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -115,6 +130,19 @@ def _send_test_event(args: argparse.Namespace) -> int:
     print(f"{response.status_code} {response.reason}")
     print(response.text[:20000])
     return 0 if response.ok else 1
+
+
+def _where_development_secrets_would_be() -> str:
+    try:
+        settings = load_settings()
+    except SettingsError:
+        return ""
+    if settings.koji_webhook_secret or not settings.is_development:
+        return ""
+    # DATABASE_PATH is relative to the directory the service runs in (scripts/serve.sh: the
+    # repository), so from anywhere else the development secrets are not where we look.
+    return (f" (no development secrets at {dev_secrets.secrets_path(settings).resolve()}: run this "
+            "where the service runs, or set DATABASE_PATH as it has it)")
 
 
 def _configured_secret() -> str | None:

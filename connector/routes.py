@@ -104,6 +104,11 @@ def complete_event(key: str) -> Response:
 @bp.post("/v1/events/<event_key:key>/release")
 def release_event(key: str) -> Response:
     attempt = _attempt_parameter()
+    known = services().ledger.get(key)
+    if attempt is not None and known is not None and attempt > known.attempts:
+        raise ValidationFailed(
+            f"This event has had {known.attempts} attempt(s); there is no attempt {attempt} to release.",
+            errors=[{"parameter": "attempt", "message": f"must be at most {known.attempts}"}])
     record = _record(services().ledger.release(key, attempt))
     if attempt is not None and record["attempts"] != attempt and record["state"] != "completed":
         raise ClaimSuperseded(

@@ -60,9 +60,14 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
+def bind_address(host: str, port: int) -> str:
+    """gunicorn's `bind`: an IPv6 address goes in brackets, or its colons read as the port's."""
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
 def run_gunicorn(host: str, port: int, workers: int) -> None:
     _Gunicorn({
-        "bind": f"{host}:{port}",
+        "bind": bind_address(host, port),
         "workers": workers,
         "worker_class": WORKER_CLASS,
         # Koji waits 10 s for an answer; a request that takes longer is already lost.

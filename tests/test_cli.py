@@ -1,7 +1,8 @@
 import pytest
 
-from connector.cli import SAMPLES, personalized, sample_payload
+from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
+from connector.server import bind_address
 
 PERSON_TYPES = [t for t in SAMPLES if t not in ("study.published", "report.generated", "ping")]
 
@@ -20,3 +21,42 @@ def test_send_test_event_id_changes_the_event_key(event_type):
     payload = personalized(sample_payload(event_type), event_type, email=None, event_id="fresh-id-1")
     key = normalize(payload)["event"]["key"]
     assert key != default and key.startswith("fresh-id-1:")
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_serve_refuses_a_worker_count_below_one(workers, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--workers", workers])
+    assert stopped.value.code == 2
+    assert "--workers: must be a whole number of at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("host", "bind"), [("127.0.0.1", "127.0.0.1:8080"), ("::1", "[::1]:8080"),
+                                             ("[::1]", "[::1]:8080"), ("localhost", "localhost:8080")])
+def test_serve_binds_ipv6_addresses_in_brackets(host, bind):
+    assert bind_address(host, 8080) == bind
+
+
+def test_send_test_event_says_where_it_looked_for_the_development_secret(tmp_path, monkeypatch, capsys):
+    for name in ("KOJI_WEBHOOK_SECRET", "CONNECTOR_MODE", "CONNECTOR_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "state.sqlite3"))
+
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/"]) == 2
+
+    error = capsys.readouterr().err
+    assert "no webhook secret" in error
+    assert str(tmp_path / "state.sqlite3.dev-secrets.json") in error
+
+
+def test_serve_in_development_mode_names_a_database_path_it_cannot_use(tmp_path, monkeypatch, capsys):
+    for name in ("KOJI_WEBHOOK_SECRET", "CONNECTOR_MODE", "CONNECTOR_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("DATABASE_PATH", str(blocker / "state.sqlite3"))  # its "directory" is a file
+
+    assert main(["serve", "--port", "1"]) == 2
+
+    error = capsys.readouterr().err
+    assert "configuration refused: DATABASE_PATH" in error and str(blocker) in error

@@ -6,9 +6,11 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from conftest import sample_bytes
+from connector.server import WORKER_CLASS
 from connector.signatures import sign
 from live import REPO, free_port, running_connector, wait_until_ready
 
@@ -74,11 +76,16 @@ def test_logs_never_hold_secrets_emails_or_quotes(tmp_path):
     assert not any(line.startswith("2026-11-22 14:00:00,000") for line in logs.splitlines())
 
 
+def serve_once(tmp_path, **settings: str) -> subprocess.CompletedProcess:
+    """`connector serve` with only these settings (and a state file of its own), expected to stop."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
+    env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), **settings)
+    return subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(free_port())],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+
+
 def test_production_mode_without_secrets_stops_with_a_clear_message(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
-    env.update(CONNECTOR_MODE="production", DATABASE_PATH=str(tmp_path / "s.sqlite3"))
-    result = subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(free_port())],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    result = serve_once(tmp_path, CONNECTOR_MODE="production")
     assert result.returncode == 2
     assert "KOJI_WEBHOOK_SECRET" in result.stderr and "CONNECTOR_API_KEYS" in result.stderr
 
@@ -166,31 +173,94 @@ def test_a_configuration_the_app_refuses_stops_plain_gunicorn_instead_of_restart
     bad.write_text("version: 1\nfields:\n  - {name: X__c, type: text, length: 10, template: '{{ analysis.qoute }}'}\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
     env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"))
-    for extra in ({"MAPPING_PROFILE": str(bad)}, {"CONNECTOR_MODE": "production"}):
-        result = subprocess.run([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{free_port()}", "--workers", "2",
-                                 "connector:create_app()"], cwd=REPO, env={**env, **extra}, capture_output=True,
-                                text=True, timeout=60)
-        # 4, or 1 when the second worker's exit interrupts gunicorn's own halt (a traceback)
-        assert result.returncode != 0 and "App failed to load" in result.stderr, result.stderr[-2000:]
-        assert result.stderr.count("Booting worker") <= 2, result.stderr[-2000:]  # no restart loop
-        assert ("bad.yaml:3" in result.stderr) or ("KOJI_WEBHOOK_SECRET" in result.stderr)
+    for extra, expected in (({"MAPPING_PROFILE": str(bad)}, "bad.yaml:3"),
+                            ({"CONNECTOR_MODE": "production"}, "KOJI_WEBHOOK_SECRET"),
+                            ({"KOJI_ENRICH": "true"}, "KOJI_ENRICH=true needs KOJI_API_KEY")):
+        result = refused_by_plain_gunicorn({**env, **extra})
+        assert expected in result.stderr, result.stderr[-2000:]
+
+
+def refused_by_plain_gunicorn(env: dict[str, str]) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{free_port()}", "--workers", "2",
+                             "connector:create_app()"], cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    # 4, or 1 when the second worker's exit interrupts gunicorn's own halt (a traceback)
+    assert result.returncode != 0 and "App failed to load" in result.stderr, result.stderr[-2000:]
+    assert result.stderr.count("Booting worker") <= 2, result.stderr[-2000:]  # no restart loop
+    return result
+
+
+def _not_sqlite(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a database, " * 100)
+    return tmp_path / "notes.txt"
+
+
+@pytest.mark.parametrize("make_path, reason", [
+    (lambda tmp_path: tmp_path, "it is a directory"),
+    (_not_sqlite, "file is not a database"),
+], ids=["directory", "not sqlite"])
+def test_a_database_path_that_cannot_be_used_stops_plain_gunicorn_naming_it(tmp_path, make_path, reason):
+    # Before: a sqlite3 traceback that named no setting, and "Worker failed to boot" (exit 3).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
+    path = make_path(tmp_path)
+    env.update(CONNECTOR_MODE="production", KOJI_WEBHOOK_SECRET="whsec_db", CONNECTOR_API_KEYS="ck_db",
+               DATABASE_PATH=str(path))
+    result = refused_by_plain_gunicorn(env)
+    assert f"configuration refused: DATABASE_PATH: {path} cannot be used" in result.stderr, result.stderr[-2000:]
+    assert reason in result.stderr
+    assert "sqlite3." not in result.stderr and "Worker failed to boot" not in result.stderr
+
+
+def test_a_missing_database_directory_is_created_in_production_mode(tmp_path):
+    path = tmp_path / "data" / "ledger" / "state.sqlite3"
+    with running_connector(tmp_path, env={"DATABASE_PATH": str(path)}) as live:
+        assert deliver(live, sample_bytes(SAMPLE)).status_code == 200
+    assert path.exists()
+
+
+def test_connector_serve_refuses_enrichment_without_a_key_before_starting_gunicorn(tmp_path):
+    result = serve_once(tmp_path, KOJI_ENRICH="true")
+    assert result.returncode == 2
+    assert "configuration refused: KOJI_ENRICH=true needs KOJI_API_KEY" in result.stderr
+    assert "Booting worker" not in result.stderr
 
 
 def test_connector_serve_refuses_a_bad_profile_before_starting_gunicorn(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nfields: [{name: X__c, type: txt}]\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
-    env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), MAPPING_PROFILE=str(bad))
-    result = subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(free_port())],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+    result = serve_once(tmp_path, MAPPING_PROFILE=str(bad))
     assert result.returncode == 2
     assert "mapping profile refused" in result.stderr and "bad.yaml:2" in result.stderr
     assert "Booting worker" not in result.stderr
 
 
+REFUSED = {  # what gunicorn answers itself, before the app sees the request
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: jane@acme.example" + b"a" * 9000 + b"\r\n\r\n":
+        (431, "headers-too-large"),
+    b"GET /?email=jane@acme.example&" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n":
+        (400, "malformed-request"),
+    b"jane@acme.example\r\n\r\n": (400, "malformed-request"),
+    b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n":
+        (501, "unsupported-transfer-coding"),
+}
+
+
+def assert_refusals_are_problems_that_quote_nothing(port: int) -> None:
+    for request, (status, slug) in REFUSED.items():
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request)
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1] == str(status).encode(), head
+        assert b"\r\nContent-Type: application/problem+json\r\n" in head
+        problem = json.loads(body)
+        assert (problem["status"], problem["type"].rsplit("#", 1)[1]) == (status, slug)
+        assert b"jane" not in body
+
+
 def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_request(tmp_path):
-    # gunicorn answers these before the app sees the request; its stock page is HTML and
-    # quotes the request line or header it refused.
+    # gunicorn's stock page is HTML and quotes the request line or header it refused.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
     env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), CONNECTOR_MODE="production",
                KOJI_WEBHOOK_SECRET="whsec_refusals", CONNECTOR_API_KEYS="ck_refusals")
@@ -201,28 +271,14 @@ def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_reques
                                     "--workers", "1"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
     try:
         wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
-        cases = {
-            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: jane@acme.example" + b"a" * 9000 + b"\r\n\r\n":
-                (431, "headers-too-large"),
-            b"GET /?email=jane@acme.example&" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n":
-                (400, "malformed-request"),
-            b"jane@acme.example\r\n\r\n": (400, "malformed-request"),
-            b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: br\r\n\r\n":
-                (501, "unsupported-transfer-coding"),
-        }
-        for request, (status, slug) in cases.items():
-            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-                sock.sendall(request)
-                answer = b""
-                while chunk := sock.recv(65536):
-                    answer += chunk
-            head, _, body = answer.partition(b"\r\n\r\n")
-            assert head.split(b" ")[1] == str(status).encode(), head
-            assert b"\r\nContent-Type: application/problem+json\r\n" in head
-            problem = json.loads(body)
-            assert (problem["status"], problem["type"].rsplit("#", 1)[1]) == (status, slug)
-            assert b"jane" not in body
+        assert_refusals_are_problems_that_quote_nothing(port)
     finally:
         process.terminate()
         process.wait(15)
     assert "Invalid request from" in log.read_text() and "jane@" not in log.read_text()
+
+
+def test_plain_gunicorn_with_the_readmes_worker_class_refuses_the_same_way(tmp_path):
+    with running_connector(tmp_path, workers=1, extra_args=("-k", WORKER_CLASS)) as live:
+        assert_refusals_are_problems_that_quote_nothing(int(live.base_url.rsplit(":", 1)[1]))
+    assert WORKER_CLASS in (REPO / "README.md").read_text()

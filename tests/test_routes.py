@@ -171,6 +171,14 @@ def test_a_release_attempt_that_is_not_a_positive_integer_is_422(koji, client, a
     assert client.get(f"/v1/events/{key}", headers=auth).get_json()["state"] == "claimed"
 
 
+def test_a_release_for_an_attempt_that_never_was_is_422_not_superseded(koji, client, auth):
+    key = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()["event"]["key"]
+    response = client.post(f"/v1/events/{key}/release?attempt=2", headers=auth)
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == [{"parameter": "attempt", "message": "must be at most 1"}]
+    assert client.get(f"/v1/events/{key}", headers=auth).get_json()["state"] == "claimed"
+
+
 def test_skipped_events_complete_at_once(koji, client, auth):
     answer = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()
     assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")

@@ -5,6 +5,7 @@ Pure. The order is documented in docs/design.md ("Decision order"); the ledger a
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,15 @@ class Decision:
 
 
 ALL_LOOKUPS = ("contact_id", "external_id", "email")
+# Shaped like Koji's event types ("interview.analysis_ready"): anything else the sender put
+# in `type` may be personal data, and `reason` never holds any.
+_EVENT_TYPE_SHAPE = re.compile(r"[a-z][a-z_]{0,40}(\.[a-z][a-z_]{0,40}){0,3}")
+
+
+def _quotable(event_type: object) -> str:
+    if isinstance(event_type, str) and _EVENT_TYPE_SHAPE.fullmatch(event_type):
+        return repr(event_type)
+    return "(not shaped like an event type, so not repeated here)"
 
 
 def decide(event: dict[str, Any], actions: Mapping[str, str], quality_threshold: float,
@@ -31,7 +41,7 @@ def decide(event: dict[str, Any], actions: Mapping[str, str], quality_threshold:
     event_type = event["event"]["type"]
     action = actions.get(event_type)
     if action is None:
-        return Decision(SKIP, "not_mapped", f"The profile does not map event type {event_type!r}.")
+        return Decision(SKIP, "not_mapped", f"The profile does not map event type {_quotable(event_type)}.")
     if event_type == "interview.failed_quality_gate":
         return Decision(SKIP, "failed_quality_gate", "Koji's quality gate rejected this interview.")
     if action == SKIP:

@@ -292,6 +292,17 @@ class Profile(_Strict):
     scores: Scores = Field(default_factory=Scores)
     slack: SlackSpec = Field(default_factory=SlackSpec)
 
+    @field_validator("actions")
+    @classmethod
+    def _no_contact_for_events_without_a_person(cls, actions: dict[str, str]) -> dict[str, str]:
+        # A study or a report has no respondent: such an event could only ever be skipped as
+        # anonymous, and its Slack summary would be lost without a word.
+        wrong = [name for name in ("study.published", "report.generated") if actions.get(name) == "update_contact"]
+        if wrong:
+            raise ValueError(f"{' and '.join(wrong)} carry no respondent, so they cannot update a Contact: "
+                             "map them to notify (a Slack post) or skip")
+        return actions
+
     @model_validator(mode="after")
     def _coherent(self) -> "Profile":
         names = [spec.name.lower() for spec in self.all_fields]

@@ -66,3 +66,13 @@ def test_a_normalized_event_whose_only_identifier_cannot_be_looked_up_is_anonymo
     normalized["respondent"].update(respondent)
     decision = decide(normalized, ACTIONS, 3)
     assert decision.skip_reason == "anonymous"
+
+
+@pytest.mark.parametrize(("event_type", "quoted"), [
+    ("interview.transcribed", True), ("ping", True),
+    ("zz.leak+tag@secret-example.com", False), ("<!channel> @here", False), ("a" * 200, False),
+])
+def test_an_unmapped_event_type_is_repeated_in_the_reason_only_if_shaped_like_one(event_type, quoted):
+    decision = decide(event(event_type, respondent_email="a@b.co"), ACTIONS, 3)
+    assert decision.skip_reason == "not_mapped"
+    assert (event_type in decision.reason) is quoted

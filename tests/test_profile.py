@@ -121,3 +121,11 @@ def test_namespaced_and_standard_api_names_load(tmp_path):
             "  - {name: " + "L" * 40 + "__c, type: text, source: interview.id}\n")
     names = [spec.name for spec in load_profile(write(tmp_path, BASE + body)).all_fields]
     assert {"koji__Quote__c", "Description", "L" * 40 + "__c"} <= set(names)
+
+
+@pytest.mark.parametrize("event_type", ["study.published", "report.generated"])
+def test_an_event_without_a_respondent_cannot_update_a_contact(tmp_path, event_type):
+    # It could only ever be skipped as anonymous, and its Slack summary lost without a word.
+    path = write(tmp_path, f"version: 1\nactions:\n  interview.completed: update_contact\n  {event_type}: update_contact\n")
+    with pytest.raises(ProfileError, match=f"{event_type} carry no respondent.*map them to notify"):
+        load_profile(path)

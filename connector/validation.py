@@ -110,10 +110,21 @@ def _message(error: ValidationError) -> str:
     if kind == "enum":
         return "must be one of " + ", ".join(json.dumps(value) for value in expected)
     if kind in ("anyOf", "oneOf"):
-        return "does not match any documented shape (see openapi.yaml)"
+        return _shapes_message(error.instance, expected)
     if kind == "additionalProperties":
         return "has properties the schema does not allow"
     return f"violates '{kind}'"
+
+
+def _shapes_message(instance: Any, shapes: list) -> str:
+    """When each documented shape is told apart by the properties it requires (a webhook by
+    `event` or `type`), name them: the caller learns what to send, not only that it is wrong."""
+    required = [shape.get("required") for shape in shapes if isinstance(shape, dict)]
+    if (isinstance(instance, dict) and required and all(required) and len(required) == len(shapes)
+            and not any(all(name in instance for name in names) for names in required)):
+        return ("needs " + " or ".join(" and ".join(repr(name) for name in names) for names in required)
+                + " (see openapi.yaml)")
+    return "does not match any documented shape (see openapi.yaml)"
 
 
 def _json_type(value: Any) -> str:

@@ -55,3 +55,17 @@ def test_checking_never_changes_the_cached_schemas():
     with pytest.raises(ValidationFailed):
         check({"type": 5}, "koji-webhook.schema.json")
     assert json.dumps(load_schema("koji-webhook.schema.json"), sort_keys=True) == before
+
+
+@pytest.mark.parametrize(("schema_name", "document", "message"), [
+    ("koji-webhook.schema.json", {}, "needs 'event' or 'type' (see openapi.yaml)"),
+    ("koji-webhook.schema.json", {"a": 1}, "needs 'event' or 'type' (see openapi.yaml)"),
+    ("koji-interview.schema.json", {}, "needs 'id' or 'interview_id' or 'data' or 'interview' (see openapi.yaml)"),
+    # Both alternatives present: naming them as missing would be wrong.
+    ("verify-envelope.schema.json", {"raw_body": "x", "raw_body_base64": "eA==", "signature": "s"},
+     "does not match any documented shape (see openapi.yaml)"),
+])
+def test_a_body_of_no_documented_shape_is_told_what_each_shape_needs(schema_name, document, message):
+    with pytest.raises(ValidationFailed) as caught:
+        check(document, schema_name)
+    assert {"pointer": "", "message": message} in caught.value.errors

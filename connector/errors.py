@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_BASE = "https://github.com/koji-connector/connector/blob/main/docs/problems.md#"
@@ -101,6 +101,12 @@ class ClaimSuperseded(Problem):
 class PayloadTooLarge(Problem):
     status, slug, title = 413, "payload-too-large", "Body too large"
 
+    @classmethod
+    def over(cls, limit: int) -> "PayloadTooLarge":
+        return cls(f"The body is larger than the {limit:,} bytes this service takes (MAX_BODY_BYTES). "
+                   "For /v1/koji/verify-envelope the limit counts the whole envelope, and base64 "
+                   "makes a body about a third larger.")
+
 
 class UnsupportedMediaType(Problem):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
@@ -156,6 +162,8 @@ def init_app(app: Flask) -> None:
             problem = Problem(exc.description)
             problem.status, problem.title = exc.code or 500, exc.name
             problem.slug = exc.name.lower().replace(" ", "-")
+        elif cls is PayloadTooLarge:
+            problem = PayloadTooLarge.over(current_app.config["MAX_CONTENT_LENGTH"])
         else:
             problem = cls()
         if exc.code == 405 and getattr(exc, "valid_methods", None):

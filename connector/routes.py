@@ -154,7 +154,7 @@ def _raw_body() -> bytes:
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     body = request.environ["wsgi.input"].read(limit + 1)
     if len(body) > limit:
-        raise PayloadTooLarge()
+        raise PayloadTooLarge.over(limit)
     return body
 
 

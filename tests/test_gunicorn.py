@@ -159,6 +159,7 @@ def test_a_chunked_body_over_the_limit_is_413_not_cut_to_the_limit(tmp_path):
                                                       "X-Koji-Signature": sign(first_part, live.webhook_secret)})
         over = post("/v1/koji/verify", first_part + b" " * 50)
         assert over.status_code == 413, over.text
+        assert "MAX_BODY_BYTES" in over.json()["detail"]  # the chunked path names the limit too
         assert over.headers["Content-Type"] == "application/problem+json"
         assert post("/v1/salesforce/map", first_part + b" " * 50).status_code == 413
         within = post("/v1/koji/verify", first_part)

@@ -123,6 +123,7 @@ def test_body_over_the_limit_is_413(koji):
     response = koji.deliver(body)
     assert response.status_code == 413
     assert problem_slug(response) == "payload-too-large"
+    assert "1,048,576 bytes" in response.get_json()["detail"] and "MAX_BODY_BYTES" in response.get_json()["detail"]
 
 
 def test_duplicate_protocol(koji, client, auth):

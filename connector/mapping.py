@@ -61,6 +61,13 @@ def salesforce_id(value: str) -> str | None:
     return value[:15] + suffix
 
 
+def _why_not_an_id(value: object) -> str:
+    if isinstance(value, str) and len(value) == 18 and _ID_CHARS.fullmatch(value):
+        # The usual cause: an id retyped or changed in case somewhere on its way.
+        return "its last 3 characters are not the checksum of the 15 before them (a mistyped id?)"
+    return "a Salesforce id is 15 or 18 letters and digits"
+
+
 def _lookup_candidate(strategy: str, answer: dict, profile: Profile) -> tuple[str | None, str | None]:
     """(field, value) the strategy would look up by, or (None, None) when it has nothing."""
     respondent = answer.get("respondent") or {}
@@ -75,8 +82,11 @@ def _lookup_value(strategy: str, value: str) -> tuple[str | None, str | None]:
     """(value to look up, warning) after checking the value's shape."""
     if strategy == "contact_id":
         canonical = salesforce_id(value)
-        if canonical is None or not canonical.startswith("003"):
-            return None, "respondent.salesforce_contact_id is not a Contact id (15 or 18 characters, 003…); not used"
+        if canonical is None:
+            return None, "respondent.salesforce_contact_id is not a Contact id; not used: " + _why_not_an_id(value)
+        if not canonical.startswith("003"):
+            return None, (f"respondent.salesforce_contact_id is the id of another kind of record (prefix "
+                          f"{canonical[:3]}), not a Contact (003…); not used")
         return canonical, None
     if strategy == "email" and not _EMAIL.fullmatch(value):
         return None, "respondent.email is not an e-mail address; not used"

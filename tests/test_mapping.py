@@ -138,6 +138,18 @@ def test_lookup_strategy(respondent, strategy, value):
     assert (block["lookup"]["strategy"], block["lookup"]["value"]) == (strategy, value)
 
 
+@pytest.mark.parametrize(("contact_id", "says"), [
+    ("0035g0000000001ZZZ", "not the checksum of the 15 before them"),
+    ("0015g0000000001AAA", "another kind of record (prefix 001)"),
+    ("003-not-an-id", "15 or 18 letters and digits"),
+])
+def test_an_unusable_contact_id_is_told_why(contact_id, says):
+    block = map_to_salesforce(answer_with(respondent={"email": None, "salesforce_contact_id": contact_id}), DEFAULT)
+    [warning] = [w for w in block["warnings"] if w["field"] == "Id"]
+    assert says in warning["message"], block["warnings"]
+    assert contact_id not in warning["message"]
+
+
 def test_salesforce_id_checksum():
     assert salesforce_id("001A0000006Vm9r") == "001A0000006Vm9rIAC"
     assert salesforce_id("001A0000006Vm9rIAC") == "001A0000006Vm9rIAC"

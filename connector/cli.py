@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 from importlib import resources
+from pathlib import Path
 
 from connector import dev_secrets
 from connector.salesforce_cli import register as register_salesforce_commands
@@ -111,10 +112,13 @@ def _send_test_event(args: argparse.Namespace) -> int:
 
     from connector.signatures import SIGNATURE_HEADER, sign
 
-    secret = args.secret or _configured_secret()
+    secret, looked_at = (args.secret, None) if args.secret else _configured_secret()
     if not secret:
-        print("connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET"
-              f"{_where_development_secrets_would_be()}", file=sys.stderr)
+        # DATABASE_PATH is relative to the directory the service runs in (scripts/serve.sh: the
+        # repository), so from anywhere else the development secrets are not where we look.
+        where = (f" (no development secrets at {looked_at.resolve()}: run this where the service runs, "
+                 "or set DATABASE_PATH as it has it)") if looked_at else ""
+        print(f"connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET{where}", file=sys.stderr)
         return 2
     payload = personalized(sample_payload(args.type), args.type, email=args.email, event_id=args.interview_id)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
@@ -132,30 +136,18 @@ def _send_test_event(args: argparse.Namespace) -> int:
     return 0 if response.ok else 1
 
 
-def _where_development_secrets_would_be() -> str:
+def _configured_secret() -> tuple[str | None, Path | None]:
+    """The webhook secret to sign with, and where development secrets were looked for."""
     try:
         settings = load_settings()
     except SettingsError:
-        return ""
-    if settings.koji_webhook_secret or not settings.is_development:
-        return ""
-    # DATABASE_PATH is relative to the directory the service runs in (scripts/serve.sh: the
-    # repository), so from anywhere else the development secrets are not where we look.
-    return (f" (no development secrets at {dev_secrets.secrets_path(settings).resolve()}: run this "
-            "where the service runs, or set DATABASE_PATH as it has it)")
-
-
-def _configured_secret() -> str | None:
-    try:
-        settings = load_settings()
-    except SettingsError:
-        return None
-    if not settings.koji_webhook_secret and settings.is_development:
-        path = dev_secrets.secrets_path(settings)
-        if path.exists():
-            return json.loads(path.read_text())["KOJI_WEBHOOK_SECRET"]
-    return settings.koji_webhook_secret[0].get_secret_value() if settings.koji_webhook_secret else None
-
+        return None, None
+    if settings.koji_webhook_secret:
+        return settings.koji_webhook_secret[0].get_secret_value(), None
+    if not settings.is_development:
+        return None, None
+    path = dev_secrets.secrets_path(settings)
+    return (json.loads(path.read_text())["KOJI_WEBHOOK_SECRET"] if path.exists() else None), path
 
 if __name__ == "__main__":
     sys.exit(main())

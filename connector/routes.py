@@ -13,8 +13,8 @@ from connector import signatures
 from connector.auth import require_api_key
 from connector.envelope import open_envelope
 from connector.errors import (
-    ClaimSuperseded, InvalidSignature, NotConfigured, NotFound, PayloadTooLarge, UnsupportedMediaType, UpstreamUnavailable,
-    ValidationFailed,
+    ClaimSuperseded, InvalidSignature, NotConfigured, NotFound, PayloadTooLarge, UnsupportedMediaType,
+    UpstreamUnavailable, ValidationFailed,
 )
 from connector.events import NormalizedEvent
 from connector.salesforce import SalesforceError, SalesforceNotConfigured, check_fields, target_fields

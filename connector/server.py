@@ -1,4 +1,5 @@
-"""Run the app under gunicorn from `connector serve` (same as `gunicorn 'connector:create_app()'`)."""
+"""Run the app under gunicorn from `connector serve`, and the worker class that makes gunicorn's
+own refusals problem+json (plain gunicorn: `-k connector.server.ProblemJsonWorker`)."""
 from __future__ import annotations
 
 import json

@@ -1,8 +1,11 @@
+import json
+
 import pytest
 
 from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
 from connector.server import bind_address
+from connector.signatures import sign
 
 PERSON_TYPES = [t for t in SAMPLES if t not in ("study.published", "report.generated", "ping")]
 
@@ -60,3 +63,20 @@ def test_serve_in_development_mode_names_a_database_path_it_cannot_use(tmp_path,
 
     error = capsys.readouterr().err
     assert "configuration refused: DATABASE_PATH" in error and str(blocker) in error
+
+
+def test_send_test_event_signs_with_the_development_secret_of_the_service(tmp_path, monkeypatch, capsys):
+    for name in ("KOJI_WEBHOOK_SECRET", "CONNECTOR_MODE", "CONNECTOR_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "state.sqlite3"))
+    (tmp_path / "state.sqlite3.dev-secrets.json").write_text(
+        '{"KOJI_WEBHOOK_SECRET": "whsec_dev", "CONNECTOR_API_KEYS": "ck_dev"}')
+    sent = {}
+    monkeypatch.setattr("requests.post", lambda url, data, headers, timeout: sent.update(headers=headers) or
+                        type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True})())
+
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/"]) == 0
+
+    body = json.dumps(personalized(sample_payload("interview.analysis_ready"), "interview.analysis_ready",
+                                   email=None, event_id=None), ensure_ascii=False).encode()
+    assert sent["headers"]["X-Koji-Signature"] == sign(body, "whsec_dev")

@@ -79,7 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
-    run_gunicorn(args.host, args.port, args.workers)
+    run_gunicorn(args.host, args.port, args.workers, settings.log_level)
     return 0
 
 

@@ -66,10 +66,11 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
+def run_gunicorn(host: str, port: int, workers: int, log_level: str = "INFO") -> None:
     _Gunicorn({
         "bind": bind_address(host, port),
         "workers": workers,
+        "loglevel": log_level.lower(),  # LOG_LEVEL quiets gunicorn's own lines too
         "worker_class": WORKER_CLASS,
         # Koji waits 10 s for an answer; a request that takes longer is already lost.
         "timeout": 30,

@@ -4,7 +4,10 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import requests
@@ -260,11 +263,12 @@ def assert_refusals_are_problems_that_quote_nothing(port: int) -> None:
         assert b"jane" not in body
 
 
-def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_request(tmp_path):
-    # gunicorn's stock page is HTML and quotes the request line or header it refused.
+@contextmanager
+def serving(tmp_path, **settings: str) -> Iterator[tuple[int, Path]]:
+    """`connector serve` in production mode with one worker, until the block ends: (port, log)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
     env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), CONNECTOR_MODE="production",
-               KOJI_WEBHOOK_SECRET="whsec_refusals", CONNECTOR_API_KEYS="ck_refusals")
+               KOJI_WEBHOOK_SECRET="whsec_serving", CONNECTOR_API_KEYS="ck_serving", **settings)
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as handle:
@@ -272,10 +276,16 @@ def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_reques
                                     "--workers", "1"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
     try:
         wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
-        assert_refusals_are_problems_that_quote_nothing(port)
+        yield port, log
     finally:
         process.terminate()
         process.wait(15)
+
+
+def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_request(tmp_path):
+    # gunicorn's stock page is HTML and quotes the request line or header it refused.
+    with serving(tmp_path) as (port, log):
+        assert_refusals_are_problems_that_quote_nothing(port)
     assert "Invalid request from" in log.read_text() and "jane@" not in log.read_text()
 
 
@@ -283,3 +293,9 @@ def test_plain_gunicorn_with_the_readmes_worker_class_refuses_the_same_way(tmp_p
     with running_connector(tmp_path, workers=1, extra_args=("-k", WORKER_CLASS)) as live:
         assert_refusals_are_problems_that_quote_nothing(int(live.base_url.rsplit(":", 1)[1]))
     assert WORKER_CLASS in (REPO / "README.md").read_text()
+
+
+def test_log_level_warning_quiets_gunicorns_own_info_lines_under_serve(tmp_path):
+    with serving(tmp_path, LOG_LEVEL="WARNING") as (_, log):
+        pass
+    assert "[INFO]" not in log.read_text()  # "Starting gunicorn", "Booting worker", …

@@ -82,6 +82,8 @@ WHERE events.state = 'released' OR (events.state = 'claimed' AND events.lease_un
 RETURNING attempts
 """
 
+_RECORD = "SELECT key, state, attempts, first_seen, updated, lease_until FROM events WHERE key = ?"
+
 
 class LedgerUnusable(Exception):
     """The database file cannot be created or opened as the ledger; the message names the
@@ -165,8 +167,7 @@ class Ledger:
         return self._set_state(key, RELEASED, unless=COMPLETED, attempt=attempt)
 
     def get(self, key: str) -> EventRecord | None:
-        row = self._fetchone(
-            "SELECT key, state, attempts, first_seen, updated, lease_until FROM events WHERE key = ?", (key,))
+        row = self._fetchone(_RECORD, (key,))
         return EventRecord(*row) if row else None
 
     def purge(self, now: float | None = None) -> int:
@@ -194,8 +195,7 @@ class Ledger:
             db.execute("UPDATE events SET state = ?, updated = ?, lease_until = ? "
                        "WHERE key = ? AND state != ? AND (? IS NULL OR attempts = ?)",
                        (state, now, now, key, unless or "", attempt, attempt))
-            row = db.execute("SELECT key, state, attempts, first_seen, updated, lease_until "
-                             "FROM events WHERE key = ?", (key,)).fetchone()
+            row = db.execute(_RECORD, (key,)).fetchone()  # what this transaction left
         return EventRecord(*row) if row else None
 
     def _connection(self) -> sqlite3.Connection:

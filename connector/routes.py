@@ -104,12 +104,12 @@ def complete_event(key: str) -> Response:
 @bp.post("/v1/events/<event_key:key>/release")
 def release_event(key: str) -> Response:
     attempt = _attempt_parameter()
-    known = services().ledger.get(key)
-    if attempt is not None and known is not None and attempt > known.attempts:
-        raise ValidationFailed(
-            f"This event has had {known.attempts} attempt(s); there is no attempt {attempt} to release.",
-            errors=[{"parameter": "attempt", "message": f"must be at most {known.attempts}"}])
+    # The ledger releases only a matching attempt; the record it returns tells why it did not.
     record = _record(services().ledger.release(key, attempt))
+    if attempt is not None and attempt > record["attempts"]:
+        raise ValidationFailed(
+            f"This event has had {record['attempts']} attempt(s); there is no attempt {attempt} to release.",
+            errors=[{"parameter": "attempt", "message": f"must be at most {record['attempts']}"}])
     if attempt is not None and record["attempts"] != attempt and record["state"] != "completed":
         raise ClaimSuperseded(
             f"Attempt {attempt} no longer holds the claim: attempt {record['attempts']} does "

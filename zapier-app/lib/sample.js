@@ -17,20 +17,25 @@ const FACTS = '*Sentiment:* positive   *Quality:* 4.2/5\n*Themes:* onboarding, p
 // Koji's score 4.2 goes to a number(1, 0) field: the connector rounds it to 4 and says so.
 const CONTEXT = `Interview \`${INTERVIEW_ID}\` · 1 value(s) adjusted or left out for Salesforce`;
 
+// The interview's values, which the connector passes on as Koji sent them (the tests check).
+const INTERVIEW_VALUES = {
+  study_id: 'xyz789',
+  study_title: 'Post-Trial Feedback',
+  status: 'completed',
+  analysis_status: 'completed',
+  quality_score: 4.2,
+  completed_at: '2025-01-15T10:22:55Z',
+  transcript_url: TRANSCRIPT_URL,
+  interaction_mode: 'voice',
+};
+
 const SAMPLE_PAYLOAD = {
   event: 'interview.analysis_ready',
   timestamp: '2025-01-15T10:26:15Z',
   project_id: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890',
   data: {
     interview_id: INTERVIEW_ID,
-    study_id: 'xyz789',
-    study_title: 'Post-Trial Feedback',
-    status: 'completed',
-    analysis_status: 'completed',
-    quality_score: 4.2,
-    completed_at: '2025-01-15T10:22:55Z',
-    transcript_url: TRANSCRIPT_URL,
-    interaction_mode: 'voice',
+    ...INTERVIEW_VALUES,
     respondent: {
       id: 'r_abc123def456',
       display_name: 'Jane Doe',
@@ -71,15 +76,8 @@ const ANSWER = {
   event: { type: 'interview.analysis_ready', key: KEY, occurred_at: '2025-01-15T10:26:15Z', test: false },
   interview: {
     id: INTERVIEW_ID,
-    study_id: 'xyz789',
-    study_title: 'Post-Trial Feedback',
+    ...INTERVIEW_VALUES,
     project_id: 'a1b2c3d4-e5f6-7890-abcd-ef1234567890',
-    status: 'completed',
-    analysis_status: 'completed',
-    quality_score: 4.2,
-    completed_at: '2025-01-15T10:22:55Z',
-    transcript_url: TRANSCRIPT_URL,
-    interaction_mode: 'voice',
     stats: {},
     metadata: {},
   },

@@ -202,6 +202,68 @@ def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack, ste
     assert ledger_state(stack, key) == "completed"
 
 
+def test_a_salesforce_refusal_is_told_in_slack_once_and_a_retry_after_the_fix_writes(stack):
+    # The org's field is shorter than the profile says: every attempt is refused the same
+    # way. Koji keeps retrying (nothing is completed), and the channel hears of it once.
+    contact = stack.salesforce.add_contact("refused@acme.example")
+    payload = event("int_e2e_refused", "refused@acme.example")
+    key = "int_e2e_refused:interview.analysis_ready"
+    answer = expected(stack, payload)
+    body = encode(payload)
+    quote_field = stack.salesforce.field("Latest_Customer_Quote__c")
+    length = quote_field["length"]
+    quote_field["length"] = 20
+    watch = Watch(stack)
+    try:
+        first = fire(stack, body)
+        second = fire(stack, body)
+    finally:
+        quote_field["length"] = length  # the admin fixes the field
+
+    assert first.status_code >= 500 and second.status_code >= 500, stack.n8n.logs()
+    assert ledger_state(stack, key) == "released"
+    assert watch.patches == []
+    [notice] = watch.posts
+    assert notice["channel"] == "C0KOJI0001"
+    assert f"Contact {contact}" in notice["text"] and key in notice["text"]
+    assert "STRING_TOO_LONG (Latest_Customer_Quote__c)" in notice["text"]
+    assert QUOTE[:20] not in notice["text"]  # Salesforce's message quotes the value; the notice does not
+
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
+    assert [p["text"] for p in watch.posts[1:]] == [answer["slack"]["text"]]
+    assert ledger_state(stack, key) == "completed"
+
+
+def test_a_refusal_that_is_not_the_first_attempt_is_not_told_again(stack):
+    stack.salesforce.add_contact("refused-later@acme.example")
+    body = encode(event("int_e2e_refused_later", "refused-later@acme.example"))
+    stack.salesforce.fail_next(503, method="PATCH")  # attempt 1: an outage, not a refusal
+    watch = Watch(stack)
+    assert fire(stack, body).status_code >= 500
+    stack.salesforce.fail_next(400, method="PATCH")  # attempt 2: refused
+
+    assert fire(stack, body).status_code >= 500, stack.n8n.logs()
+
+    assert watch.patches == [] and watch.posts == []
+    assert ledger_state(stack, "int_e2e_refused_later:interview.analysis_ready") == "released"
+
+
+def test_a_token_that_expired_before_the_update_is_renewed_and_the_update_written(stack):
+    contact = stack.salesforce.add_contact("expired@acme.example")
+    payload = event("int_e2e_expired", "expired@acme.example")
+    answer = expected(stack, payload)
+    stack.salesforce.fail_next(401, method="PATCH")
+    watch = Watch(stack)
+    tokens = len([r for r in stack.salesforce.requests if r["path"] == "/services/oauth2/token"])
+
+    assert fire(stack, encode(payload)).status_code == 200, stack.n8n.logs()
+
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
+    assert len([r for r in stack.salesforce.requests if r["path"] == "/services/oauth2/token"]) == tokens + 1
+    assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]
+
+
 def test_a_query_answer_that_is_not_a_query_result_fails_the_delivery(stack):
     # A salesforce_url that answers 200 with something else (a login page, a proxy's page)
     # must not read as "no Contact": that would complete the event and lose the update.

@@ -38,6 +38,21 @@ def targets(workflow: dict, name: str, output: int | None = None) -> set[str]:
     return {link["node"] for links in chosen for link in links}
 
 
+def node_named(workflow: dict, name: str) -> dict:
+    return next(n for n in workflow["nodes"] if n["name"] == name)
+
+
+def release_node(workflow: dict) -> str:
+    return next(n["name"] for n in working_nodes(workflow) if "release_path" in n["parameters"].get("url", ""))
+
+
+def every_path_reaches(workflow: dict, start: str, goal: str, output: int | None = None) -> bool:
+    """Whether every path from `start` (from one of its outputs) passes through `goal`."""
+    following = targets(workflow, start, output)
+    return bool(following) and all(name == goal or every_path_reaches(workflow, name, goal)
+                                   for name in following)
+
+
 def test_there_is_a_workflow():
     assert WORKFLOWS
 
@@ -98,17 +113,30 @@ class TestShippedWorkflow:
 
     def test_salesforce_and_slack_failures_release_the_claim_then_fail(self, path):
         workflow = load(path)
-        release = next(n["name"] for n in working_nodes(workflow)
-                       if "release_path" in n["parameters"].get("url", ""))
+        release = release_node(workflow)
         writers = [n for n in working_nodes(workflow)
                    if n["type"].endswith((".salesforce", ".slack")) or "salesforceOAuth2Api"
                    in n.get("credentials", {})]
         assert writers
         for node in writers:
-            assert node.get("onError") == "continueErrorOutput", node["name"]
-            assert targets(workflow, node["name"], output=1) == {release}, node["name"]
+            if node.get("onError") == "continueRegularOutput":  # a notice on the way to the release
+                assert every_path_reaches(workflow, node["name"], release), node["name"]
+            else:
+                assert node.get("onError") == "continueErrorOutput", node["name"]
+                assert targets(workflow, node["name"], output=1) == {release}, node["name"]
         [stop] = targets(workflow, release)
         assert next(n for n in workflow["nodes"] if n["name"] == stop)["type"].endswith("stopAndError")
+
+    def test_an_update_salesforce_refused_is_released_never_taken_as_written(self, path):
+        # The PATCH answers with its status instead of failing (so a refusal can be told
+        # apart from an outage): only a 2xx may go on to Slack and /complete.
+        workflow = load(path)
+        [patch] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "PATCH"]
+        assert patch["parameters"]["options"]["response"]["response"] == {"fullResponse": True, "neverError": True}
+        [check] = targets(workflow, patch["name"], output=0)
+        [condition] = node_named(workflow, check)["parameters"]["conditions"]["conditions"]
+        assert condition["leftValue"] == "={{ $json.statusCode >= 200 && $json.statusCode < 300 }}"
+        assert every_path_reaches(workflow, check, release_node(workflow), output=1)
 
     def test_the_update_sends_the_connectors_fields_whole(self, path):
         workflow = load(path)

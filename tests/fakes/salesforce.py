@@ -46,6 +46,7 @@ ORG_ID = "00D5g000004SxQ2EAK"
 USER_ID = "0055g000003WqEaAAK"
 _TEXT_TYPES = {"string", "textarea", "url", "email", "phone", "picklist", "multipicklist", "id", "reference"}
 _STATUS_ERRORS = {
+    401: ("INVALID_SESSION_ID", "Session expired or invalid"),
     403: ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
     500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred."),
     503: ("SERVER_UNAVAILABLE", "Server unavailable"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from importlib import resources
 from pathlib import Path
@@ -48,7 +49,23 @@ def main(argv: list[str] | None = None) -> int:
 
     register_salesforce_commands(commands)
     args = parser.parse_args(argv)
-    return args.handler(args)
+    try:
+        status = args.handler(args)
+        sys.stdout.flush()  # a reader that left shows here, where it can still be caught
+    except BrokenPipeError:
+        return _reader_gone()
+    return status
+
+
+def _reader_gone() -> int:
+    """`connector … | head -1`: the reader took what it wanted; end without a traceback.
+
+    As https://docs.python.org/3/library/signal.html#note-on-sigpipe advises: stdout goes
+    to /dev/null so the flush at exit does not fail again, and the exit code is 1. SIGPIPE
+    is not reset to its default instead: send-test-event and check-fields write to sockets,
+    and a peer that closes one would then kill the command without a word."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 1
 
 
 def _at_least_one(text: str) -> int:

@@ -1,4 +1,8 @@
 import json
+import os
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
@@ -6,6 +10,7 @@ from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
 from connector.server import bind_address
 from connector.signatures import sign
+from tests.fakes.loopback import LoopbackServer
 
 PERSON_TYPES = [t for t in SAMPLES if t not in ("study.published", "report.generated", "ping")]
 
@@ -80,3 +85,46 @@ def test_send_test_event_signs_with_the_development_secret_of_the_service(tmp_pa
     body = json.dumps(personalized(sample_payload("interview.analysis_ready"), "interview.analysis_ready",
                                    email=None, event_id=None), ensure_ascii=False).encode()
     assert sent["headers"]["X-Koji-Signature"] == sign(body, "whsec_dev")
+
+
+class _LongAnswer(LoopbackServer):
+    """Answers every POST with more lines than a reader that stops early takes."""
+
+    def handler_class(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                body = b"line\n" * 4000
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+        return Handler
+
+
+def _run_into_a_closed_pipe(args: list[str], tmp_path) -> subprocess.CompletedProcess:
+    """`connector <args> | head -1` whose reader has already gone when the command prints."""
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("KOJI_WEBHOOK_SECRET", "CONNECTOR_MODE", "CONNECTOR_API_KEYS", "MAPPING_PROFILE")}
+    env["DATABASE_PATH"] = str(tmp_path / "state.sqlite3")
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        return subprocess.run([sys.executable, "-m", "connector.cli", *args], stdout=writer,
+                              stderr=subprocess.PIPE, env=env, timeout=60, text=True)
+    finally:
+        os.close(writer)
+
+
+@pytest.mark.parametrize("command", ["send-test-event", "field-metadata"])
+def test_output_into_a_pipe_closed_early_ends_without_a_traceback(command, tmp_path):
+    if command == "send-test-event":
+        with _LongAnswer() as server:
+            done = _run_into_a_closed_pipe(["send-test-event", "--url", server.base_url, "--secret", "s"], tmp_path)
+    else:
+        done = _run_into_a_closed_pipe(["salesforce", "field-metadata", "--out", str(tmp_path / "out")], tmp_path)
+    assert done.stderr == ""
+    assert done.returncode == 1  # as the Python docs advise for EPIPE (docs/python signal, SIGPIPE)

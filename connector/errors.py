@@ -5,8 +5,8 @@
     ├── MalformedJson           400  the body is not a JSON object
     ├── MalformedEnvelope       400  the verify-envelope fields are missing or not base64
     ├── Unauthorized            401  the caller's connector API key is missing or wrong
-    ├── NotFound                404
-    ├── MethodNotAllowed        405
+    ├── NotFound                404  no such route (the detail points to /openapi.yaml), or no such event
+    ├── MethodNotAllowed        405  the route takes other methods (the detail and Allow name them)
     ├── EventInProgress         409  another copy of the event holds a live claim
     ├── ClaimSuperseded         409  a release for an attempt whose claim a newer copy took
     ├── PayloadTooLarge         413
@@ -24,10 +24,13 @@ Messages are written for the caller and never carry secrets, e-mails or quote te
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
+
+from connector.text_limits import truncate
 
 PROBLEM_BASE = "https://github.com/koji-connector/connector/blob/main/docs/problems.md#"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -82,12 +85,36 @@ class Unauthorized(Problem):
         super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="connector"'})
 
 
+# A path is repeated in a detail only when it is made of what ids and route names are made of:
+# an event key in it is an id, but a caller may have put anything there (an e-mail, a name).
+_PLAIN_PATH = re.compile(r"/[A-Za-z0-9/._~:-]*")
+_SHOWN_PATH_CHARS = 120
+_METHOD = re.compile(r"[A-Z]{1,10}")  # werkzeug takes any token as a method
+
+
+def _shown_path(path: str) -> str:
+    if not _PLAIN_PATH.fullmatch(path):
+        return "this path"
+    return truncate(path, _SHOWN_PATH_CHARS)[0]
+
+
 class NotFound(Problem):
     status, slug, title = 404, "not-found", "Not found"
+
+    @classmethod
+    def no_route(cls, path: str) -> "NotFound":
+        return cls(f"No route matches {_shown_path(path)}. The routes of this service are listed at /openapi.yaml.")
 
 
 class MethodNotAllowed(Problem):
     status, slug, title = 405, "method-not-allowed", "Method not allowed"
+
+    @classmethod
+    def allowing(cls, methods: list[str], path: str, method: str) -> "MethodNotAllowed":
+        sent = method if _METHOD.fullmatch(method) else "This method"
+        allowed = ", ".join(sorted(methods))  # werkzeug's order changes from one process to the next
+        return cls(f"{sent} is not allowed on {_shown_path(path)}; it takes {allowed}.",
+                   headers={"Allow": allowed})
 
 
 class EventInProgress(Problem):
@@ -164,10 +191,12 @@ def init_app(app: Flask) -> None:
             problem.slug = exc.name.lower().replace(" ", "-")
         elif cls is PayloadTooLarge:
             problem = PayloadTooLarge.over(current_app.config["MAX_CONTENT_LENGTH"])
+        elif cls is NotFound:
+            problem = NotFound.no_route(request.path)
+        elif cls is MethodNotAllowed and getattr(exc, "valid_methods", None):
+            problem = MethodNotAllowed.allowing(exc.valid_methods, request.path, request.method)
         else:
             problem = cls()
-        if exc.code == 405 and getattr(exc, "valid_methods", None):
-            problem.headers["Allow"] = ", ".join(exc.valid_methods)
         return problem_response(problem)
 
     @app.errorhandler(Exception)

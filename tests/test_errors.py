@@ -1,6 +1,9 @@
-"""Every problem type the connector can answer is documented where its `type` URI points."""
+"""Every problem type the connector can answer is documented where its `type` URI points, and
+the problems Flask raises (no route, wrong method) say more than their title."""
 import re
 from pathlib import Path
+
+import pytest
 
 from connector import errors
 
@@ -20,3 +23,30 @@ def test_every_problem_type_has_its_section_with_its_status():
     for problem in problems:
         assert problem().type.endswith("problems.md#" + problem.slug)
         assert sections.get(problem.slug) == str(problem.status), problem.slug
+
+
+def test_a_404_for_an_unknown_route_names_the_path_and_where_the_routes_are_listed(client):
+    body = client.get("/v1/koji/verfiy").get_json()
+    assert body["type"].endswith("problems.md#not-found")
+    assert "/v1/koji/verfiy" in body["detail"] and "/openapi.yaml" in body["detail"]
+
+
+def test_a_405_names_the_methods_the_path_takes(client):
+    response = client.get("/v1/koji/verify")
+    body = response.get_json()
+    assert body["type"].endswith("problems.md#method-not-allowed")
+    assert "POST" in body["detail"] and "GET" in body["detail"]  # what it takes, and what it was sent
+    assert response.headers["Allow"] == "OPTIONS, POST"
+
+
+@pytest.mark.parametrize("path", ["/v1/people/ann@example.com", "/v1/people/Ann Smith", "/v1/<script>"])
+def test_a_404_does_not_repeat_a_path_that_may_hold_more_than_ids(client, path):
+    detail = client.get(path).get_json()["detail"]
+    assert path.rsplit("/", 1)[1] not in detail
+    assert "/openapi.yaml" in detail
+
+
+def test_a_404_repeats_a_long_path_only_in_part(client):
+    detail = client.get("/v1/unknown/" + "x" * 5000).get_json()["detail"]
+    assert len(detail) < 300
+    assert "/v1/unknown/xxx" in detail

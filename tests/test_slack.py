@@ -115,7 +115,22 @@ def test_contact_not_found_variant_names_the_strategy_not_the_email():
 def test_profile_templates_replace_the_wording():
     profile = load_profile(EXAMPLES / "slack-templates.yaml")
     message = slack_for(interview(respondent={"name": "Ann", "company": "A&B"}), profile)
-    assert message["blocks"][1]["text"]["text"].startswith(":speech_balloon: *Ann* (A&amp;B) said:\n> Great tool.")
+    assert message["blocks"][1]["text"]["text"] == "In their words:\n> Great tool.\nThemes: pricing"
+
+
+REPORT = interview(action="notify", event={"type": "report.generated", "key": "r", "test": False},
+                   report={"title": "Q2 churn drivers", "summary": "Pricing leads.", "metrics": {}, "url": None})
+
+
+@pytest.mark.parametrize(("answer", "in_the_header"), [
+    (interview(respondent={"name": "Ann", "company": "A&B"}), [":speech_balloon:", "Ann", "A&B", "A&amp;B"]),
+    (REPORT, [":bar_chart:", "Q2 churn drivers"]),
+])
+def test_the_example_templates_do_not_repeat_the_header(answer, in_the_header):
+    message = slack_for(answer, load_profile(EXAMPLES / "slack-templates.yaml"))
+    header, body = message["blocks"][0]["text"]["text"], message["blocks"][1]["text"]["text"]
+    assert all(part in header for part in in_the_header if "&amp;" not in part)
+    assert [part for part in in_the_header if part in body] == []
 
 
 def test_a_template_that_fails_on_an_event_falls_back_to_the_built_in(tmp_path):

@@ -9,7 +9,8 @@ Sources (they disagree; every shape is accepted):
   (null in anonymous mode), themes, sentiment, quote;
 - the full interview from `GET /api/v1/interviews/:id` (camelCase structured answers).
 `normalize()` is pure: payload dict in, the normalized event out, as the JSON-ready dict
-that `NormalizedEvent` describes.
+that `NormalizedEvent` describes. A timestamp it cannot read it leaves out;
+`unusable_timestamps()` says which, for the answer's warnings.
 
 The models below define that shape (openapi.yaml's NormalizedEvent) and check a normalized
 event sent back to /v1/salesforce/map. `normalize()` builds the dict directly rather than
@@ -123,12 +124,7 @@ def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> dict
     """Turn any documented Koji payload (already schema-checked) into a normalized event."""
     if isinstance(payload.get("event"), dict):  # already normalized (from verify)
         return NormalizedEvent.model_validate(_strip_answer_keys(payload)).model_dump(mode="json")
-    event_type = payload.get("event") or payload.get("type")
-    data = payload.get("data")
-    if not isinstance(event_type, str):  # a bare interview from Koji's API or Zapier trigger
-        data = _unwrap_interview(payload)
-        event_type = "interview.analysis_ready" if _has_analysis(data) else "interview.completed"
-    data = data if isinstance(data, dict) else {}
+    event_type, data = _type_and_data(payload)
     is_test = bool(payload.get("test")) or event_type in VERIFICATION_TYPES
     interview = _interview(payload, data)
     return {
@@ -144,6 +140,50 @@ def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> dict
         "study": _study(data) if event_type == "study.published" else None,
         "report": _report(data) if event_type == "report.generated" else None,
     }
+
+
+def _type_and_data(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The event type and the object holding the event's values, whatever the payload's shape."""
+    event_type = payload.get("event") or payload.get("type")
+    data = payload.get("data")
+    if not isinstance(event_type, str):  # a bare interview from Koji's API or Zapier trigger
+        data = _unwrap_interview(payload)
+        event_type = "interview.analysis_ready" if _has_analysis(data) else "interview.completed"
+    return event_type, data if isinstance(data, dict) else {}
+
+
+def unusable_timestamps(payload: dict[str, Any]) -> list[dict[str, str]]:
+    """salesforce.warnings entries for the timestamps normalize() reads but could not: it
+    leaves them out, so a value falls back to another (event.occurred_at to the completion
+    time, a profile's field to its next source) or stays empty, and this says why."""
+    if isinstance(payload.get("event"), dict):  # a normalized event: the mapping checks its values
+        return []
+    _, data = _type_and_data(payload)
+    read = [("timestamp", payload.get("timestamp"))]
+    completion_key = next((key for key in _COMPLETION_KEYS if first_present(data, key) is not None), None)
+    if completion_key is not None:
+        read.append((_where(payload, data) + completion_key, data[completion_key]))
+    return [{"field": "", "message": f"the payload's {path} is not an ISO 8601 date and time"
+                                     f"{_shown_timestamp(value)}; not used"}
+            for path, value in read if _is_given(value) and iso_utc(value) is None]
+
+
+def _where(payload: dict[str, Any], data: dict[str, Any]) -> str:
+    """The path of `data` in the payload, as a prefix: "data.", "interview." or ""."""
+    return next((f"{wrapper}." for wrapper in ("data", "interview") if payload.get(wrapper) is data), "")
+
+
+def _is_given(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+# A value is repeated only when it starts like a date: a mistyped timestamp helps the reader,
+# but a field a tool filled with something else may hold personal data (an e-mail, a name).
+_DATE_LIKE = re.compile(r"\d{4}-\d\d-\d\d[0-9TtZz:.+ -]{0,20}")
+
+
+def _shown_timestamp(value: Any) -> str:
+    return f" ({value!r})" if isinstance(value, str) and _DATE_LIKE.fullmatch(value) else ""
 
 
 def _strip_answer_keys(answer: dict[str, Any]) -> dict[str, Any]:
@@ -181,6 +221,9 @@ def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
     return f"{subject}:{event_type}"
 
 
+_COMPLETION_KEYS = ("completed_at", "completedAt")
+
+
 def _interview(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
@@ -197,7 +240,7 @@ def _interview(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         "status": text_or_none(data.get("status")),
         "analysis_status": text_or_none(first_present(data, "analysis_status", "analysisStatus")),
         "quality_score": _float_or_none(quality),
-        "completed_at": iso_utc(first_present(data, "completed_at", "completedAt")),
+        "completed_at": iso_utc(first_present(data, *_COMPLETION_KEYS)),
         "transcript_url": text_or_none(first_present(data, "transcript_url", "transcriptUrl")),
         "interaction_mode": text_or_none(first_present(data, "interaction_mode", "interactionMode")),
         "stats": _dict(data.get("stats")),

@@ -48,22 +48,42 @@ def _left_out(reason: str) -> Outcome:
 def salesforce_id(value: str) -> str | None:
     """The 18-character form of a 15/18-character Salesforce id, or None if malformed.
 
-    The 3-character suffix encodes which of the first 15 characters are capitals,
-    so an 18-character id with the wrong suffix is a mistyped id.
+    The 3-character suffix encodes which of the first 15 characters are capitals ("ID Field
+    Type", https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/field_types.htm),
+    so an 18-character id whose letters a tool lowercased (or uppercased) is given back as it
+    was; one with any other wrong suffix is a mistyped id.
     """
     if not isinstance(value, str) or not _ID_CHARS.fullmatch(value):
         return None
-    suffix = "".join(
-        _ID_SUFFIX[sum(1 << i for i, char in enumerate(value[start:start + 5]) if char.isupper())]
-        for start in (0, 5, 10))
-    if len(value) == 18 and value[15:].upper() != suffix:
+    suffix = _case_suffix(value[:15])
+    if len(value) == 15 or value[15:].upper() == suffix:
+        return value[:15] + suffix
+    return _with_capitals_restored(value)
+
+
+def _case_suffix(id15: str) -> str:
+    # One character per 5: bit i set when the i-th of them is a capital.
+    return "".join(_ID_SUFFIX[sum(1 << i for i, char in enumerate(id15[start:start + 5]) if char.isupper())]
+                   for start in (0, 5, 10))
+
+
+def _with_capitals_restored(id18: str) -> str | None:
+    """The id whose case the suffix describes, or None. Only for 15 characters all in one case
+    (lowercased or uppercased as a whole, as no-code tools and spreadsheets do): in a mixed-case
+    id the case was kept, and re-casing it would name another record than the one given."""
+    if not (id18[:15].islower() or id18[:15].isupper()):
         return None
-    return value[:15] + suffix
+    suffix = id18[15:].upper()
+    capitals = [_ID_SUFFIX.index(code) for code in suffix]  # bit i of the n-th: character 5n + i
+    restored = "".join(char.upper() if (capitals[index // 5] >> index % 5) & 1 else char.lower()
+                       for index, char in enumerate(id18[:15]))
+    # A suffix that marks a digit as a capital is not this id's: re-casing cannot match it.
+    return restored + suffix if _case_suffix(restored) == suffix else None
 
 
 def _why_not_an_id(value: object) -> str:
     if isinstance(value, str) and len(value) == 18 and _ID_CHARS.fullmatch(value):
-        # The usual cause: an id retyped or changed in case somewhere on its way.
+        # A case changed as a whole is restored above: what is left is an id retyped or edited.
         return "its last 3 characters are not the checksum of the 15 before them (a mistyped id?)"
     return "a Salesforce id is 15 or 18 letters and digits"
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# A Salesforce record id: 15 case-sensitive or 18 case-insensitive alphanumerics; 003 = Contact.
-_CONTACT_ID = re.compile(r"003[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
+# A Salesforce record id: 15 case-sensitive or 18 case-insensitive alphanumerics. Whether it
+# is a Contact's that can be looked up (prefix 003, checksum) the mapping decides, and says why not.
+_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+_CONTACT_PREFIX = "003"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _CONTACT_ID_KEYS = ("salesforce_contact_id", "salesforceContactId", "sf_contact_id",
                     "sfdc_contact_id", "contact_id", "contactId")
@@ -45,10 +47,11 @@ def pick_email(data: dict[str, Any], person: dict[str, Any]) -> str | None:
 
 
 def pick_salesforce_contact_id(data: dict[str, Any], person: dict[str, Any]) -> str | None:
-    """A Contact id carried by a personalized link (metadata or respondent attributes)."""
+    """A Contact id carried by a personalized link (metadata or respondent attributes): the
+    first record id that is a Contact's, else the first of another kind (an Account's, say),
+    kept so that the answer can say why it is not looked up instead of losing it unseen."""
     places = [data.get("metadata"), person.get("attributes"), person, data]
-    for place in places:
-        value = text_or_none(first_present(place, *_CONTACT_ID_KEYS))
-        if value and _CONTACT_ID.fullmatch(value):
-            return value
-    return None
+    record_ids = [value for value in (text_or_none(first_present(place, *_CONTACT_ID_KEYS)) for place in places)
+                  if value and _RECORD_ID.fullmatch(value)]
+    return next((value for value in record_ids if value.startswith(_CONTACT_PREFIX)),
+                record_ids[0] if record_ids else None)

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
-from connector.events import INTERVIEW_TYPES, normalize
+from connector.events import INTERVIEW_TYPES, normalize, unusable_timestamps
 from connector.koji_api import KojiRefused
 from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.mapping import map_to_salesforce
@@ -41,7 +41,8 @@ class Pipeline:
 
     def answer(self, payload: dict[str, Any], *, raw_body: bytes | None = None,
                claim: bool) -> dict[str, Any]:
-        event, warnings = self._enriched(normalize(payload, raw_body=raw_body))
+        event, not_enriched = self._enriched(normalize(payload, raw_body=raw_body))
+        warnings = not_enriched + unusable_timestamps(payload)
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         if not claim or self.ledger is None:
             return _with_warnings(self.render(event, decision, None), warnings)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from connector.events import NormalizedEvent, iso_utc, normalize
+from connector.events import NormalizedEvent, iso_utc, normalize, unusable_timestamps
 from connector.validation import check
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +92,7 @@ def test_any_object_normalizes_to_the_models_shape(payload):
     # `event` is a normalized event; the route checks it against the models first.)
     assume(not isinstance(payload.get("event"), dict))
     assert _is_the_models_shape(normalize(payload))
+    assert all(warning["field"] == "" for warning in unusable_timestamps(payload))
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -21,6 +21,13 @@ def test_the_first_valid_address_wins_and_placeholders_are_not_addresses():
 
 @pytest.mark.parametrize("value, expected", [
     ("0035g00000ABCdeAAF", "0035g00000ABCdeAAF"), ("0035g00000ABCde", "0035g00000ABCde"),
-    ("0015g00000ABCdeAAF", None), ("003short", None), ("0035g00000ABCdeAAF'--", None)])
+    # Another kind of record's id is kept: the mapping says why it is not looked up.
+    ("0015g00000ABCdeAAF", "0015g00000ABCdeAAF"),
+    ("003short", None), ("0035g00000ABCdeAAF'--", None)])
 def test_contact_ids_from_personalized_links(value, expected):
     assert pick_salesforce_contact_id({"metadata": {"salesforce_contact_id": value}}, {}) == expected
+
+
+def test_a_contact_id_anywhere_wins_over_another_records_id():
+    data = {"metadata": {"salesforce_contact_id": "0015g00000ABCdeAAH"}, "contact_id": "0035g00000ABCdeAAH"}
+    assert pick_salesforce_contact_id(data, {}) == "0035g00000ABCdeAAH"

@@ -75,3 +75,63 @@ def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):
 def test_no_enrichment_no_warning():
     answer = pipeline_with(None).answer(sample(WEBHOOK_SETUP), claim=False)
     assert [w["field"] for w in answer["salesforce"]["warnings"]] == ["Interview_Quality_Score__c"]  # 4.2 → 4
+
+
+def interview_payload(**data) -> dict:
+    return {"type": "interview.completed", "data": {"interview_id": "i1", **data}}
+
+
+@pytest.mark.parametrize(("record_id", "prefix"), [
+    ("0015g00000ABCdeAAH", "001"),  # an Account's, the usual mix-up
+    ("0015g00000ABCde", "001"),
+    ("0065g00000XyZabAAF", "006"),  # an Opportunity's
+])
+def test_an_id_of_another_kind_of_record_is_not_looked_up_and_the_answer_says_why(record_id, prefix):
+    # Before: normalization dropped it unseen, and the answer looked the Contact up by e-mail
+    # (or skipped it as anonymous) without a word about the id.
+    with_email = interview_payload(respondent_email="ann@example.com", metadata={"salesforce_contact_id": record_id})
+    answer = pipeline_with(None).answer(with_email, claim=False)
+    assert answer["salesforce"]["lookup"]["strategy"] == "email"
+    [warning] = [w for w in answer["salesforce"]["warnings"] if w["field"] == "Id"]
+    assert f"another kind of record (prefix {prefix})" in warning["message"]
+    assert record_id not in warning["message"]
+
+    alone = pipeline_with(None).answer(interview_payload(metadata={"contact_id": record_id}), claim=False)
+    assert (alone["action"], alone["skip_reason"]) == ("skip", "anonymous")
+    assert [w["field"] for w in alone["salesforce"]["warnings"]] == ["Id"]
+
+
+def test_a_contact_id_wins_over_another_records_id_given_before_it():
+    payload = interview_payload(metadata={"salesforce_contact_id": "0015g00000ABCdeAAH"},
+                                respondent={"attributes": {"contact_id": "0035g00000ABCdeAAH"}})
+    answer = pipeline_with(None).answer(payload, claim=False)
+    assert answer["salesforce"]["lookup"]["value"] == "0035g00000ABCdeAAH"
+    assert answer["salesforce"]["warnings"] == []
+
+
+LONG = "2026-04-16T10:22:55Z" + "9" * 40
+
+
+@pytest.mark.parametrize(("payload", "path", "value", "repeated"), [
+    (interview_payload(completed_at="2026-02-30T10:22:55Z"), "data.completed_at", "2026-02-30T10:22:55Z", True),
+    (interview_payload(completedAt="yesterday"), "data.completedAt", "yesterday", False),
+    (interview_payload(completed_at="ann@example.com"), "data.completed_at", "ann@example.com", False),
+    ({**interview_payload(), "timestamp": "2026-04-16T25:00:00Z"}, "timestamp", "2026-04-16T25:00:00Z", True),
+    ({"interview": {"id": "i1", "completedAt": "16/04/2026"}}, "interview.completedAt", "16/04/2026", False),
+    ({"id": "i1", "completed_at": LONG}, "completed_at", LONG, False),  # Koji's API shape; too long to repeat
+])
+def test_a_timestamp_that_cannot_be_read_is_not_left_out_silently(payload, path, value, repeated):
+    # Before: left out without a word, so a field reading it took its fallback (the default
+    # profile's Last_Koji_Interview_At__c: event.occurred_at) or stayed empty.
+    answer = pipeline_with(None).answer(payload, claim=False)
+    [warning] = [w for w in answer["salesforce"]["warnings"] if w["field"] == ""]
+    assert warning["message"].startswith(f"the payload's {path} is not an ISO 8601 date and time")
+    assert (value in warning["message"]) is repeated
+
+
+@pytest.mark.parametrize("payload", [
+    interview_payload(completed_at="2026-04-16T10:22:55+02:00"), interview_payload(completed_at=None),
+    interview_payload(completed_at=" "), {**interview_payload(), "timestamp": "2026-04-16T10:23:00Z"},
+])
+def test_a_readable_or_absent_timestamp_gives_no_warning(payload):
+    assert pipeline_with(None).answer(payload, claim=False)["salesforce"]["warnings"] == []

@@ -18,7 +18,8 @@ import yaml
 from liquid import Environment, StrictDefaultUndefined
 from liquid.exceptions import LiquidError
 from liquid.filter import string_filter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.yaml"
 
@@ -56,6 +57,11 @@ ANSWER_KEYS = {
 # Keys whose contents Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
              "structured_answers", "themes", "lookup", "fields", "skipped", "warnings"}
+# Keys that always hold an object (or a list of objects). A template may walk into them,
+# but a field cannot take one whole: no converter writes an object, so it would be left out
+# on every event, or sent as Python's repr of it (a list of structured answers into text).
+OBJECT_KEYS = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
+               "structured_answers"}
 # A Salesforce field API name: an optional namespace ("ns__"), then letters, digits and single
 # underscores (no double underscore, none at the end), then "__c" for a custom field.
 API_NAME = r"^(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?$"
@@ -102,6 +108,22 @@ def check_paths(paths: list[str]) -> None:
             raise ValueError(f"{parts[0]}.{parts[1]} has no key {parts[2]!r}")
 
 
+def check_source(path: str) -> None:
+    """Refuse a field's source path that could never give it a value: a typo, an object, or
+    the salesforce block (the mapping's own output, made after the fields are read)."""
+    check_paths([path])
+    parts = path.split(".")
+    if parts[0] == "salesforce":
+        raise ValueError("salesforce is what the mapping produces, not part of the event: only Slack templates read it")
+    if len(parts) == 1 and ANSWER_KEYS[parts[0]]:
+        raise ValueError(f"{path} is an object, not a value: name one of its keys "
+                         f"({', '.join(sorted(ANSWER_KEYS[path]))})")
+    if len(parts) == 2 and parts[1] == "structured_answers":
+        raise ValueError(f"{path} is a list of answers, not a value: map one answer with question_id")
+    if len(parts) == 2 and parts[1] in OBJECT_KEYS:
+        raise ValueError(f"{path} is an object, not a value: name a key inside it ({path}.<key>)")
+
+
 def compile_template(source: str):
     """Parse a Liquid template and check the names it reads; raise ValueError when bad."""
     try:
@@ -146,8 +168,9 @@ class FieldSpec(_Strict):
 
     @field_validator("source")
     @classmethod
-    def _paths_exist(cls, value: str | list[str] | None) -> str | list[str] | None:
-        check_paths([value] if isinstance(value, str) else value or [])
+    def _paths_give_values(cls, value: str | list[str] | None) -> str | list[str] | None:
+        for path in [value] if isinstance(value, str) else value or []:
+            check_source(path)
         return value
 
     @field_validator("template")
@@ -232,6 +255,9 @@ class ScoreSpec(_Strict):
     question_id: str | None = None
 
 
+SCORE_LABELS = {"nps": "NPS Score", "csat": "CSAT Score", "last_survey_date": "Last Survey Date"}
+
+
 class Scores(_Strict):
     """Survey scores in demeterrr's style: fixed meanings, field names you choose."""
 
@@ -239,27 +265,44 @@ class Scores(_Strict):
     csat: ScoreSpec | None = None
     last_survey_date: ScoreSpec | None = None
 
+    @field_validator("nps", "csat", "last_survey_date", mode="before")
+    @classmethod
+    def _empty_takes_the_defaults(cls, value: object) -> object:
+        # "nps:" with nothing under it (or with its keys commented out) is YAML's null. The
+        # entry is there, so it means "the defaults", as {} does; it must not vanish unseen.
+        return {} if value is None else value
+
+    @field_validator("nps", "csat")
+    @classmethod
+    def _has_its_question(cls, spec: ScoreSpec | None, info: ValidationInfo) -> ScoreSpec | None:
+        if spec is not None and not spec.question_id:
+            raise ValueError(f"the {SCORE_LABELS[str(info.field_name)]} needs the question_id of the scale question "
+                             "it comes from")
+        return spec
+
     @model_validator(mode="after")
     def _buildable(self) -> "Scores":
-        self.field_specs()  # raises when a score lacks its question id
+        self.field_specs()  # raises when a chosen field name is one Salesforce refuses
         return self
 
-    def field_specs(self) -> list[FieldSpec]:
-        specs = []
+    def by_key(self) -> dict[str, FieldSpec]:
+        """The field each score given becomes, by its key in the profile."""
+        specs = {}
         if self.nps:
-            specs.append(_score_field(self.nps, "NPS_Score__c", "NPS Score", precision=2, min=0, max=10))
+            specs["nps"] = _score_field(self.nps, "NPS_Score__c", "NPS Score", precision=2, min=0, max=10)
         if self.csat:
-            specs.append(_score_field(self.csat, "CSAT_Score__c", "CSAT Score", precision=1, min=1, max=5))
+            specs["csat"] = _score_field(self.csat, "CSAT_Score__c", "CSAT Score", precision=1, min=1, max=5)
         if self.last_survey_date:
-            specs.append(FieldSpec(name=self.last_survey_date.field or "Last_Survey_Date__c", type="date",
-                                   label="Last Survey Date",
-                                   source=["interview.completed_at", "event.occurred_at"]))
+            specs["last_survey_date"] = FieldSpec(name=self.last_survey_date.field or "Last_Survey_Date__c",
+                                                  type="date", label="Last Survey Date",
+                                                  source=["interview.completed_at", "event.occurred_at"])
         return specs
+
+    def field_specs(self) -> list[FieldSpec]:
+        return list(self.by_key().values())
 
 
 def _score_field(spec: ScoreSpec, default: str, label: str, **number: float) -> FieldSpec:
-    if not spec.question_id:
-        raise ValueError(f"the {label} needs the question_id of the scale question it comes from")
     return FieldSpec(name=spec.field or default, type="number", label=label, scale=0,
                      question_id=spec.question_id, question_type="scale", **number)
 
@@ -305,11 +348,24 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> "Profile":
-        names = [spec.name.lower() for spec in self.all_fields]
-        duplicated = sorted({name for name in names if names.count(name) > 1})
-        if duplicated:
-            raise ValueError(f"a field is mapped twice: {', '.join(duplicated)}")
+        seen: dict[str, tuple[FieldSpec, tuple]] = {}
+        for place, spec in self._placed_fields():
+            # Salesforce API names ignore case: A__c and a__c are one field.
+            if spec.name.lower() in seen:
+                first, first_place = seen[spec.name.lower()]
+                note = f" ({first.name} before: API names ignore case)" if first.name != spec.name else ""
+                # The places, not a message-level location, let load_profile name both lines.
+                raise PydanticCustomError("mapped_twice", "a field is mapped twice: {name}{note}",
+                                          {"name": spec.name, "note": note, "places": (first_place, place)})
+            seen[spec.name.lower()] = spec, place
         return self
+
+    def _placed_fields(self):
+        """Each field the mapping writes, with where the profile names it (a pydantic location)."""
+        for index, spec in enumerate(self.fields):
+            yield ("fields", index, "name"), spec
+        for key, spec in self.scores.by_key().items():
+            yield ("scores", key, "field") if getattr(self.scores, key).field else ("scores", key), spec
 
     @cached_property
     def all_fields(self) -> tuple[FieldSpec, ...]:
@@ -376,12 +432,21 @@ def _first_duplicate_key(node: yaml.Node) -> tuple[int, str] | None:
 def _describe(path: Path, root: yaml.Node, exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
-        location = [part for part in error["loc"] if not _is_union_tag(part)]
-        line = _line_of(root, location)
-        where = ".".join(str(part) for part in location) or "profile"
+        # A check across entries (a field mapped twice) names its places in the context: it is
+        # told at the last of them in the file, where the reader repeated something, and the
+        # others are named with their lines.
+        places = [[part for part in place if not _is_union_tag(part)]
+                  for place in (error.get("ctx") or {}).get("places") or [error["loc"]]]
+        placed = sorted(((_line_of(root, place), place) for place in places), key=lambda item: item[0])
+        (line, location), others = placed[-1], placed[:-1]
         reason = re.sub(r"^(Value error|Assertion failed), ", "", error["msg"])
-        lines.append(f"{path}:{line}: {where}: {reason}")
+        reason += "".join(f"; also at line {other} ({_dotted(place)})" for other, place in others)
+        lines.append(f"{path}:{line}: {_dotted(location)}: {reason}")
     return "\n".join(lines)
+
+
+def _dotted(location: list[object]) -> str:
+    return ".".join(str(part) for part in location) or "profile"
 
 
 def _is_union_tag(part: object) -> bool:

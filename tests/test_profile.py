@@ -64,11 +64,11 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
     ("fields:\n  - name: 'bad name'\n    type: text\n    source: analysis.quote\n", 5, "fields.0.name"),
     ("lookup:\n  order: [external_id]\n", 4, "external_id_field"),
     ("lookup:\n  order: [phone]\n", 5, "lookup.order.0"),
-    ("scores:\n  nps: {field: NPS__c}\n", 4, "question_id"),
+    ("scores:\n  nps: {field: NPS__c}\n", 5, "question_id"),
     ("slack:\n  templates:\n    nope: 'x'\n", 6, "slack.templates.nope"),
     ("quality_threshold: 9\n", 4, "quality_threshold"),
     ("fields:\n  - {name: A__c, type: text, source: analysis.quote}\n  - {name: a__c, type: text, source: analysis.summary}\n",
-     1, "mapped twice"),
+     6, "mapped twice"),
     # Found by trying profiles as a user would: each of these loaded, and Salesforce (or the
     # reader) would have been surprised later.
     ("fields:\n  - name: A__c\n    type: text\n    type: number\n    source: analysis.quote\n", 7, "given twice"),
@@ -129,3 +129,89 @@ def test_an_event_without_a_respondent_cannot_update_a_contact(tmp_path, event_t
     path = write(tmp_path, f"version: 1\nactions:\n  interview.completed: update_contact\n  {event_type}: update_contact\n")
     with pytest.raises(ProfileError, match=f"{event_type} carry no respondent.*map them to notify"):
         load_profile(path)
+
+
+def test_a_field_mapped_twice_is_refused_on_the_repeat_naming_the_first(tmp_path):
+    body = ("fields:\n"
+            "  - name: A__c\n    type: text\n    source: analysis.quote\n"
+            "  - name: B__c\n    type: text\n    source: analysis.summary\n"
+            "  - name: a__c\n    type: textarea\n    source: analysis.summary\n")
+    path = write(tmp_path, BASE + body)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert str(caught.value) == (f"{path}:11: fields.2.name: a field is mapped twice: a__c (A__c before: API "
+                                 "names ignore case); also at line 5 (fields.0.name)")
+
+
+@pytest.mark.parametrize(("body", "line", "where", "other"), [
+    # A score is a field like any other: written twice, one value would overwrite the other.
+    ("fields:\n  - {name: NPS_Score__c, type: number, source: interview.quality_score}\n"
+     "scores:\n  nps: {question_id: q_nps}\n", 7, "scores.nps", "line 5 (fields.0.name)"),
+    ("scores:\n  nps:\n    question_id: q_nps\nfields:\n"
+     "  - {name: NPS_Score__c, type: number, source: interview.quality_score}\n", 8, "fields.0.name",
+     "line 5 (scores.nps)"),
+    ("scores:\n  nps: {question_id: q_nps, field: Score__c}\n  csat: {question_id: q_csat, field: Score__c}\n",
+     6, "scores.csat.field", "line 5 (scores.nps.field)"),
+])
+def test_a_field_mapped_by_a_score_and_again_names_both_lines(tmp_path, body, line, where, other):
+    path = write(tmp_path, BASE + body)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:{line}: {where}: a field is mapped twice"), message
+    assert message.endswith(f"also at {other}"), message
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    # Each loaded, and then no event could ever give the field a value: an object is left
+    # out every time ("a dict value does not fit"), a list of structured answers went to a
+    # text field as Python's repr of dicts, and the salesforce block does not exist yet.
+    ("respondent", "respondent is an object, not a value"),
+    ("analysis", "analysis is an object, not a value"),
+    ("interview.stats", "interview.stats is an object, not a value"),
+    ("respondent.attributes", "respondent.attributes is an object, not a value"),
+    ("report.metrics", "report.metrics is an object, not a value"),
+    ("analysis.sentiment_scores", "analysis.sentiment_scores is an object, not a value"),
+    ("analysis.structured_answers", "question_id"),
+    ("salesforce.fields", "only Slack templates"),
+    ("salesforce.sobject", "only Slack templates"),
+    ("[analysis.quote, interview.metadata]", "interview.metadata is an object, not a value"),
+])
+@pytest.mark.parametrize("kind", ["textarea", "number"])
+def test_a_source_must_name_a_value_not_an_object(tmp_path, source, reason, kind):
+    path = write(tmp_path, BASE + f"fields:\n  - name: A__c\n    type: {kind}\n    source: {source}\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:7: fields.0.source: "), message
+    assert reason in message
+
+
+@pytest.mark.parametrize("source", ["respondent.attributes.plan", "interview.stats.duration_seconds",
+                                    "analysis.themes", "analysis.sentiment", "action"])
+def test_a_source_may_name_a_value_or_a_key_inside_a_free_form_object(tmp_path, source):
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: A__c, type: text, source: {source}}}\n")
+    assert load_profile(path).fields[0].source == source
+
+
+@pytest.mark.parametrize(("body", "key", "label"), [
+    ("scores:\n  nps:\n", "nps", "NPS Score"),
+    ("scores:\n  nps: {}\n", "nps", "NPS Score"),
+    ("scores:\n  csat:\n  last_survey_date: {}\n", "csat", "CSAT Score"),
+])
+def test_an_empty_score_entry_still_needs_its_question_id(tmp_path, body, key, label):
+    # "nps:" with nothing under it used to load as no score at all, without a word.
+    path = write(tmp_path, BASE + body)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    assert str(caught.value) == (f"{path}:5: scores.{key}: the {label} needs the question_id "
+                                 "of the scale question it comes from")
+
+
+@pytest.mark.parametrize("entry", ["last_survey_date:\n", "last_survey_date: {}\n",
+                                   "last_survey_date:\n    # field: My_Date__c\n"])
+def test_an_empty_last_survey_date_takes_the_defaults(tmp_path, entry):
+    # As documented, field defaults to Last_Survey_Date__c: an entry with nothing under it
+    # (or its one key commented out) means "the defaults", not "no score".
+    profile = load_profile(write(tmp_path, BASE + "scores:\n  " + entry))
+    assert [(spec.name, spec.type) for spec in profile.all_fields] == [("Last_Survey_Date__c", "date")]

@@ -92,6 +92,14 @@ _SHOWN_PATH_CHARS = 120
 _METHOD = re.compile(r"[A-Z]{1,10}")  # werkzeug takes any token as a method
 
 
+def _instance() -> str | None:
+    """The request's path as the problem's `instance`, under the detail's rule: left out when
+    a caller put something else than ids there, or more than a detail would show."""
+    if not request or not _PLAIN_PATH.fullmatch(request.path) or len(request.path) > _SHOWN_PATH_CHARS:
+        return None
+    return request.path
+
+
 def _shown_path(path: str) -> str:
     if not _PLAIN_PATH.fullmatch(path):
         return "this path"
@@ -169,7 +177,7 @@ _HTTP_EXCEPTIONS: dict[int, type[Problem]] = {
 
 
 def problem_response(problem: Problem) -> Response:
-    body = json.dumps(problem.to_dict(instance=request.path if request else None))
+    body = json.dumps(problem.to_dict(instance=_instance()))
     response = Response(body, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in problem.headers.items():
         response.headers[name] = value

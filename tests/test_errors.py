@@ -41,12 +41,19 @@ def test_a_405_names_the_methods_the_path_takes(client):
 
 @pytest.mark.parametrize("path", ["/v1/people/ann@example.com", "/v1/people/Ann Smith", "/v1/<script>"])
 def test_a_404_does_not_repeat_a_path_that_may_hold_more_than_ids(client, path):
-    detail = client.get(path).get_json()["detail"]
-    assert path.rsplit("/", 1)[1] not in detail
-    assert "/openapi.yaml" in detail
+    body = client.get(path).get_json()
+    assert path.rsplit("/", 1)[1] not in body["detail"]
+    assert "/openapi.yaml" in body["detail"]
+    assert "instance" not in body
+
+
+def test_a_path_made_of_ids_is_the_problems_instance(client):
+    assert client.get("/v1/events/int_1:interview.completed").get_json()["instance"] == \
+        "/v1/events/int_1:interview.completed"
 
 
 def test_a_404_repeats_a_long_path_only_in_part(client):
-    detail = client.get("/v1/unknown/" + "x" * 5000).get_json()["detail"]
-    assert len(detail) < 300
-    assert "/v1/unknown/xxx" in detail
+    body = client.get("/v1/unknown/" + "x" * 5000).get_json()
+    assert len(body["detail"]) < 300
+    assert "/v1/unknown/xxx" in body["detail"]
+    assert "instance" not in body

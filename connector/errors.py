@@ -93,17 +93,15 @@ _METHOD = re.compile(r"[A-Z]{1,10}")  # werkzeug takes any token as a method
 
 
 def _instance() -> str | None:
-    """The request's path as the problem's `instance`, under the detail's rule: left out when
-    a caller put something else than ids there, or more than a detail would show."""
-    if not request or not _PLAIN_PATH.fullmatch(request.path) or len(request.path) > _SHOWN_PATH_CHARS:
-        return None
-    return request.path
+    """The request's path as the problem's `instance`, under the detail's rule, and whole or
+    not at all (a cut path names no resource)."""
+    if request and _PLAIN_PATH.fullmatch(request.path) and len(request.path) <= _SHOWN_PATH_CHARS:
+        return request.path
+    return None
 
 
 def _shown_path(path: str) -> str:
-    if not _PLAIN_PATH.fullmatch(path):
-        return "this path"
-    return truncate(path, _SHOWN_PATH_CHARS)[0]
+    return truncate(path, _SHOWN_PATH_CHARS)[0] if _PLAIN_PATH.fullmatch(path) else "this path"
 
 
 class NotFound(Problem):

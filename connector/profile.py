@@ -289,12 +289,12 @@ class Scores(_Strict):
         """The field each score given becomes, by its key in the profile."""
         specs = {}
         if self.nps:
-            specs["nps"] = _score_field(self.nps, "NPS_Score__c", "NPS Score", precision=2, min=0, max=10)
+            specs["nps"] = _score_field(self.nps, "NPS_Score__c", SCORE_LABELS["nps"], precision=2, min=0, max=10)
         if self.csat:
-            specs["csat"] = _score_field(self.csat, "CSAT_Score__c", "CSAT Score", precision=1, min=1, max=5)
+            specs["csat"] = _score_field(self.csat, "CSAT_Score__c", SCORE_LABELS["csat"], precision=1, min=1, max=5)
         if self.last_survey_date:
             specs["last_survey_date"] = FieldSpec(name=self.last_survey_date.field or "Last_Survey_Date__c",
-                                                  type="date", label="Last Survey Date",
+                                                  type="date", label=SCORE_LABELS["last_survey_date"],
                                                   source=["interview.completed_at", "event.occurred_at"])
         return specs
 

@@ -118,9 +118,14 @@ def lookup_value(strategy: str, value: str) -> str | None:
     return _lookup_value(strategy, value)[0]
 
 
-def choose_lookup(answer: dict, profile: Profile) -> tuple[dict, list[dict]]:
-    """The first lookup strategy of the profile that this answer can use, and warnings."""
-    warnings = []
+def choose_lookups(answer: dict, profile: Profile) -> tuple[list[dict], list[dict]]:
+    """Every lookup of the profile's order that this answer can use, in that order, and a
+    warning for each value it has that cannot be looked up by.
+
+    All of them, not just the first: the chain tries the next when one finds no Contact. A
+    Contact id from a personalized link sent months ago may name a Contact since merged into
+    another or deleted (a query does not return either), while the e-mail still finds the person."""
+    lookups, warnings = [], []
     for strategy in profile.lookup_order:
         field, raw = _lookup_candidate(strategy, answer, profile)
         if not field or raw in (None, ""):
@@ -132,9 +137,10 @@ def choose_lookup(answer: dict, profile: Profile) -> tuple[dict, list[dict]]:
             except SoqlError as exc:
                 warning = str(exc)
             else:
-                return {"strategy": strategy, "field": field, "value": value, "soql": soql}, warnings
+                lookups.append({"strategy": strategy, "field": field, "value": value, "soql": soql})
+                continue
         warnings.append({"field": field, "message": warning})
-    return dict(NO_LOOKUP), warnings
+    return lookups, warnings
 
 
 # -- reading values out of the answer ------------------------------------------------------
@@ -375,10 +381,10 @@ def map_to_salesforce(answer: dict, profile: Profile) -> dict:
     """The ``salesforce`` block: how to find the record and the fields to PATCH on it."""
     if (answer.get("event") or {}).get("type") in NO_CONTACT_EVENTS:
         # A study or report is about many people: there is no Contact to write to.
-        return {"sobject": profile.sobject, "lookup": dict(NO_LOOKUP), "fields": {},
+        return {"sobject": profile.sobject, "lookup": dict(NO_LOOKUP), "lookups": [], "fields": {},
                 "skipped": [{"field": spec.name, "reason": "not an interview event"} for spec in profile.all_fields],
                 "warnings": []}
-    lookup, warnings = choose_lookup(answer, profile)
+    lookups, warnings = choose_lookups(answer, profile)
     fields, skipped = {}, []
     for spec in profile.all_fields:
         outcome = map_field(answer, spec)
@@ -388,5 +394,6 @@ def map_to_salesforce(answer: dict, profile: Profile) -> dict:
             skipped.append({"field": spec.name, "reason": outcome.skip})
         if outcome.warning:
             warnings.append({"field": spec.name, "message": outcome.warning})
-    return {"sobject": profile.sobject, "lookup": lookup, "fields": fields, "skipped": skipped,
-            "warnings": warnings}
+    # `lookup` is the first of `lookups`, kept for chains that try one lookup only.
+    return {"sobject": profile.sobject, "lookup": lookups[0] if lookups else dict(NO_LOOKUP), "lookups": lookups,
+            "fields": fields, "skipped": skipped, "warnings": warnings}

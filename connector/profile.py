@@ -52,11 +52,11 @@ ANSWER_KEYS = {
     "report": {"id", "study_id", "title", "url", "summary", "metrics"},
     "action": set(), "skip_reason": set(), "reason": set(),
     # Only Slack templates see the salesforce block: it is what the mapping produced.
-    "salesforce": {"sobject", "lookup", "fields", "skipped", "warnings"},
+    "salesforce": {"sobject", "lookup", "lookups", "fields", "skipped", "warnings"},
 }
 # Keys whose contents Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
-             "structured_answers", "themes", "lookup", "fields", "skipped", "warnings"}
+             "structured_answers", "themes", "lookup", "lookups", "fields", "skipped", "warnings"}
 # Keys that always hold an object (or a list of objects). A template may walk into them,
 # but a field cannot take one whole: no converter writes an object, so it would be left out
 # on every event, or sent as Python's repr of it (a list of structured answers into text).

@@ -33,8 +33,10 @@ DEFAULT_TEMPLATES = {
     "skipped": "*{{ reason | default: \"Not written to Salesforce.\" }}*\n" + _FACTS,
     "report": "{{ report.summary | default: \"A new report is ready.\" }}",
     "study": "*{{ study.title | default: \"A study\" }}* is now live for participants.",
+    # Every lookup the chain tried, in order: "*contact_id* or *email*".
     "contact_not_found": ("No Salesforce Contact matched the lookup by "
-                          "*{{ salesforce.lookup.strategy | default: \"nothing\" }}*, so nothing was written.\n"
+                          "*{{ salesforce.lookups | map: \"strategy\" | join: \"* or *\" | default: \"nothing\" }}*, "
+                          "so nothing was written.\n"
                           + _QUOTE + _FACTS),
 }
 _DEFAULTS = {name: compile_template(source) for name, source in DEFAULT_TEMPLATES.items()}
@@ -119,7 +121,8 @@ def built_in_values(answer: dict, salesforce_block: dict) -> dict:
         "reason": _escaped(answer.get("reason")),
         "report_summary": _escaped((answer.get("report") or {}).get("summary")),
         "study_title": _escaped((answer.get("study") or {}).get("title")),
-        "lookup_strategy": _escaped((salesforce_block.get("lookup") or {}).get("strategy")),
+        "lookup_strategies": "* or *".join(
+            str(_escaped(lookup.get("strategy"))) for lookup in salesforce_block.get("lookups") or []),
     }
 
 
@@ -129,7 +132,7 @@ BUILT_IN = {
     "report": lambda v: _filled(v["report_summary"], "A new report is ready."),
     "study": lambda v: f"*{_filled(v['study_title'], 'A study')}* is now live for participants.",
     "contact_not_found": lambda v: (
-        f"No Salesforce Contact matched the lookup by *{_filled(v['lookup_strategy'], 'nothing')}*, "
+        f"No Salesforce Contact matched the lookup by *{_filled(v['lookup_strategies'], 'nothing')}*, "
         "so nothing was written.\n" + v["quote_line"] + v["facts"]),
 }
 assert set(BUILT_IN) == set(DEFAULT_TEMPLATES)

@@ -140,6 +140,32 @@ def test_lookup_strategy(respondent, strategy, value):
     assert (block["lookup"]["strategy"], block["lookup"]["value"]) == (strategy, value)
 
 
+def test_every_usable_lookup_is_listed_in_the_profiles_order():
+    # The chain tries the next when one finds nothing: a link's Contact id may name a
+    # Contact since merged or deleted, while the e-mail still finds the person.
+    profile = load_profile(EXAMPLES / "external-id-lookup.yaml")
+    answer = answer_with(respondent={"external_id": "crm-42", "email": "a@example.com",
+                                     "salesforce_contact_id": "0035g0000000001"})
+    block = map_to_salesforce(answer, profile)
+    assert profile.lookup_order == ["contact_id", "external_id", "email"]
+    assert [(lookup["strategy"], lookup["value"]) for lookup in block["lookups"]] == [
+        ("contact_id", "0035g0000000001AAA"), ("external_id", "crm-42"), ("email", "a@example.com")]
+    assert block["lookup"] == block["lookups"][0]
+    assert block["lookups"][-1]["soql"] == "SELECT Id FROM Contact WHERE Email = 'a@example.com' LIMIT 1"
+
+
+def test_a_value_that_cannot_be_a_fallback_is_told_even_after_a_usable_one():
+    block = map_to_salesforce(answer_with(respondent={"salesforce_contact_id": "0035g0000000001",
+                                                      "email": "not an address"}), DEFAULT)
+    assert [lookup["strategy"] for lookup in block["lookups"]] == ["contact_id"]
+    assert {"field": "Email", "message": "respondent.email is not an e-mail address; not used"} in block["warnings"]
+
+
+def test_no_lookup_for_an_event_about_no_one():
+    block = map_to_salesforce(answer_with(respondent={"email": None}), DEFAULT)
+    assert block["lookups"] == [] and block["lookup"]["soql"] is None
+
+
 @pytest.mark.parametrize(("contact_id", "says"), [
     ("0035g0000000001ZZZ", "not the checksum of the 15 before them"),
     ("0015g0000000001AAA", "another kind of record (prefix 001)"),

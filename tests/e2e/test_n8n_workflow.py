@@ -18,6 +18,7 @@ import requests
 
 from connector.cli import sample_payload
 from connector.signatures import sign
+from tests.fakes.salesforce import contact_id
 
 pytestmark = [pytest.mark.n8n, pytest.mark.slow]
 
@@ -341,6 +342,61 @@ def test_no_contact_posts_the_not_found_message_and_writes_nothing(stack):
     assert post["text"] == answer["slack"]["contact_not_found"]["text"]
     assert post["blocks"] == answer["slack"]["contact_not_found"]["blocks"]
     assert ledger_state(stack, "int_e2e_nobody:interview.analysis_ready") == "completed"
+
+
+def lookup_queries(watch: Watch) -> list[str]:
+    return [r["query"]["q"] for r in watch.salesforce_requests if "/query" in r["path"] and r["query"]]
+
+
+def test_a_contact_id_that_finds_no_one_falls_back_to_the_email(stack):
+    # A personalized link sent before its Contact was merged into another: a query does not
+    # return a merged-away (deleted) Contact, but the e-mail still finds the person.
+    merged_away = contact_id(99_001)
+    survivor = stack.salesforce.add_contact("merged@acme.example")
+    payload = event("int_e2e_merged", "merged@acme.example", metadata={"sf_contact_id": merged_away})
+    answer = expected(stack, payload)
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert lookup_queries(watch) == [f"SELECT Id FROM Contact WHERE Id = '{merged_away}' LIMIT 1",
+                                     "SELECT Id FROM Contact WHERE Email = 'merged@acme.example' LIMIT 1"]
+    assert watch.patches == [(survivor, answer["salesforce"]["fields"])]
+    [post] = watch.posts
+    assert post["text"] == answer["slack"]["text"]
+    assert ledger_state(stack, "int_e2e_merged:interview.analysis_ready") == "completed"
+
+
+def test_a_contact_id_that_finds_its_contact_is_the_only_lookup(stack):
+    by_email = stack.salesforce.add_contact("twice@acme.example")  # must not be the one written
+    by_id = stack.salesforce.add_contact("twice@acme.example")
+    payload = event("int_e2e_by_id", "twice@acme.example", metadata={"sf_contact_id": by_id})
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert lookup_queries(watch) == [f"SELECT Id FROM Contact WHERE Id = '{by_id}' LIMIT 1"]
+    assert [patched for patched, _ in watch.patches] == [by_id] != [by_email]
+    assert len(watch.posts) == 1
+
+
+def test_when_no_lookup_finds_a_contact_the_notice_names_each(stack):
+    payload = event("int_e2e_nobody_twice", "nobody.twice@unknown.example",
+                    metadata={"sf_contact_id": contact_id(99_002)})
+    answer = expected(stack, payload)
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code == 200, stack.n8n.logs()
+    assert len(lookup_queries(watch)) == 2
+    assert watch.patches == []
+    [post] = watch.posts
+    assert post["text"] == answer["slack"]["contact_not_found"]["text"]
+    assert "matched the lookup by *contact_id* or *email*" in post["text"]
+    assert ledger_state(stack, "int_e2e_nobody_twice:interview.analysis_ready") == "completed"
 
 
 def test_an_email_with_an_apostrophe_finds_the_right_contact(stack):

@@ -46,11 +46,14 @@ def release_node(workflow: dict) -> str:
     return next(n["name"] for n in working_nodes(workflow) if "release_path" in n["parameters"].get("url", ""))
 
 
-def every_path_reaches(workflow: dict, start: str, goal: str, output: int | None = None) -> bool:
-    """Whether every path from `start` (from one of its outputs) passes through `goal`."""
+def every_path_reaches(workflow: dict, start: str, goal: str, output: int | None = None,
+                       _seen: frozenset[str] = frozenset()) -> bool:
+    """Whether every path from `start` (from one of its outputs) passes through `goal`; a path
+    that comes back to a node it passed (the lookup loop) without it does not."""
     following = targets(workflow, start, output)
-    return bool(following) and all(name == goal or every_path_reaches(workflow, name, goal)
-                                   for name in following)
+    return bool(following) and all(
+        name == goal or (name not in _seen and every_path_reaches(workflow, name, goal, _seen=_seen | {start}))
+        for name in following)
 
 
 def test_there_is_a_workflow():
@@ -145,8 +148,20 @@ class TestShippedWorkflow:
         [lookup] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "GET"
                     and "salesforceOAuth2Api" in n.get("credentials", {})]
         assert lookup["parameters"]["url"].endswith("/services/data/v59.0/query")
+        # The n-th run of the query (n8n's $runIndex) takes the n-th of the connector's lookups.
         assert lookup["parameters"]["queryParameters"]["parameters"] == [
-            {"name": "q", "value": "={{ $json.salesforce.lookup.soql }}"}]
+            {"name": "q", "value": "={{ $('Connector: verify').first().json.salesforce.lookups[$runIndex].soql }}"}]
+
+    def test_a_lookup_that_finds_no_contact_tries_the_next_before_telling(self, path):
+        workflow = load(path)
+        [query] = [n["name"] for n in working_nodes(workflow) if n["parameters"].get("method") == "GET"
+                   and "salesforceOAuth2Api" in n.get("credentials", {})]
+        [again] = targets(workflow, "Contact found?", output=1)
+        [condition] = node_named(workflow, again)["parameters"]["conditions"]["conditions"]
+        assert condition["leftValue"] == (
+            "={{ $runIndex + 1 < $('Connector: verify').first().json.salesforce.lookups.length }}")
+        assert targets(workflow, again, output=0) == {query}
+        assert targets(workflow, again, output=1) == {"Slack: no Contact found"}
 
     def test_no_node_with_an_error_branch_also_always_outputs(self, path):
         # n8n sends alwaysOutputData's empty item down the main branch even when the node

@@ -86,6 +86,12 @@ const COLUMNS = [
   ['lookup_field', 'Salesforce Lookup Field', 'string', (a) => lookupOf(a).field],
   ['lookup_value', 'Salesforce Lookup Value', 'string', (a) => lookupOf(a).value],
   ['lookup_soql', 'Salesforce Lookup SOQL', 'string', (a) => lookupOf(a).soql],
+  // The next lookup, for a second Find step when the first finds no one: a Contact id from an
+  // old personalized link may name a Contact since merged or deleted; the e-mail still finds them.
+  ['fallback_lookup_strategy', 'Salesforce Fallback Lookup Strategy', 'string', (a) => fallbackOf(a).strategy],
+  ['fallback_lookup_field', 'Salesforce Fallback Lookup Field', 'string', (a) => fallbackOf(a).field],
+  ['fallback_lookup_value', 'Salesforce Fallback Lookup Value', 'string', (a) => fallbackOf(a).value],
+  ['fallback_lookup_soql', 'Salesforce Fallback Lookup SOQL', 'string', (a) => fallbackOf(a).soql],
   ['salesforce_field_names', 'Salesforce Field Names', 'string',
     (a) => Object.keys(fieldsOf(a)).join(', ')],
   ['salesforce_fields_json', 'Salesforce Fields (JSON)', 'string', (a) => json(fieldsOf(a))],
@@ -103,6 +109,11 @@ const COLUMNS = [
 
 function lookupOf(answer) {
   return (answer.salesforce && answer.salesforce.lookup) || {};
+}
+
+function fallbackOf(answer) {
+  const lookups = (answer.salesforce && answer.salesforce.lookups) || [];
+  return lookups[1] || {};
 }
 
 function fieldsOf(answer) {

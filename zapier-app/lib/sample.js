@@ -17,6 +17,14 @@ const FACTS = '*Sentiment:* positive   *Quality:* 4.2/5\n*Themes:* onboarding, p
 // Koji's score 4.2 goes to a number(1, 0) field: the connector rounds it to 4 and says so.
 const CONTEXT = `Interview \`${INTERVIEW_ID}\` · 1 value(s) adjusted or left out for Salesforce`;
 
+// The respondent has an e-mail and no Contact id, so the e-mail is the only lookup.
+const EMAIL_LOOKUP = {
+  strategy: 'email',
+  field: 'Email',
+  value: 'jane.doe@example.com',
+  soql: "SELECT Id FROM Contact WHERE Email = 'jane.doe@example.com' LIMIT 1",
+};
+
 // The interview's values, which the connector passes on as Koji sent them (the tests check).
 const INTERVIEW_VALUES = {
   study_id: 'xyz789',
@@ -103,12 +111,8 @@ const ANSWER = {
   report: null,
   salesforce: {
     sobject: 'Contact',
-    lookup: {
-      strategy: 'email',
-      field: 'Email',
-      value: 'jane.doe@example.com',
-      soql: "SELECT Id FROM Contact WHERE Email = 'jane.doe@example.com' LIMIT 1",
-    },
+    lookup: EMAIL_LOOKUP,
+    lookups: [EMAIL_LOOKUP],
     fields: {
       Latest_Customer_Quote__c: QUOTE,
       Interview_Themes__c: 'onboarding, pricing',

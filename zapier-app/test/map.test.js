@@ -54,6 +54,23 @@ test('individual trigger fields map to a Contact lookup and field values', async
   assert.deepEqual(nonSalesforceKeys(result), nonSalesforceKeys(App.creates.map_interview.operation.sample));
 });
 
+test('with a Contact id and an e-mail, the e-mail is the fallback lookup for a second Find step', async () => {
+  // A Contact id from an old personalized link may name a Contact since merged or deleted.
+  const result = await run(triggerFields({ salesforce_contact_id: '0035g0000000001' }));
+  assert.equal(result.lookup_strategy, 'contact_id');
+  assert.equal(result.lookup_value, '0035g0000000001AAA');
+  assert.equal(result.fallback_lookup_strategy, 'email');
+  assert.equal(result.fallback_lookup_field, 'Email');
+  assert.equal(result.fallback_lookup_value, 'sarah@example.com');
+  assert.equal(result.fallback_lookup_soql, "SELECT Id FROM Contact WHERE Email = 'sarah@example.com' LIMIT 1");
+});
+
+test('with one lookup there is no fallback', async () => {
+  const result = await run(triggerFields());
+  assert.equal(result.fallback_lookup_field, null);
+  assert.equal(result.fallback_lookup_soql, null);
+});
+
 test('the sample is what the connector answers for the sample\'s payload', async () => {
   const result = await run({ payload_json: JSON.stringify(SAMPLE_PAYLOAD) });
   assert.deepEqual(result, App.creates.map_interview.operation.sample);

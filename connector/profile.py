@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import re
+from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from liquid import Environment, StrictDefaultUndefined
 from liquid.exceptions import LiquidError
 from liquid.filter import string_filter
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 from pydantic_core import PydanticCustomError
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.yaml"
@@ -54,9 +56,17 @@ ANSWER_KEYS = {
     # Only Slack templates see the salesforce block: it is what the mapping produced.
     "salesforce": {"sobject", "lookup", "lookups", "fields", "skipped", "warnings"},
 }
-# Keys whose contents Koji does not fix: any sub-key is allowed below them.
+# Objects whose keys Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
-             "structured_answers", "themes", "lookup", "lookups", "fields", "skipped", "warnings"}
+             "lookup", "fields"}
+# Lists, of text or of objects (whose keys are free-form). Liquid reads a list's items ([0],
+# .first, .last, a for loop) and its length (.size), nothing else; a source only walks objects.
+TEXT_LIST_KEYS = {"themes"}
+OBJECT_LIST_KEYS = {"structured_answers", "skipped", "warnings", "lookups"}
+# Plain values that are not text; every other key above holds text (or null). Liquid's .size
+# is a string's length and gives nothing on these.
+NUMBER_KEYS = {"quality_score"}
+FLAG_KEYS = {"test"}
 # Keys that always hold an object (or a list of objects). A template may walk into them,
 # but a field cannot take one whole: no converter writes an object, so it would be left out
 # on every event, or sent as Python's repr of it (a list of structured answers into text).
@@ -67,6 +77,22 @@ OBJECT_KEYS = {"stats", "metadata", "attributes", "sentiment_scores", "metrics",
 API_NAME = r"^(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?$"
 # Setup takes at most 40 characters for a field's own name (without namespace and "__c").
 MAX_NAME_CHARS = 40
+
+
+def _fits_setup(name: str) -> str:
+    if len(name.removesuffix("__c").rsplit("__", 1)[-1]) > MAX_NAME_CHARS:
+        raise ValueError(f"a field name holds at most {MAX_NAME_CHARS} characters before __c "
+                         "(Salesforce Setup refuses a longer one): shorten it")
+    return name
+
+
+# Checked on the value itself, so a refusal is told at the line that names the field (a score's
+# `field:` too, not the `scores:` block that builds the field from it).
+ApiName = Annotated[str, Field(pattern=API_NAME), AfterValidator(_fits_setup)]
+# The refusal of a field that reads the salesforce block, by source or by template: the block
+# is made from the fields, so it is empty while they are read.
+SALESFORCE_IS_OUTPUT = ("salesforce is what the mapping produces, not part of the event: "
+                        "only Slack templates read it")
 
 
 class ProfileError(Exception):
@@ -96,25 +122,103 @@ TEMPLATES = _Environment(undefined=StrictDefaultUndefined)
 TEMPLATES.filters["blockquote"] = blockquote
 
 
-def check_paths(paths: list[str]) -> None:
-    """Refuse a path into the answer that cannot exist (a typo), before any event comes."""
-    for path in paths:
-        parts = path.split(".")
-        if parts[0] not in ANSWER_KEYS:
-            raise ValueError(f"unknown name {parts[0]!r} (known: {', '.join(sorted(ANSWER_KEYS))})")
-        if len(parts) > 1 and ANSWER_KEYS[parts[0]] and parts[1] not in ANSWER_KEYS[parts[0]]:
-            raise ValueError(f"{parts[0]} has no key {parts[1]!r}")
-        if len(parts) > 2 and parts[1] not in FREE_FORM:
-            raise ValueError(f"{parts[0]}.{parts[1]} has no key {parts[2]!r}")
+class _Shape(Enum):
+    """What a place in the answer holds, as far as a path can walk below it."""
+    BLOCK = "an object"  # a top-level block: its keys are in ANSWER_KEYS
+    FREE_FORM = "a free-form object"
+    TEXT_LIST = "a list of text"
+    OBJECT_LIST = "a list of objects"
+    TEXT = "text"
+    NUMBER = "a number"
+    FLAG = "true or false"
+
+
+def check_paths(paths: list[list], *, in_liquid: bool = True) -> None:
+    """Refuse a path into the answer that cannot exist (a typo, a key below a plain value or a
+    list), before any event comes. A path is a list of segments, as Liquid's
+    global_variable_segments gives them: keys, list indexes, or a nested path for a key read
+    from a variable. ``in_liquid`` allows what only Liquid reads: a list's items and lengths."""
+    for segments in paths:
+        root = segments[0]
+        if not isinstance(root, str) or root not in ANSWER_KEYS:
+            raise ValueError(f"unknown name {_liquid_path([root])!r} (known: {', '.join(sorted(ANSWER_KEYS))})")
+        shape = _Shape.BLOCK if ANSWER_KEYS[root] else _Shape.TEXT
+        for depth in range(1, len(segments)):
+            if shape is _Shape.FREE_FORM:
+                break  # Koji does not fix what is below: any key may be there
+            shape = _shape_below(shape, segments[:depth], segments[depth], in_liquid)
+
+
+def _shape_below(shape: _Shape, walked: list, segment: object, in_liquid: bool) -> _Shape:
+    """What ``segment`` reads below the place ``walked`` leads to; ValueError when it can never
+    read anything there."""
+    if shape is _Shape.BLOCK:
+        return _key_of_block(walked[0], segment)
+    if shape in (_Shape.TEXT_LIST, _Shape.OBJECT_LIST):
+        return _item_of_list(shape, walked, segment, in_liquid)
+    if shape is _Shape.TEXT and in_liquid and segment == "size":
+        return _Shape.NUMBER  # Liquid's length of a string
+    place = _liquid_path(walked)
+    size = f", or its length with {place}.size" if shape is _Shape.TEXT and in_liquid else ""
+    raise ValueError(f"{place} is {shape.value}, not an object: {_liquid_path([*walked, segment])} can never have "
+                     f"a value; read {place} itself{size}")
+
+
+def _key_of_block(root: str, segment: object) -> _Shape:
+    if isinstance(segment, list):
+        return _Shape.FREE_FORM  # a key read from a variable: only an event can tell which
+    if segment not in ANSWER_KEYS[root]:
+        raise ValueError(f"{root} has no key {segment!r}")
+    if segment in TEXT_LIST_KEYS:
+        return _Shape.TEXT_LIST
+    if segment in OBJECT_LIST_KEYS:
+        return _Shape.OBJECT_LIST
+    if segment in FREE_FORM:
+        return _Shape.FREE_FORM
+    if segment in NUMBER_KEYS:
+        return _Shape.NUMBER
+    return _Shape.FLAG if segment in FLAG_KEYS else _Shape.TEXT
+
+
+def _item_of_list(shape: _Shape, walked: list, segment: object, in_liquid: bool) -> _Shape:
+    place = _liquid_path(walked)
+    if not in_liquid:
+        # A source walks objects by key only: below a list it finds nothing, on every event.
+        instead = (f"name {place} itself (its items are joined)" if shape is _Shape.TEXT_LIST
+                   else "map a structured answer with question_id")
+        raise ValueError(f"{place} is {shape.value}: a source cannot read inside a list; {instead}, "
+                         f"or pick an item in a template ({place}.first, a for loop)")
+    if segment == "size":
+        return _Shape.NUMBER
+    if segment in ("first", "last") or not isinstance(segment, str):  # an index, written or from a variable
+        return _Shape.TEXT if shape is _Shape.TEXT_LIST else _Shape.FREE_FORM
+    raise ValueError(f"{place} is {shape.value}: {_liquid_path([*walked, segment])} can never have a value; read an "
+                     f"item ({place}[0], {place}.first, {place}.last or a for loop) or the count ({place}.size)")
+
+
+def _liquid_path(segments: list) -> str:
+    """A path as a template writes it: analysis.themes[0], respondent.attributes['plan name']."""
+    text = ""
+    for segment in segments:
+        if isinstance(segment, list):
+            text += f"[{_liquid_path(segment)}]"
+        elif isinstance(segment, int):
+            text += f"[{segment}]"
+        elif re.fullmatch(r"[A-Za-z_][\w-]*", str(segment)):
+            text += f".{segment}" if text else str(segment)
+        else:
+            text += f"[{segment!r}]"
+    return text
 
 
 def check_source(path: str) -> None:
-    """Refuse a field's source path that could never give it a value: a typo, an object, or
-    the salesforce block (the mapping's own output, made after the fields are read)."""
-    check_paths([path])
+    """Refuse a field's source path that could never give it a value: a typo, an object, a key
+    below a list or a plain value, or the salesforce block (the mapping's own output, made
+    after the fields are read)."""
     parts = path.split(".")
     if parts[0] == "salesforce":
-        raise ValueError("salesforce is what the mapping produces, not part of the event: only Slack templates read it")
+        raise ValueError(SALESFORCE_IS_OUTPUT)
+    check_paths([parts], in_liquid=False)
     if len(parts) == 1 and ANSWER_KEYS[parts[0]]:
         raise ValueError(f"{path} is an object, not a value: name one of its keys "
                          f"({', '.join(sorted(ANSWER_KEYS[path]))})")
@@ -134,8 +238,15 @@ def compile_template(source: str):
     unknown = sorted(set(template.filter_names()) - set(TEMPLATES.filters))
     if unknown:
         raise ValueError(f"Liquid: unknown filter {unknown[0]!r}")
-    check_paths(template.global_variable_paths())
+    check_paths(template.global_variable_segments())
     return template
+
+
+def check_field_template(template) -> None:
+    """Refuse a field's template that reads the salesforce block: fields are rendered before
+    it exists, so it is always empty there (only Slack templates come after)."""
+    if any(segments[0] == "salesforce" for segments in template.global_variable_segments()):
+        raise ValueError(SALESFORCE_IS_OUTPUT)
 
 
 def liquid_message(exc: LiquidError) -> str:
@@ -144,7 +255,7 @@ def liquid_message(exc: LiquidError) -> str:
 
 
 class FieldSpec(_Strict):
-    name: str = Field(pattern=API_NAME)
+    name: ApiName
     type: FieldType
     label: str | None = None
     length: int | None = Field(default=None, ge=1)
@@ -177,7 +288,7 @@ class FieldSpec(_Strict):
     @classmethod
     def _template_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            compile_template(value)
+            check_field_template(compile_template(value))
         return value
 
     @model_validator(mode="after")
@@ -192,8 +303,6 @@ class FieldSpec(_Strict):
             raise ValueError(f"{self.type} fields hold at most {MAX_LENGTHS[self.type]} characters")
         if self.type in ("picklist", "multipicklist") and not self.values:
             raise ValueError(f"a {self.type} field needs its values")
-        if len(self.name.removesuffix("__c").rsplit("__", 1)[-1]) > MAX_NAME_CHARS:
-            raise ValueError(f"a field name holds at most {MAX_NAME_CHARS} characters before __c")
         self._check_values()
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is larger than max: no value could be sent")
@@ -236,8 +345,8 @@ class FieldSpec(_Strict):
 
 class LookupSpec(_Strict):
     order: list[LookupStrategy] = Field(default_factory=lambda: ["contact_id", "email"])
-    external_id_field: str | None = Field(default=None, pattern=API_NAME)
-    email_field: str = Field(default="Email", pattern=API_NAME)
+    external_id_field: ApiName | None = None
+    email_field: ApiName = "Email"
 
     @model_validator(mode="after")
     def _usable(self) -> "LookupSpec":
@@ -251,7 +360,7 @@ class LookupSpec(_Strict):
 
 
 class ScoreSpec(_Strict):
-    field: str | None = Field(default=None, pattern=API_NAME)
+    field: ApiName | None = None
     question_id: str | None = None
 
 
@@ -282,7 +391,8 @@ class Scores(_Strict):
 
     @model_validator(mode="after")
     def _buildable(self) -> "Scores":
-        self.field_specs()  # raises when a chosen field name is one Salesforce refuses
+        # ScoreSpec has checked each chosen name on its own line; this catches what is left.
+        self.field_specs()
         return self
 
     def by_key(self) -> dict[str, FieldSpec]:
@@ -307,15 +417,18 @@ def _score_field(spec: ScoreSpec, default: str, label: str, **number: float) -> 
                      question_id=spec.question_id, question_type="scale", **number)
 
 
-class SlackSpec(_Strict):
-    templates: dict[Literal[SLACK_TEMPLATE_NAMES], str] = Field(default_factory=dict)  # type: ignore[valid-type]
+def _compiles(source: str) -> str:
+    compile_template(source)
+    return source
 
-    @field_validator("templates")
-    @classmethod
-    def _compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for source in value.values():
-            compile_template(source)
-        return value
+
+# Checked one by one, so a refusal is told at the line of the template, not of `templates:`.
+SlackTemplate = Annotated[str, AfterValidator(_compiles)]
+
+
+class SlackSpec(_Strict):
+    templates: dict[Literal[SLACK_TEMPLATE_NAMES], SlackTemplate] = Field(  # type: ignore[valid-type]
+        default_factory=dict)
 
     @cached_property
     def compiled_templates(self) -> dict[str, Any]:

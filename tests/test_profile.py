@@ -13,6 +13,13 @@ def write(tmp_path, text: str) -> Path:
     return path
 
 
+def refusal(path: Path) -> str:
+    """The ProfileError message loading ``path`` gives."""
+    with pytest.raises(ProfileError) as caught:
+        load_profile(path)
+    return str(caught.value)
+
+
 def test_default_profile_is_the_koji_recipe():
     profile = load_profile(None)
     assert profile.quality_threshold == 3
@@ -83,9 +90,7 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
 ])
 def test_profile_errors_name_file_line_and_reason(tmp_path, body, line, reason):
     path = write(tmp_path, BASE + body)
-    with pytest.raises(ProfileError) as caught:
-        load_profile(path)
-    message = str(caught.value)
+    message = refusal(path)
     assert message.startswith(f"{path}:{line}: "), message
     assert reason in message
 
@@ -137,9 +142,7 @@ def test_a_field_mapped_twice_is_refused_on_the_repeat_naming_the_first(tmp_path
             "  - name: B__c\n    type: text\n    source: analysis.summary\n"
             "  - name: a__c\n    type: textarea\n    source: analysis.summary\n")
     path = write(tmp_path, BASE + body)
-    with pytest.raises(ProfileError) as caught:
-        load_profile(path)
-    assert str(caught.value) == (f"{path}:11: fields.2.name: a field is mapped twice: a__c (A__c before: API "
+    assert refusal(path) == (f"{path}:11: fields.2.name: a field is mapped twice: a__c (A__c before: API "
                                  "names ignore case); also at line 5 (fields.0.name)")
 
 
@@ -155,9 +158,7 @@ def test_a_field_mapped_twice_is_refused_on_the_repeat_naming_the_first(tmp_path
 ])
 def test_a_field_mapped_by_a_score_and_again_names_both_lines(tmp_path, body, line, where, other):
     path = write(tmp_path, BASE + body)
-    with pytest.raises(ProfileError) as caught:
-        load_profile(path)
-    message = str(caught.value)
+    message = refusal(path)
     assert message.startswith(f"{path}:{line}: {where}: a field is mapped twice"), message
     assert message.endswith(f"also at {other}"), message
 
@@ -180,9 +181,7 @@ def test_a_field_mapped_by_a_score_and_again_names_both_lines(tmp_path, body, li
 @pytest.mark.parametrize("kind", ["textarea", "number"])
 def test_a_source_must_name_a_value_not_an_object(tmp_path, source, reason, kind):
     path = write(tmp_path, BASE + f"fields:\n  - name: A__c\n    type: {kind}\n    source: {source}\n")
-    with pytest.raises(ProfileError) as caught:
-        load_profile(path)
-    message = str(caught.value)
+    message = refusal(path)
     assert message.startswith(f"{path}:7: fields.0.source: "), message
     assert reason in message
 
@@ -202,9 +201,7 @@ def test_a_source_may_name_a_value_or_a_key_inside_a_free_form_object(tmp_path, 
 def test_an_empty_score_entry_still_needs_its_question_id(tmp_path, body, key, label):
     # "nps:" with nothing under it used to load as no score at all, without a word.
     path = write(tmp_path, BASE + body)
-    with pytest.raises(ProfileError) as caught:
-        load_profile(path)
-    assert str(caught.value) == (f"{path}:5: scores.{key}: the {label} needs the question_id "
+    assert refusal(path) == (f"{path}:5: scores.{key}: the {label} needs the question_id "
                                  "of the scale question it comes from")
 
 
@@ -215,3 +212,138 @@ def test_an_empty_last_survey_date_takes_the_defaults(tmp_path, entry):
     # (or its one key commented out) means "the defaults", not "no score".
     profile = load_profile(write(tmp_path, BASE + "scores:\n  " + entry))
     assert [(spec.name, spec.type) for spec in profile.all_fields] == [("Last_Survey_Date__c", "date")]
+
+
+def field_template(template: str) -> str:
+    # The template sits on line 7 of the profile (BASE takes three lines, the field three more).
+    return f"fields:\n  - name: A__c\n    type: text\n    template: '{template}'\n"
+
+
+@pytest.mark.parametrize(("template", "reason"), [
+    # Each loaded, and then rendered nothing on every event (Liquid's strict mode makes that an
+    # error at render time, so the field was left out): nothing is below a plain value, and
+    # a list has items and a length, not keys.
+    ("{{ action.x }}", "action is text, not an object: action.x can never have a value; read action itself, "
+                       "or its length with action.size"),
+    ("{{ skip_reason.x }}", "skip_reason is text, not an object: skip_reason.x can never have a value"),
+    ("{{ reason.x }}", "reason is text, not an object: reason.x can never have a value"),
+    ("{{ interview.id.x }}", "interview.id is text, not an object: interview.id.x can never have a value"),
+    ("{{ event.type.x }}", "event.type is text, not an object: event.type.x can never have a value"),
+    ("{{ respondent.email.x | default: \"-\" }}", "respondent.email is text, not an object"),
+    ("{{ interview.quality_score.size }}", "interview.quality_score is a number, not an object: "
+                                           "interview.quality_score.size can never have a value; read "
+                                           "interview.quality_score itself"),
+    ("{{ event.test.x }}", "event.test is true or false, not an object"),
+    ("{{ analysis.quote[0] }}", "analysis.quote is text, not an object: analysis.quote[0] can never have a value"),
+    ("{{ analysis.themes.x }}", "analysis.themes is a list of text: analysis.themes.x can never have a value; read "
+                                "an item (analysis.themes[0], analysis.themes.first, analysis.themes.last or a for "
+                                "loop) or the count (analysis.themes.size)"),
+    ("{{ analysis.themes[0].x }}", "analysis.themes[0] is text, not an object: analysis.themes[0].x can never"),
+    ("{{ analysis.themes.first.x }}", "analysis.themes.first is text, not an object"),
+    ("{{ analysis.structured_answers.value }}", "analysis.structured_answers is a list of objects: "
+                                                "analysis.structured_answers.value can never have a value"),
+])
+def test_a_template_cannot_read_below_a_plain_value_or_into_a_list_by_key(tmp_path, template, reason):
+    path = write(tmp_path, BASE + field_template(template))
+    message = refusal(path)
+    assert message.startswith(f"{path}:7: fields.0.template: {reason}"), message
+
+
+@pytest.mark.parametrize(("template", "reason"), [
+    ("{{ salesforce.warnings.message }}", "salesforce.warnings is a list of objects: salesforce.warnings.message "
+                                          "can never have a value"),
+    ("{{ salesforce.sobject.name }}", "salesforce.sobject is text, not an object"),
+    ("{{ action.x }}", "action is text, not an object"),
+    # Told at the template's own line, as a typo is (it used to be told at `templates:`).
+    ("{{ respondent.emial }}", "respondent has no key 'emial'"),
+])
+def test_a_slack_template_cannot_read_below_a_plain_value_or_into_a_list_by_key(tmp_path, template, reason):
+    path = write(tmp_path, BASE + f"slack:\n  templates:\n    updated_contact: '{template}'\n")
+    message = refusal(path)
+    assert message.startswith(f"{path}:6: slack.templates.updated_contact: {reason}"), message
+
+
+@pytest.mark.parametrize(("source", "reason"), [
+    # A source walks objects by key only, so below a list or a plain value it finds nothing.
+    ("analysis.themes.x", "analysis.themes is a list of text: a source cannot read inside a list; name "
+                          "analysis.themes itself (its items are joined), or pick an item in a template "
+                          "(analysis.themes.first, a for loop)"),
+    ("analysis.themes.first", "analysis.themes is a list of text: a source cannot read inside a list"),
+    ("analysis.structured_answers.value", "analysis.structured_answers is a list of objects: a source cannot read "
+                                          "inside a list; map a structured answer with question_id"),
+    ("action.x", "action is text, not an object: action.x can never have a value; read action itself"),
+    ("interview.id.x", "interview.id is text, not an object: interview.id.x can never have a value"),
+    ("analysis.quote.size", "analysis.quote is text, not an object: analysis.quote.size can never have a value"),
+    ("interview.quality_score.value", "interview.quality_score is a number, not an object"),
+    ("salesforce.warnings.x", "salesforce is what the mapping produces, not part of the event"),
+])
+def test_a_source_cannot_read_below_a_plain_value_or_inside_a_list(tmp_path, source, reason):
+    path = write(tmp_path, BASE + f"fields:\n  - name: A__c\n    type: text\n    source: {source}\n")
+    message = refusal(path)
+    assert message.startswith(f"{path}:7: fields.0.source: {reason}"), message
+
+
+@pytest.mark.parametrize("template", [
+    # Field templates are rendered before the salesforce block is made from the fields: there
+    # it is always empty. A source of salesforce.* is refused the same way.
+    "{{ salesforce.fields.Other__c }}",
+    "{{ salesforce.sobject | default: \"Contact\" }}",
+    "{% for w in salesforce.warnings %}{{ w.message }}{% endfor %}",
+    "{{ salesforce.lookups | map: \"strategy\" | join: \", \" }}",
+])
+def test_a_field_template_cannot_read_the_salesforce_block(tmp_path, template):
+    path = write(tmp_path, BASE + field_template(template))
+    assert refusal(path) == (f"{path}:7: fields.0.template: salesforce is what the mapping produces, not part "
+                                 "of the event: only Slack templates read it")
+
+
+@pytest.mark.parametrize("template", [
+    "{{ salesforce.fields.Latest_Customer_Quote__c | default: \"-\" }}",
+    "{{ salesforce.lookup.strategy }} {{ salesforce.sobject.size }}",
+    "{% for w in salesforce.warnings %}{{ w.field }}: {{ w.message }}{% endfor %} ({{ salesforce.warnings.size }})",
+    "{{ salesforce.skipped.first.reason | default: \"none\" }}",
+    "{{ salesforce.lookups | map: \"strategy\" | join: \" or \" }}",
+])
+def test_a_slack_template_may_read_the_salesforce_block(tmp_path, template):
+    path = write(tmp_path, BASE + f"slack:\n  templates:\n    updated_contact: '{template}'\n")
+    assert load_profile(path).slack.template("updated_contact") is not None
+
+
+ANSWER = {"action": "update_contact", "event": {"type": "interview.completed"},
+          "respondent": {"attributes": {"plan name": "Pro"}},
+          "analysis": {"themes": ["pricing", "support"], "quote": "Great",
+                       "structured_answers": [{"question_id": "q1", "value": 9}, {"question_id": "q2", "value": 4}]}}
+
+
+@pytest.mark.parametrize(("template", "value"), [
+    # What Liquid can read in a list (items, length, loops) and a string (its length) keeps
+    # loading, and gives a value.
+    ("{% for a in analysis.structured_answers %}{{ a.question_id }}={{ a.value }} {% endfor %}", "q1=9 q2=4"),
+    ("{{ analysis.structured_answers[1].value }}", "4"),
+    ("{{ analysis.structured_answers.first.value }}/{{ analysis.structured_answers.size }}", "9/2"),
+    ("{{ analysis.themes[0] }} {{ analysis.themes[-1] }}", "pricing support"),
+    ("{{ analysis.themes.first }} {{ analysis.themes.last }} {{ analysis.themes.size }}", "pricing support 2"),
+    ("{{ analysis.themes.first.size }} {{ analysis.themes | size }}", "7 2"),
+    ("{% for i in (0..1) %}{{ analysis.themes[i] }};{% endfor %}", "pricing;support;"),
+    ("{{ action.size }} {{ event.type.size }} {{ analysis.quote.size }}", "14 19 5"),
+    ("{{ respondent.attributes[\"plan name\"] }}", "Pro"),
+])
+def test_a_template_may_read_items_and_lengths_of_lists(tmp_path, template, value):
+    spec = load_profile(write(tmp_path, BASE + field_template(template))).fields[0]
+    assert spec.compiled_template.render(**ANSWER).strip() == value
+
+
+@pytest.mark.parametrize(("body", "line", "where"), [
+    # The score's own field line, not the scores: block that builds the field from it.
+    ("scores:\n  nps:\n    question_id: q_nps\n    field: " + "L" * 41 + "__c\n", 7, "scores.nps.field"),
+    ("scores:\n  csat: {question_id: q_csat}\n  last_survey_date:\n    field: " + "L" * 41 + "__c\n", 7,
+     "scores.last_survey_date.field"),
+    ("scores:\n  nps:\n    field: ns__" + "L" * 41 + "__c\n    question_id: q_nps\n", 6, "scores.nps.field"),
+    ("lookup:\n  order: [external_id, email]\n  external_id_field: " + "L" * 41 + "__c\n", 6,
+     "lookup.external_id_field"),
+    ("fields:\n  - type: text\n    source: analysis.quote\n    name: " + "L" * 41 + "__c\n", 7, "fields.0.name"),
+])
+def test_a_field_name_too_long_is_refused_on_its_own_line(tmp_path, body, line, where):
+    path = write(tmp_path, BASE + body)
+    assert refusal(path) == (f"{path}:{line}: {where}: a field name holds at most 40 characters before __c "
+                                 "(Salesforce Setup refuses a longer one): shorten it")

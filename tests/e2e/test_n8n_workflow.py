@@ -345,7 +345,9 @@ def test_no_contact_posts_the_not_found_message_and_writes_nothing(stack):
 
 
 def lookup_queries(watch: Watch) -> list[str]:
-    return [r["query"]["q"] for r in watch.salesforce_requests if "/query" in r["path"] and r["query"]]
+    """The queries Salesforce answered (not one n8n sent again after renewing its token)."""
+    return [r["query"]["q"] for r in watch.salesforce_requests
+            if "/query" in r["path"] and r["query"] and r["status"] == 200]
 
 
 def test_a_contact_id_that_finds_no_one_falls_back_to_the_email(stack):
@@ -366,6 +368,21 @@ def test_a_contact_id_that_finds_no_one_falls_back_to_the_email(stack):
     [post] = watch.posts
     assert post["text"] == answer["slack"]["text"]
     assert ledger_state(stack, "int_e2e_merged:interview.analysis_ready") == "completed"
+
+
+def test_a_refusal_after_the_fallback_lookup_names_the_contact_it_found(stack):
+    survivor = stack.salesforce.add_contact("merged-refused@acme.example")
+    payload = event("int_e2e_merged_refused", "merged-refused@acme.example",
+                    metadata={"sf_contact_id": contact_id(99_003)})
+    stack.salesforce.fail_next(400, method="PATCH")
+    watch = Watch(stack)
+
+    response = fire(stack, encode(payload))
+
+    assert response.status_code >= 500, stack.n8n.logs()
+    assert len(lookup_queries(watch)) == 2
+    [notice] = watch.posts
+    assert f"refused to update Contact {survivor} for Koji event" in notice["text"], notice["text"]
 
 
 def test_a_contact_id_that_finds_its_contact_is_the_only_lookup(stack):

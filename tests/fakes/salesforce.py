@@ -351,7 +351,7 @@ class FakeSalesforce(LoopbackServer):
         # Standard fields are always there; a custom list replaces the recipe fields.
         self.fields: list[dict] = [dict(f) for f in STANDARD_FIELDS] + [dict(f) for f in custom]
         self.contacts: dict[str, dict] = {}
-        self.requests: list[dict] = []
+        self.requests: list[dict] = []  # every request as received, with the status it was answered
         self.patches: list[tuple[str, dict]] = []
         self.api_usage = 0
         self._tokens: set[str] = set()
@@ -573,8 +573,15 @@ def _answer(fake: FakeSalesforce, method: str, raw_path: str, headers: dict, raw
         body = json.loads(text) if text.strip() else None
     except ValueError:
         body = ValueError
-    fake.requests.append({"method": method, "path": parts.path, "query": query, "headers": headers,
-                          "json": None if body is ValueError else body, "body": text})
+    record = {"method": method, "path": parts.path, "query": query, "headers": headers,
+              "json": None if body is ValueError else body, "body": text, "status": None}
+    fake.requests.append(record)
+    record["status"], answer = _respond(fake, method, raw_path, parts, query, headers, text, body)
+    return record["status"], answer
+
+
+def _respond(fake: FakeSalesforce, method: str, raw_path: str, parts, query: dict, headers: dict, text: str,
+             body) -> tuple[int, object]:
     failure = fake.take_failure(method, parts.path)
     if failure is not None:
         code, message = _STATUS_ERRORS.get(failure, ("UNKNOWN_EXCEPTION", "Failure injected by the test"))

@@ -69,3 +69,11 @@ def test_a_body_of_no_documented_shape_is_told_what_each_shape_needs(schema_name
     with pytest.raises(ValidationFailed) as caught:
         check(document, schema_name)
     assert {"pointer": "", "message": message} in caught.value.errors
+
+
+def test_integers_beyond_64_bits_parse_exactly_and_deep_nesting_is_still_refused():
+    assert parse_json_object(b'{"metadata": {"crm_id": -123456789012345678901234567890}}') == \
+        {"metadata": {"crm_id": -123456789012345678901234567890}}
+    # The exact re-read meets Python's recursion limit before orjson's 1,024 levels.
+    with pytest.raises(MalformedJson, match="nested more than 32 levels"):
+        parse_json_object(b'{"a": ' + b"[" * 1000 + b"123456789012345678901234567890" + b"]" * 1000 + b"}")

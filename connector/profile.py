@@ -74,12 +74,17 @@ OBJECT_KEYS = {"stats", "metadata", "attributes", "sentiment_scores", "metrics",
                "structured_answers"}
 # A Salesforce field API name: an optional namespace ("ns__"), then letters, digits and single
 # underscores (no double underscore, none at the end), then "__c" for a custom field.
-API_NAME = r"^(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?$"
+API_NAME = re.compile(r"(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?")
 # Setup takes at most 40 characters for a field's own name (without namespace and "__c").
 MAX_NAME_CHARS = 40
 
 
-def _fits_setup(name: str) -> str:
+def _api_name(name: str) -> str:
+    """A name Salesforce takes as a field's API name, or a refusal in words (a pattern's own
+    message would quote the regular expression)."""
+    if not API_NAME.fullmatch(name):  # fullmatch: a pattern ending in "$" lets a final newline in
+        raise ValueError("not a Salesforce API name: letters, digits and single underscores, starting with a "
+                         "letter and not ending in an underscore; a custom field ends in __c (Interview_Themes__c)")
     if len(name.removesuffix("__c").rsplit("__", 1)[-1]) > MAX_NAME_CHARS:
         raise ValueError(f"a field name holds at most {MAX_NAME_CHARS} characters before __c "
                          "(Salesforce Setup refuses a longer one): shorten it")
@@ -88,7 +93,7 @@ def _fits_setup(name: str) -> str:
 
 # Checked on the value itself, so a refusal is told at the line that names the field (a score's
 # `field:` too, not the `scores:` block that builds the field from it).
-ApiName = Annotated[str, Field(pattern=API_NAME), AfterValidator(_fits_setup)]
+ApiName = Annotated[str, AfterValidator(_api_name)]
 # The refusal of a field that reads the salesforce block, by source or by template: the block
 # is made from the fields, so it is empty while they are read.
 SALESFORCE_IS_OUTPUT = ("salesforce is what the mapping produces, not part of the event: "

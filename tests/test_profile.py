@@ -95,6 +95,14 @@ def test_profile_errors_name_file_line_and_reason(tmp_path, body, line, reason):
     assert reason in message
 
 
+@pytest.mark.parametrize("name", ["bad name", "B___c", "B_", "1Interview__c", "Themes__c\\n", "Inter-view__c"])
+def test_a_name_that_is_no_api_name_is_told_in_words(tmp_path, name):
+    path = write(tmp_path, BASE + f'fields:\n  - {{name: "{name}", type: text, source: analysis.quote}}\n')
+    assert refusal(path) == (f"{path}:5: fields.0.name: not a Salesforce API name: letters, digits and single "
+                             "underscores, starting with a letter and not ending in an underscore; a custom field "
+                             "ends in __c (Interview_Themes__c)")
+
+
 def test_unknown_event_type_is_refused_on_its_line(tmp_path):
     path = write(tmp_path, "version: 1\nactions:\n  interview.completed: update_contact\n  interview.done: skip\n")
     with pytest.raises(ProfileError, match=r":4: actions\.interview\.done"):

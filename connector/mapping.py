@@ -191,12 +191,24 @@ def _text(spec: FieldSpec, raw: Any) -> Outcome:
                                       ranked=spec.question_type == "ranking")
         if not joined:
             return _left_out(f"no item fits in {limit} characters")
-        warning = f"left out {len(dropped)} item(s) that did not fit in {limit} characters" if dropped else None
-        return Outcome(joined, warning=warning)
+        warnings = [f"left out {len(dropped)} item(s) that did not fit in {limit} characters"] if dropped else []
+        warnings += _separator_inside(items, dropped, spec.separator)
+        return Outcome(joined, warning="; ".join(warnings) or None)
     if isinstance(raw, (dict, bool)):
         return _left_out(f"a {type(raw).__name__} value does not fit a text field")
     text, cut = truncate(str(raw), limit)
     return Outcome(text, warning=f"truncated to {limit} characters" if cut else None)
+
+
+def _separator_inside(items: list[str], dropped: list[str], separator: str) -> list[str]:
+    """A warning when a sent item holds the separator: "pricing, packaging" joined with ", "
+    reads as two themes in Salesforce. Counted, not quoted: an item may be the customer's words."""
+    mark = separator.strip() or separator
+    holding = sum(1 for item in dict.fromkeys(items) if mark in item and item not in dropped)
+    if not holding:
+        return []
+    return [f"{holding} item(s) hold the separator {mark!r} and read as more than one; "
+            "give the field another separator (e.g. '; ') in the profile"]
 
 
 def _url(spec: FieldSpec, raw: Any) -> Outcome:

@@ -198,7 +198,7 @@ def _interview_extras(answer: dict, block: dict) -> tuple[dict, dict | None]:
     url = block.get("fields", {}).get("Transcript_URL__c") or interview.get("transcript_url")
     notes = f"Interview `{escape_mrkdwn(str(interview.get('id') or 'unknown'))}`"
     if block.get("warnings"):
-        notes += f" · {len(block['warnings'])} value(s) adjusted or left out for Salesforce"
+        notes += f" · {len(block['warnings'])} Salesforce warning(s)"  # values adjusted, left out, or to check
     return context_block(notes), link_button("Open transcript", url)
 
 

@@ -140,6 +140,20 @@ def test_lookup_strategy(respondent, strategy, value):
     assert (block["lookup"]["strategy"], block["lookup"]["value"]) == (strategy, value)
 
 
+def test_a_theme_holding_the_separator_is_warned_about_without_quoting_it():
+    block = map_to_salesforce(answer_with(analysis={"themes": ["pricing, packaging", "onboarding"]}), DEFAULT)
+    assert block["fields"]["Interview_Themes__c"] == "pricing, packaging, onboarding"
+    [warning] = [w for w in block["warnings"] if w["field"] == "Interview_Themes__c"]
+    assert warning["message"] == ("1 item(s) hold the separator ',' and read as more than one; "
+                                  "give the field another separator (e.g. '; ') in the profile")
+    assert "pricing" not in warning["message"]
+
+
+def test_themes_without_the_separator_get_no_warning():
+    block = map_to_salesforce(answer_with(analysis={"themes": ["pricing; packaging", "onboarding"]}), DEFAULT)
+    assert [w for w in block["warnings"] if w["field"] == "Interview_Themes__c"] == []
+
+
 def test_every_usable_lookup_is_listed_in_the_profiles_order():
     # The chain tries the next when one finds nothing: a link's Contact id may name a
     # Contact since merged or deleted, while the e-mail still finds the person.

@@ -15,7 +15,7 @@ const QUOTE = 'Setup took ten minutes and the team used it the same day.';
 const TITLE = 'Jane Doe (Acme Corp) · Post-Trial Feedback';
 const FACTS = '*Sentiment:* positive   *Quality:* 4.2/5\n*Themes:* onboarding, pricing';
 // Koji's score 4.2 goes to a number(1, 0) field: the connector rounds it to 4 and says so.
-const CONTEXT = `Interview \`${INTERVIEW_ID}\` · 1 value(s) adjusted or left out for Salesforce`;
+const CONTEXT = `Interview \`${INTERVIEW_ID}\` · 1 Salesforce warning(s)`;
 
 // The respondent has an e-mail and no Contact id, so the e-mail is the only lookup.
 const EMAIL_LOOKUP = {

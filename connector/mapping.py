@@ -186,8 +186,8 @@ def _raw_value(answer: dict, spec: FieldSpec) -> Any:
 def _text(spec: FieldSpec, raw: Any) -> Outcome:
     limit = spec.max_length
     if isinstance(raw, list):
-        items = [str(item).strip() for item in raw if not _is_absent(item) and str(item).strip()]
-        joined, dropped = join_within(list(dict.fromkeys(items)), spec.separator, limit,
+        items = list(dict.fromkeys(str(item).strip() for item in raw if not _is_absent(item) and str(item).strip()))
+        joined, dropped = join_within(items, spec.separator, limit,
                                       ranked=spec.question_type == "ranking")
         if not joined:
             return _left_out(f"no item fits in {limit} characters")
@@ -204,7 +204,7 @@ def _separator_inside(items: list[str], dropped: list[str], separator: str) -> l
     """A warning when a sent item holds the separator: "pricing, packaging" joined with ", "
     reads as two themes in Salesforce. Counted, not quoted: an item may be the customer's words."""
     mark = separator.strip() or separator
-    holding = sum(1 for item in dict.fromkeys(items) if mark in item and item not in dropped)
+    holding = sum(1 for item in items if mark in item and item not in dropped)
     if not holding:
         return []
     return [f"{holding} item(s) hold the separator {mark!r} and read as more than one; "

@@ -67,11 +67,6 @@ OBJECT_LIST_KEYS = {"structured_answers", "skipped", "warnings", "lookups"}
 # is a string's length and gives nothing on these.
 NUMBER_KEYS = {"quality_score"}
 FLAG_KEYS = {"test"}
-# Keys that always hold an object (or a list of objects). A template may walk into them,
-# but a field cannot take one whole: no converter writes an object, so it would be left out
-# on every event, or sent as Python's repr of it (a list of structured answers into text).
-OBJECT_KEYS = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
-               "structured_answers"}
 # A Salesforce field API name: an optional namespace ("ns__"), then letters, digits and single
 # underscores (no double underscore, none at the end), then "__c" for a custom field.
 API_NAME = re.compile(r"(?:[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*__)?[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*(?:__c)?")
@@ -227,9 +222,11 @@ def check_source(path: str) -> None:
     if len(parts) == 1 and ANSWER_KEYS[parts[0]]:
         raise ValueError(f"{path} is an object, not a value: name one of its keys "
                          f"({', '.join(sorted(ANSWER_KEYS[path]))})")
+    # A template may walk into an object, but a field cannot take one whole: no converter
+    # writes one, so it would be left out on every event, or sent as Python's repr of it.
     if len(parts) == 2 and parts[1] == "structured_answers":
         raise ValueError(f"{path} is a list of answers, not a value: map one answer with question_id")
-    if len(parts) == 2 and parts[1] in OBJECT_KEYS:
+    if len(parts) == 2 and parts[1] in FREE_FORM:  # the salesforce block's are refused above
         raise ValueError(f"{path} is an object, not a value: name a key inside it ({path}.<key>)")
 
 

@@ -110,7 +110,16 @@ def _lookup_value(strategy: str, value: str) -> tuple[str | None, str | None]:
         return canonical, None
     if strategy == "email" and not _EMAIL.fullmatch(value):
         return None, "respondent.email is not an e-mail address; not used"
+    if strategy == "external_id" and len(value) > EXTERNAL_ID_CHARS:
+        # No Salesforce field can hold it, so no record can match; and a value this long
+        # could make the query longer than Salesforce takes (4,000 characters, 16 kB URI).
+        return None, (f"respondent.external_id is longer than a Salesforce External ID field holds "
+                      f"({EXTERNAL_ID_CHARS} characters); not used")
     return value, None
+
+
+# An External ID field is a text, number or e-mail field: 255 characters at most.
+EXTERNAL_ID_CHARS = 255
 
 
 def lookup_value(strategy: str, value: str) -> str | None:
@@ -259,7 +268,14 @@ def _whole_number(spec: FieldSpec, raw: int | float) -> Outcome:
             or (spec.max is not None and raw > spec.max)):
         rule = _range(spec.precision, spec.scale, spec.min, spec.max)
         return _left_out(f"number outside the field's range ({rule})")
-    return Outcome(int(raw) if spec.scale == 0 else float(raw))
+    # A float holds every whole number up to 2**53 exactly; beyond that only an int does
+    # (9999999999999999 as a float is 1e16, outside a Number(18, 2)).
+    if spec.scale == 0 or (type(raw) is int and abs(raw) > _WHOLE_FLOATS_UP_TO):
+        return Outcome(int(raw))
+    return Outcome(float(raw))
+
+
+_WHOLE_FLOATS_UP_TO = 2 ** 53
 
 
 # Scores and ratings take few distinct values (Koji's quality score: 0.0 to 5.0), so the
@@ -292,9 +308,21 @@ def _rounded(text: str, precision: int, scale: int, low: float | None, high: flo
     if abs(rounded) >= limit or (low is not None and rounded < _decimal(low)) or (
             high is not None and rounded > _decimal(high)):
         return _left_out(f"number outside the field's range ({_range(precision, scale, low, high)})")
-    value = int(rounded) if scale == 0 else float(rounded)
-    warning = f"rounded half up to {scale} decimal place(s)" if rounded != number else None
-    return Outcome(value, warning=warning)
+    warnings = [f"rounded half up to {scale} decimal place(s)"] if rounded != number else []
+    if scale == 0:
+        return Outcome(int(rounded), warning=warnings[0] if warnings else None)
+    value = float(rounded)
+    if Decimal(repr(value)) != rounded:
+        # More significant digits than a JSON number carries (15 to 17): a whole number is
+        # sent as an int, exactly; any other as the nearest float, which may not cross the
+        # field's range (9999999999999999.99 is 1e16 as a float, too large for Number(18, 2)).
+        if rounded == rounded.to_integral_value():
+            return Outcome(int(rounded), warning=warnings[0] if warnings else None)
+        if abs(value) >= limit or (low is not None and value < low) or (high is not None and value > high):
+            return _left_out(f"number at the edge of the field's range ({_range(precision, scale, low, high)}) "
+                             "with more significant digits than a JSON number carries")
+        warnings.append("rounded to the 15 to 17 significant digits a JSON number carries")
+    return Outcome(value, warning="; ".join(warnings) or None)
 
 
 _cached_rounded = lru_cache(maxsize=1024)(_rounded)

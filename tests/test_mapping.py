@@ -125,6 +125,18 @@ def test_external_id_lookup_order():
         "soql": r"SELECT Id FROM Contact WHERE Koji_External_Id__c = 'crm-\'42' LIMIT 1"}
 
 
+def test_an_external_id_no_salesforce_field_can_hold_is_not_looked_up_by():
+    # 1,900 CJK characters would also make a query URI longer than Salesforce takes (414)
+    profile = load_profile(EXAMPLES / "external-id-lookup.yaml")
+    answer = answer_with(respondent={"external_id": "中" * 1900, "email": "a@example.com"})
+    block = map_to_salesforce(answer, profile)
+    assert [lookup["strategy"] for lookup in block["lookups"]] == ["email"]
+    assert {"field": "Koji_External_Id__c", "message": "respondent.external_id is longer than a Salesforce "
+            "External ID field holds (255 characters); not used"} in block["warnings"]
+    assert map_to_salesforce(answer_with(respondent={"external_id": "x" * 255}), profile)["lookup"]["strategy"] == (
+        "external_id")
+
+
 @pytest.mark.parametrize(("respondent", "strategy", "value"), [
     ({"salesforce_contact_id": "0035g0000000001", "email": "a@example.com"}, "contact_id", "0035g0000000001AAA"),
     ({"salesforce_contact_id": "0015g0000000001AAA", "email": "a@example.com"}, "email", "a@example.com"),
@@ -328,6 +340,33 @@ def test_any_number_is_sent_in_range_or_left_out_never_an_error(raw, precision, 
     outcome = CONVERTERS["number"](spec, raw)
     if outcome.skip is None:
         assert abs(outcome.value) < 10 ** (precision - scale)
+        assert check_value(fields_matching([spec])[0], outcome.value) is None
+
+
+@pytest.mark.parametrize("raw, sent, warning", [
+    # 16 nines fit Number(18, 2); as a float they would be 1e16, which does not
+    (9999999999999999, 9999999999999999, None),
+    ("9999999999999999", 9999999999999999, None),
+    ("9999999999999999.00", 9999999999999999, None),
+    ("1234567890123456.78", 1234567890123456.8, "rounded to the 15 to 17 significant digits a JSON number carries"),
+    ("1234567890123456.785", 1234567890123456.8,
+     "rounded half up to 2 decimal place(s); rounded to the 15 to 17 significant digits a JSON number carries"),
+    (4, 4.0, None),
+    ("0.1", 0.1, None),
+])
+def test_a_number_with_more_digits_than_a_float_is_sent_exactly_or_with_a_warning(raw, sent, warning):
+    spec = FieldSpec(name="Budget__c", type="number", precision=18, scale=2, question_id="q_budget")
+    outcome = CONVERTERS["number"](spec, raw)
+    assert (outcome.value, outcome.skip, outcome.warning) == (sent, None, warning)
+    assert type(outcome.value) is type(sent)
+    assert check_value(fields_matching([spec])[0], outcome.value) is None
+
+
+def test_a_number_a_float_would_push_past_the_fields_range_is_left_out():
+    spec = FieldSpec(name="Budget__c", type="number", precision=18, scale=2, question_id="q_budget")
+    outcome = CONVERTERS["number"](spec, "9999999999999999.99")  # fits; the nearest float is 1e16
+    assert outcome.value is None
+    assert "more significant digits than a JSON number carries" in outcome.skip
 
 
 @given(st.one_of(st.integers(), st.integers(-10**20, 10**20).map(float)),

@@ -40,6 +40,7 @@ QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice"
                         "multiple_choice": "multipicklist", "ranking": "text", "open_ended": "textarea"}
 # Upper bounds Salesforce sets per type (Setup refuses longer fields).
 MAX_LENGTHS = {"text": 255, "textarea": 131072, "url": 255, "email": 80, "picklist": 255}
+PICKLIST_VALUE_LENGTH = 255  # each value of a picklist or multi-select picklist (Setup refuses longer)
 DEFAULT_LENGTHS = {"text": 255, "textarea": 32768, "url": 255, "email": 80, "picklist": 255}
 SLACK_TEMPLATE_NAMES = ("updated_contact", "skipped", "report", "study", "contact_not_found")
 # What a template or a source path may read: the normalized answer (docs/design.md).
@@ -318,6 +319,9 @@ class FieldSpec(_Strict):
         for value in self.values:
             if not value.strip():
                 raise ValueError("a picklist value cannot be empty")
+            if len(value) > PICKLIST_VALUE_LENGTH:
+                raise ValueError(f"a picklist value holds at most {PICKLIST_VALUE_LENGTH} characters in "
+                                 f"Salesforce; one here has {len(value)}")
             if self.type == "multipicklist" and ";" in value:
                 raise ValueError("a multi-select picklist value cannot hold ';' (Salesforce's separator)")
             if value.lower() in seen:

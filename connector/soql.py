@@ -8,9 +8,17 @@ without this is an injection hole (an e-mail such as ``o'brien@x.com`` ends the 
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 # Salesforce refuses a WHERE clause whose string is longer than this.
 MAX_WHERE_CHARS = 4000
+# ...and answers 414 to a request URI longer than this. A lookup is a GET of
+# /services/data/vNN.N/query?q=<the query, percent-encoded>: a character outside ASCII
+# takes up to 12 bytes there, so 1,900 CJK characters fit the WHERE limit but not the URI.
+MAX_URI_BYTES = 16384
+_QUERY_PATH_BYTES = len("/services/data/v999.9/query?q=")
+# A query this short fits whatever it holds (12 bytes a character at most): no need to encode it.
+_ALWAYS_FITS_CHARS = (MAX_URI_BYTES - _QUERY_PATH_BYTES) // 12
 
 _ESCAPES = {
     "\\": "\\\\",
@@ -59,8 +67,9 @@ def _identifier(name: str) -> str:
 def lookup_query(sobject: str, field: str, value: str, select: tuple[str, ...] = ("Id",)) -> str:
     """``SELECT <select> FROM <sobject> WHERE <field> = '<value>' LIMIT 1``.
 
-    Raises SoqlError when a name is not an API name or the WHERE clause would pass
-    Salesforce's 4,000-character limit (the value itself is never in the message).
+    Raises SoqlError when a name is not an API name, the WHERE clause would pass
+    Salesforce's 4,000-character limit or the GET that runs the query its 16,384-byte
+    request URI (the value itself is never in the message).
     """
     columns = ", ".join(_identifier(name) for name in select)
     where = f"{_identifier(field)} = {quote_literal(value)}"
@@ -69,4 +78,10 @@ def lookup_query(sobject: str, field: str, value: str, select: tuple[str, ...] =
             f"the WHERE clause on {field} would be {len(where)} characters; "
             f"Salesforce allows {MAX_WHERE_CHARS}"
         )
-    return f"SELECT {columns} FROM {_identifier(sobject)} WHERE {where} LIMIT 1"
+    query = f"SELECT {columns} FROM {_identifier(sobject)} WHERE {where} LIMIT 1"
+    if len(query) > _ALWAYS_FITS_CHARS:
+        uri_bytes = _QUERY_PATH_BYTES + len(quote(query, safe=""))
+        if uri_bytes > MAX_URI_BYTES:
+            raise SoqlError(f"the query on {field} would make a {uri_bytes}-byte request URI once "
+                            f"percent-encoded; Salesforce allows {MAX_URI_BYTES}")
+    return query

@@ -49,6 +49,11 @@ def test_an_identifier_the_profile_cannot_look_up_is_anonymous():
     assert decide(only_external, ACTIONS, 3, ["external_id", "email"]).action == "update_contact"
 
 
+def test_an_external_id_longer_than_any_salesforce_field_does_not_identify():
+    assert decide(event(respondent={"external_id": "x" * 256}), ACTIONS, 3, ["external_id"]).skip_reason == "anonymous"
+    assert decide(event(respondent={"external_id": "x" * 255}), ACTIONS, 3, ["external_id"]).action == "update_contact"
+
+
 def test_a_profile_that_skips_an_event_type_says_not_mapped():
     decision = decide(event(respondent_email="a@b.co"), {"interview.completed": "skip"}, 3)
     assert (decision.action, decision.skip_reason) == ("skip", "not_mapped")

@@ -3,7 +3,9 @@ import re
 import pytest
 from hypothesis import given, strategies as st
 
-from connector.soql import MAX_WHERE_CHARS, SoqlError, lookup_query, quote_literal
+from urllib.parse import quote
+
+from connector.soql import MAX_URI_BYTES, MAX_WHERE_CHARS, SoqlError, lookup_query, quote_literal
 
 # An independent reading of Salesforce's escape table, so the test does not trust the
 # code it checks: anything but these escapes inside the quotes is an error.
@@ -73,6 +75,25 @@ def test_lookup_query_refuses_a_where_clause_over_the_limit_without_echoing_it()
 def test_lookup_query_accepts_the_longest_value_that_fits():
     value = "x" * (MAX_WHERE_CHARS - len("Email = ''"))
     assert value in lookup_query("Contact", "Email", value)
+
+
+def test_lookup_query_refuses_a_query_whose_get_would_pass_the_uri_limit():
+    # 1,900 CJK characters fit the WHERE clause's 4,000 characters; percent-encoded (9 bytes
+    # each) they make a request URI Salesforce answers 414 to.
+    value = "中" * 1900
+    assert len(f"Koji_Id__c = '{value}'") <= MAX_WHERE_CHARS
+    with pytest.raises(SoqlError) as caught:
+        lookup_query("Contact", "Koji_Id__c", value)
+    assert "16384" in str(caught.value) and "中" not in str(caught.value)
+
+
+@given(st.text(min_size=1000, max_size=3990))
+def test_a_query_that_is_built_fits_salesforces_request_uri(value):
+    try:
+        query = lookup_query("Contact", "Koji_Id__c", value)
+    except SoqlError:
+        return
+    assert len("/services/data/v59.0/query?q=" + quote(query, safe="")) <= MAX_URI_BYTES
 
 
 @pytest.mark.parametrize("name", ["Email; DELETE", "1Field", "", "Em ail", "Email'"])

@@ -142,14 +142,27 @@ def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> dict
     }
 
 
+# An object with no event type is an interview (from Koji's API or its Zapier trigger) when
+# it carries one of these; with none of them it is Koji's verification request, whose body
+# Koji does not document, sent when an endpoint is saved and to be answered 200.
+# koji-webhook.schema.json draws the same line.
+EVENT_VALUE_KEYS = ("data", "interview", "interview_id", "interviewId", "id", "respondent", "participant",
+                    "respondent_email", "analysis", "themes", "quality_score", "qualityScore")
+VERIFICATION_REQUEST = "webhook.verification"
+
+
 def _type_and_data(payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The event type and the object holding the event's values, whatever the payload's shape."""
+    """The event type and the object holding the event's values, whatever the payload's shape:
+    `data` when it is an object, else the payload itself (the Salesforce guide names
+    `respondent_email`, themes and quote with no wrapper)."""
     event_type = payload.get("event") or payload.get("type")
-    data = payload.get("data")
-    if not isinstance(event_type, str):  # a bare interview from Koji's API or Zapier trigger
+    if not isinstance(event_type, str):
+        if not any(key in payload for key in EVENT_VALUE_KEYS):
+            return VERIFICATION_REQUEST, {}
         data = _unwrap_interview(payload)
-        event_type = "interview.analysis_ready" if _has_analysis(data) else "interview.completed"
-    return event_type, data if isinstance(data, dict) else {}
+        return ("interview.analysis_ready" if _has_analysis(data) else "interview.completed"), data
+    data = payload.get("data")
+    return event_type, data if isinstance(data, dict) else payload
 
 
 def unusable_timestamps(payload: dict[str, Any]) -> list[dict[str, str]]:
@@ -284,7 +297,7 @@ def _analysis(data: dict[str, Any]) -> dict[str, Any]:
         "summary": text_or_none(first_present(source, "summary", "ai_summary", "aiSummary")),
         "structured_answers": [_structured_answer(item) for item in
                                _list(first_present(source, "structured_answers", "structuredAnswers"))
-                               if isinstance(item, dict)],
+                               if isinstance(item, dict) and first_present(item, *_QUESTION_ID_KEYS) is not None],
         "structured_answers_summary": _dict_or_none(first_present(data, "structured_answers_summary",
                                                                   "structuredAnswersSummary")),
     }
@@ -306,14 +319,36 @@ def _themes(value: Any) -> list[str]:
 def _sentiment(value: Any) -> tuple[str | None, dict[str, Any]]:
     if isinstance(value, dict):
         overall = first_present(value, "overall", "label", "value")
-        scores = _dict(first_present(value, "by_theme", "scores", "sub_scores"))
+        scores = _sub_scores(first_present(value, "by_theme", "byTheme", "scores", "sub_scores", "subScores"))
         return text_or_none(overall), scores
     return text_or_none(value), {}
 
 
+def _sub_scores(value: Any) -> dict[str, Any]:
+    """Per-theme sentiment by theme name: an object as sent, or a list of
+    {theme, sentiment|score} objects (the Salesforce guide gives no shape)."""
+    if not isinstance(value, list):
+        return _dict(value)
+    scores: dict[str, Any] = {}
+    for item in value:
+        name = text_or_none(first_present(item, "theme", "name", "label", "title"))
+        if name is None:
+            continue
+        rest = {key: part for key, part in item.items() if key not in ("theme", "name", "label", "title")}
+        score = first_present(rest, "sentiment", "score", "value", "label")
+        scores[name] = score if score is not None else rest
+    return scores
+
+
+# The Salesforce guide calls it the "Latest customer quote" and "the single most
+# representative pull-quote"; each name in snake_case and camelCase.
+_QUOTE_KEYS = ("quote", "latest_customer_quote", "latestCustomerQuote", "customer_quote", "customerQuote",
+               "latest_quote", "latestQuote", "key_quote", "keyQuote", "pull_quote", "pullQuote",
+               "representative_quote", "representativeQuote")
+
+
 def _quote(source: dict[str, Any]) -> str | None:
-    quote = first_present(source, "quote", "latest_quote", "key_quote", "pull_quote",
-                          "representative_quote", "keyQuote")
+    quote = first_present(source, *_QUOTE_KEYS)
     if quote is None:
         quotes = source.get("quotes") or source.get("key_quotes")
         if isinstance(quotes, list) and quotes:
@@ -321,16 +356,30 @@ def _quote(source: dict[str, Any]) -> str | None:
     return text_or_none(quote)
 
 
+# The research-automation page describes a webhook's structured answers only as "question
+# IDs, types, and extracted values", so the plain names count too. An item with no question
+# id cannot be mapped to a question; the webhook schema refuses it, and here it is left out.
+_QUESTION_ID_KEYS = ("question_id", "questionId", "id")
+
+
 def _structured_answer(item: dict[str, Any]) -> dict[str, Any]:
     return {
-        "question_id": str(first_present(item, "question_id", "questionId")),
+        "question_id": str(first_present(item, *_QUESTION_ID_KEYS)),
         "question_text": text_or_none(first_present(item, "question_text", "questionText")),
         "question_type": text_or_none(first_present(item, "question_type", "questionType", "type")),
-        "value": first_present(item, "value", "structured_value", "structuredValue", "answer"),
+        "value": first_present(item, "value", "structured_value", "structuredValue", "extracted_value",
+                               "extractedValue", "answer"),
         "qualitative_answer": text_or_none(first_present(item, "qualitative_answer", "qualitativeAnswer")),
-        "confidence": _float_or_none(first_present(item, "confidence")),
+        "confidence": _confidence(first_present(item, "confidence")),
         "follow_up_insights": first_present(item, "follow_up_insights", "followUpInsights"),
     }
+
+
+def _confidence(value: Any) -> float | None:
+    """A fraction from 0 to 1. Koji gives no scale; a value above 1 (at most 100, which the
+    webhook schema checks) can only be a percentage."""
+    confidence = _float_or_none(value)
+    return confidence / 100 if confidence is not None and confidence > 1 else confidence
 
 
 def _study(data: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -44,6 +44,8 @@ class Pipeline:
         event, not_enriched = self._enriched(normalize(payload, raw_body=raw_body))
         warnings = not_enriched + unusable_timestamps(payload)
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
+        if decision.skip_reason == "anonymous" and self.fetch_interview is None and _names_the_respondent(event):
+            decision = _anonymous_here_only(event, decision)
         if not claim or self.ledger is None:
             return _with_warnings(self.render(event, decision, None), warnings)
         key = event["event"]["key"]
@@ -54,7 +56,11 @@ class Pipeline:
             self.ledger.release(key)  # never leave a claim behind an answer that was not given
             raise
         if _nothing_left_to_do(answer):
-            self.ledger.complete(key)
+            # Nothing was written or posted, so a copy cannot double anything. Released, not
+            # completed: a copy is decided afresh, so Koji's Retry after the profile or the
+            # settings changed (KOJI_ENRICH, a lookup, an event type now mapped) does the work
+            # instead of being answered "duplicate" for the ledger's retention.
+            self.ledger.release(key)
         return answer
 
     def render(self, event: dict[str, Any], decision: Decision,
@@ -102,6 +108,24 @@ def _nothing_left_to_do(answer: dict[str, Any]) -> bool:
     quality, failed quality gate) stays claimed until the chain has posted and completes it."""
     return (answer["action"] == SKIP and answer["skip_reason"] != "duplicate"
             and not answer["slack"]["post"])
+
+
+def _names_the_respondent(event: dict[str, Any]) -> bool:
+    respondent = event["respondent"]
+    return bool(respondent["id"] or respondent["external_id"])
+
+
+def _anonymous_here_only(event: dict[str, Any], decision: Decision) -> Decision:
+    """Koji's webhook-setup payload names the respondent by Koji's id and an external id, with
+    no e-mail: Koji expects the full interview to be fetched. Skipped all the same (nothing to
+    look up by), but the answer and the log say how to make such events update the Contact."""
+    log.warning("interview_id=%s skipped as anonymous: the webhook names the respondent only by ids the "
+                "profile does not look up by; KOJI_ENRICH=true fetches the e-mail from Koji's API",
+                event["interview"]["id"])
+    return replace(decision, reason=decision.reason + (
+        " The webhook names the respondent only by Koji's respondent id or an external id: set "
+        "KOJI_ENRICH=true (with KOJI_API_KEY) to fetch the e-mail from Koji's API, or look up by the "
+        "external id (lookup.order and lookup.external_id_field in the mapping profile)."))
 
 
 def _needs_enrichment(event: dict[str, Any]) -> bool:

@@ -46,6 +46,34 @@ def test_every_documented_place_for_the_email():
         assert event["respondent"]["email"] == "a@x.io", data
 
 
+@pytest.mark.parametrize("key", ["quote", "latest_customer_quote", "latestCustomerQuote", "customer_quote",
+                                 "latestQuote", "pull_quote", "pullQuote", "representativeQuote", "key_quote"])
+def test_every_name_of_the_quote(key):
+    event = normalize({"type": "interview.analysis_ready", "data": {"interview_id": "i", key: " It works. "}})
+    assert event["analysis"]["quote"] == "It works."
+
+
+@pytest.mark.parametrize("sentiment, scores", [
+    ({"overall": "negative", "by_theme": {"pricing": "negative"}}, {"pricing": "negative"}),
+    ({"overall": "negative", "by_theme": [{"theme": "pricing", "sentiment": "negative"},
+                                          {"name": "support", "score": 0.8}, {"sentiment": "positive"}]},
+     {"pricing": "negative", "support": 0.8}),  # an item naming no theme cannot be placed
+    ({"label": "neutral", "subScores": [{"theme": "pricing", "confidence": 0.4}]}, {"pricing": {"confidence": 0.4}}),
+])
+def test_per_theme_sentiment_as_an_object_or_a_list(sentiment, scores):
+    event = normalize({"type": "interview.analysis_ready", "data": {"interview_id": "i", "sentiment": sentiment}})
+    assert event["analysis"]["sentiment_scores"] == scores
+
+
+def test_koji_verification_request_is_any_object_with_no_event_type_and_no_event_values():
+    for payload in ({}, {"challenge": "c9a1"}, {"test": True, "webhook_id": "wh_1"}):
+        event = normalize(payload, raw_body=json.dumps(payload).encode())
+        assert (event["event"]["type"], event["event"]["test"]) == ("webhook.verification", True)
+        assert event["event"]["key"].startswith("sha256-")
+    # with an interview's values it is a bare interview (Koji's API, or its Zapier trigger)
+    assert normalize({"id": "i1", "themes": ["pricing"]})["event"]["type"] == "interview.analysis_ready"
+
+
 def test_event_key_is_interview_id_and_type():
     event = normalize({"event": "interview.completed", "data": {"interview_id": "abc"}})
     assert event["event"]["key"] == "abc:interview.completed"

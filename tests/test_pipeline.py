@@ -47,7 +47,7 @@ def test_a_final_refusal_answers_from_the_webhooks_own_data(tmp_path, caplog, er
         answer = pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
     assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
     assert answer["delivery"]["status"] == "first"
-    assert pipeline.ledger.get(KEY).state == "completed"  # an anonymous skip: nothing left to do
+    assert pipeline.ledger.get(KEY).state == "released"  # an anonymous skip: nothing left to do
     warning = answer["salesforce"]["warnings"][0]
     assert warning["field"] == "" and f"Koji's API answered {error.status}" in warning["message"]
     [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
@@ -75,6 +75,46 @@ def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):
 def test_no_enrichment_no_warning():
     answer = pipeline_with(None).answer(sample(WEBHOOK_SETUP), claim=False)
     assert [w["field"] for w in answer["salesforce"]["warnings"]] == ["Interview_Quality_Score__c"]  # 4.2 → 4
+
+
+def test_koji_webhook_setup_payload_without_enrichment_says_how_to_get_the_email(tmp_path, caplog):
+    # Koji's own example names the respondent by Koji's id and an external id only, and says to
+    # fetch the full interview. Before: "anonymous" with no hint, completed, and Koji's Retry
+    # after KOJI_ENRICH was turned on was answered "duplicate" for 7 days.
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        answer = pipeline_with(None, tmp_path).answer(sample(WEBHOOK_SETUP), claim=True)
+    assert (answer["action"], answer["skip_reason"], answer["slack"]["post"]) == ("skip", "anonymous", False)
+    assert "set KOJI_ENRICH=true (with KOJI_API_KEY)" in answer["reason"]
+    assert "lookup.external_id_field" in answer["reason"]
+    [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
+    assert "interview_id=f8e7d6c5-b4a3-2109-8765-432109876543 skipped as anonymous" in record.getMessage()
+    assert "user_12345" not in caplog.text and "Jane" not in caplog.text
+
+    enriched = pipeline_with(lambda _: {"id": "x", "respondent": {"email": "jane@acme.example"}}, tmp_path)
+    retried = enriched.answer(sample(WEBHOOK_SETUP), claim=True)  # the same delivery, after the fix
+    assert (retried["action"], retried["delivery"]["status"]) == ("update_contact", "retry")
+
+
+def test_an_anonymous_respondent_gets_no_enrichment_hint(caplog):
+    payload = sample("anonymous.analysis_ready.json")
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        answer = pipeline_with(None).answer(payload, claim=False)
+    assert answer["skip_reason"] == "anonymous"
+    assert "KOJI_ENRICH" not in answer["reason"] and not caplog.records
+
+
+@pytest.mark.parametrize("payload", [
+    {"type": "interview.completed", "data": {"interview_id": "i9"}},           # anonymous
+    {"type": "interview.paused", "data": {"interview_id": "i9"}},              # not mapped
+    {"challenge": "c9a1f3e2"},                                                 # Koji's verification request
+])
+def test_a_skip_with_nothing_left_to_do_is_decided_afresh_on_every_copy(tmp_path, payload):
+    pipeline = pipeline_with(None, tmp_path)
+    first, second = (pipeline.answer(payload, claim=True) for _ in range(2))
+    assert first["action"] == second["action"] == "skip"
+    assert first["skip_reason"] == second["skip_reason"] != "duplicate"
+    assert (first["delivery"]["status"], second["delivery"]["status"]) == ("first", "retry")
+    assert pipeline.ledger.get(first["event"]["key"]).state == "released"
 
 
 def interview_payload(**data) -> dict:

@@ -14,7 +14,8 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(-10, 10), st.integers(
 keys = st.sampled_from(["event", "type", "data", "timestamp", "interview_id", "id", "quality_score",
                         "respondent", "participant", "email", "themes", "sentiment", "structured_answers",
                         "question_id", "questionId", "question_type", "confidence", "overall", "name",
-                        "raw_body", "raw_body_base64", "signature", "analysis", "interview", "metadata"])
+                        "raw_body", "raw_body_base64", "signature", "analysis", "interview", "metadata",
+                        "respondent_email", "by_theme", "challenge", "quote"])
 documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
                                                           st.dictionaries(keys, inner, max_size=6)),
                          max_leaves=25)
@@ -34,6 +35,34 @@ def test_errors_name_pointers_not_values():
               "koji-webhook.schema.json")
     assert caught.value.errors == [{"pointer": "/data/respondent/email", "message": "must be of type string or null"}]
     assert "secret@x.io" not in json.dumps(caught.value.to_dict())
+
+
+@pytest.mark.parametrize("document", [
+    {}, {"challenge": "c9a1"}, {"test": True},                                         # Koji's verification request
+    {"type": "interview.completed", "interview_id": "i1", "quality_score": 4,          # no `data` wrapper
+     "respondent_email": "a@b.co"},
+    {"type": "x", "data": {"sentiment": {"overall": "negative", "by_theme": [{"theme": "pricing", "sentiment": "negative"}]}}},
+    {"type": "x", "data": {"structured_answers": [{"id": "q1", "type": "scale", "extracted_value": 2, "confidence": 92}]}},
+])
+def test_every_documented_shape_is_accepted(document):
+    check(document, "koji-webhook.schema.json")
+
+
+@pytest.mark.parametrize(("document", "pointer", "message"), [
+    # a string would let a low-quality interview past the threshold, wherever the score is
+    ({"type": "x", "quality_score": "1"}, "/quality_score", "must be of type number or null"),
+    ({"type": "x", "data": {"analysis": {"quality_score": "1"}}}, "/data/analysis/quality_score",
+     "must be of type number or null"),
+    # the analysis nested as in the full interview is checked like the flat one
+    ({"type": "x", "data": {"analysis": {"structured_answers": [{"value": 2}]}}}, "/data/analysis/structured_answers/0",
+     "needs 'question_id' or 'questionId' or 'id' (see openapi.yaml)"),
+    ({"type": "x", "data": {"structured_answers": [{"id": "q", "confidence": 101}]}}, "/data/structured_answers/0/confidence",
+     "must be at most 100"),
+])
+def test_an_events_values_are_checked_where_normalization_reads_them(document, pointer, message):
+    with pytest.raises(ValidationFailed) as caught:
+        check(document, "koji-webhook.schema.json")
+    assert {"pointer": pointer, "message": message} in caught.value.errors
 
 
 def test_pointer_escaping():
@@ -58,8 +87,10 @@ def test_checking_never_changes_the_cached_schemas():
 
 
 @pytest.mark.parametrize(("schema_name", "document", "message"), [
-    ("koji-webhook.schema.json", {}, "needs 'event' or 'type' (see openapi.yaml)"),
-    ("koji-webhook.schema.json", {"a": 1}, "needs 'event' or 'type' (see openapi.yaml)"),
+    # With no event type, an object is Koji's verification request only when it carries none
+    # of an event's values ({} is one: see test_events).
+    ("koji-webhook.schema.json", {"data": {"interview_id": "i1"}}, "needs 'event' or 'type' (see openapi.yaml)"),
+    ("koji-webhook.schema.json", {"respondent_email": "a@b.co", "a": 1}, "needs 'event' or 'type' (see openapi.yaml)"),
     ("koji-interview.schema.json", {}, "needs 'id' or 'interview_id' or 'data' or 'interview' (see openapi.yaml)"),
     # Both alternatives present: naming them as missing would be wrong.
     ("verify-envelope.schema.json", {"raw_body": "x", "raw_body_base64": "eA==", "signature": "s"},

@@ -48,8 +48,8 @@ const COLUMNS = [
     (a) => flag(a.action === 'update_contact')],
   // The connector's slack.post: true for update_contact, notify and the skips worth telling
   // (below_quality_threshold, failed_quality_gate), which stay claimed until the Zap has
-  // posted and marked them completed; false for the skips it completed itself (anonymous,
-  // not_mapped) and for duplicates.
+  // posted and marked them completed; false for the skips whose claim it ended itself
+  // (anonymous, not_mapped) and for duplicates.
   ['should_notify', 'Should Post to Slack ("true"/"false")', 'string',
     (a) => flag(a.slack && a.slack.post)],
   ['delivery_status', 'Delivery Status (first, retry or duplicate)', 'string', (a) => a.delivery && a.delivery.status],

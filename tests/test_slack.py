@@ -216,4 +216,4 @@ def test_the_fake_slack_refuses_a_button_url_with_a_space(slack):
                                                 "url": "https://x.example/a b"}]}]
     response = requests.post(slack.base_url + "/api/chat.postMessage", headers={"Authorization": f"Bearer {slack.token}"},
                              json={"channel": "C0KOJI0001", "text": "t", "blocks": blocks}, timeout=10)
-    assert response.json() == {"ok": False, "error": "invalid_blocks"}
+    assert (response.json()["ok"], response.json()["error"]) == (False, "invalid_blocks")

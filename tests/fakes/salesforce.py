@@ -5,13 +5,17 @@ It is only worth something if it refuses what Salesforce refuses (see
 https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm):
 
 * ``POST /services/oauth2/token``: ``client_credentials`` (form or HTTP Basic) and
-  ``refresh_token`` grants; wrong client → 400 ``invalid_client``; the answer has no
-  ``expires_in``, ``issued_at`` is a string of milliseconds;
-* any ``/services/data`` call without a live token → 401 ``INVALID_SESSION_ID``;
+  ``refresh_token`` grants; wrong client → 400 ``invalid_client``; a refresh token the
+  org does not hold (missing, unknown or revoked) → 400 ``invalid_grant``; the answer
+  has no ``expires_in``, ``issued_at`` is a string of milliseconds;
+* any ``/services/data`` call without a live token → 401 ``INVALID_SESSION_ID``; past
+  the daily API limit → 403 ``REQUEST_LIMIT_EXCEEDED``, nothing applied;
 * ``GET …/query?q=`` (and ``/query/``): ``SELECT f, … FROM Contact [WHERE F = 'lit' |
   WHERE F IN ('a', …)] [LIMIT n]`` with SOQL escapes decoded exactly; anything else,
   a bad escape or an open quote → 400 ``MALFORMED_QUERY``; a WHERE over 4,000
   characters is refused; a URI over 16,384 bytes → 414; text comparison ignores case;
+  over 2,000 records (after LIMIT) come in pages: ``done: false`` and a
+  ``nextRecordsUrl`` (``…/query/01g…-2000``) to GET for the next page;
 * ``PATCH …/sobjects/Contact/{Id}`` (``contact`` too) → 204, all or nothing, with
   INVALID_FIELD, INVALID_FIELD_FOR_INSERT_UPDATE, STRING_TOO_LONG,
   INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, JSON_PARSER_ERROR,
@@ -42,6 +46,11 @@ DAILY_API_LIMIT = 15000
 MAX_URI_BYTES = 16384
 MAX_WHERE_CHARS = 4000
 MAX_COLLECTION_RECORDS = 200
+QUERY_PAGE_SIZE = 2000
+# Salesforce keeps 10 query cursors per user and releases the oldest for an 11th
+# (SOAP API guide, queryMore()).
+MAX_OPEN_CURSORS = 10
+REFRESH_TOKEN = "5Aep-test-refresh"
 ORG_ID = "00D5g000004SxQ2EAK"
 USER_ID = "0055g000003WqEaAAK"
 _TEXT_TYPES = {"string", "textarea", "url", "email", "phone", "picklist", "multipicklist", "id", "reference"}
@@ -131,6 +140,12 @@ def id_suffix(id15: str) -> str:
 
 def contact_id(number: int) -> str:
     id15 = f"0035g00000{number:05d}"
+    return id15 + id_suffix(id15)
+
+
+def query_locator(number: int) -> str:
+    """A query cursor id: key prefix 01g, as in Salesforce's ``nextRecordsUrl``."""
+    id15 = f"01g5g00000{number:05d}"
     return id15 + id_suffix(id15)
 
 
@@ -345,8 +360,11 @@ class FakeSalesforce(LoopbackServer):
 
     def __init__(self, contacts: list[dict] | None = None, fields: list[dict] | None = None,
                  client_id: str = "test-client-id", client_secret: str = "test-client-secret",
-                 api_version: str = "v59.0"):
+                 api_version: str = "v59.0", refresh_token: str = REFRESH_TOKEN,
+                 daily_api_limit: int = DAILY_API_LIMIT):
         self.client_id, self.client_secret, self.api_version = client_id, client_secret, api_version
+        self.refresh_tokens: set[str] = {refresh_token}
+        self.daily_api_limit = daily_api_limit
         custom = RECIPE_FIELDS + SURVEY_FIELDS if fields is None else fields
         # Standard fields are always there; a custom list replaces the recipe fields.
         self.fields: list[dict] = [dict(f) for f in STANDARD_FIELDS] + [dict(f) for f in custom]
@@ -354,7 +372,9 @@ class FakeSalesforce(LoopbackServer):
         self.requests: list[dict] = []  # every request as received, with the status it was answered
         self.patches: list[tuple[str, dict]] = []
         self.api_usage = 0
-        self._tokens: set[str] = set()
+        self._tokens: dict[str, str | None] = {}  # access token → the refresh token that got it
+        self._cursors: dict[str, list[dict]] = {}  # query locator → all records of that query
+        self._locators = itertools.count(1)
         self._failures: list[dict] = []
         self._numbers = itertools.count(1)
         self._lock = threading.RLock()
@@ -384,6 +404,14 @@ class FakeSalesforce(LoopbackServer):
         with self._lock:
             self._tokens.clear()
 
+    def revoke_refresh_token(self, refresh_token: str = REFRESH_TOKEN) -> None:
+        """As a revocation in Setup does: the refresh token and the access tokens it got die."""
+        with self._lock:
+            self.refresh_tokens.discard(refresh_token)
+            for token, origin in list(self._tokens.items()):
+                if origin == refresh_token:
+                    del self._tokens[token]
+
     def field(self, name: str) -> dict | None:
         lowered = name.lower()
         return next((f for f in self.fields if f["name"].lower() == lowered), None)
@@ -406,13 +434,16 @@ class FakeSalesforce(LoopbackServer):
                 client_id, _, client_secret = (unquote(part) for part in decoded.partition(":"))
             except (ValueError, UnicodeDecodeError):
                 return 400, {"error": "invalid_client", "error_description": "invalid client credentials"}
-        if params.get("grant_type") not in ("client_credentials", "refresh_token"):
+        grant = params.get("grant_type")
+        if grant not in ("client_credentials", "refresh_token"):
             return 400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"}
-        if not (secrets.compare_digest(str(client_id), self.client_id)
-                and secrets.compare_digest(str(client_secret), self.client_secret)):
+        if not (_same(client_id, self.client_id) and _same(client_secret, self.client_secret)):
             return 400, {"error": "invalid_client", "error_description": "invalid client credentials"}
+        refresh = params.get("refresh_token") if grant == "refresh_token" else None
+        if grant == "refresh_token" and not any(_same(refresh, known) for known in self.refresh_tokens):
+            return 400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}
         token = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(24)}"
-        self._tokens.add(token)
+        self._tokens[token] = refresh
         return 200, {"access_token": token, "instance_url": self.base_url,
                      "id": f"{self.base_url}/id/{ORG_ID}/{USER_ID}", "token_type": "Bearer",
                      "issued_at": str(int(time.time() * 1000)),
@@ -422,7 +453,10 @@ class FakeSalesforce(LoopbackServer):
         scheme, _, token = (authorization or "").partition(" ")
         return scheme.lower() in ("bearer", "oauth") and token.strip() in self._tokens
 
-    def run_query(self, q: str) -> dict:
+    def over_api_limit(self) -> bool:
+        return self.api_usage >= self.daily_api_limit
+
+    def run_query(self, q: str, version: str | None = None) -> dict:
         query = _Query(q).parse()
         if query["sobject"].lower() != "contact":
             raise _refusal(400, "INVALID_TYPE", f"sObject type '{query['sobject']}' is not supported.")
@@ -432,8 +466,26 @@ class FakeSalesforce(LoopbackServer):
             matches = [r for r in matches if self._matches(r, *query["where"])]
         if query["limit"] is not None:
             matches = matches[:query["limit"]]
-        records = [self._record_view(r, columns) for r in matches]
-        return {"totalSize": len(records), "done": True, "records": records}
+        records = [self._record_view(r, columns, version) for r in matches]
+        if len(records) <= QUERY_PAGE_SIZE:
+            return {"totalSize": len(records), "done": True, "records": records}
+        locator = query_locator(next(self._locators))
+        self._cursors[locator] = records
+        while len(self._cursors) > MAX_OPEN_CURSORS:
+            del self._cursors[next(iter(self._cursors))]
+        return self.query_page(locator, 0, version)
+
+    def query_page(self, locator: str, offset: int, version: str | None = None) -> dict:
+        """The page of a query cursor that starts at ``offset``, as ``nextRecordsUrl`` names it."""
+        records = self._cursors.get(locator)
+        if records is None or not 0 <= offset < len(records):
+            raise _refusal(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        end = offset + QUERY_PAGE_SIZE
+        page = {"totalSize": len(records), "done": end >= len(records)}
+        if not page["done"]:
+            page["nextRecordsUrl"] = f"/services/data/{version or self.api_version}/query/{locator}-{end}"
+        page["records"] = records[offset:end]
+        return page
 
     def _column(self, name: str) -> str:
         field = self.field(name)
@@ -453,9 +505,9 @@ class FakeSalesforce(LoopbackServer):
         current = record.get(column)
         return isinstance(current, str) and current.lower() in {v.lower() for v in values}
 
-    def _record_view(self, record: dict, columns: list[str]) -> dict:
-        view = {"attributes": {"type": "Contact",
-                               "url": f"/services/data/{self.api_version}/sobjects/Contact/{record['Id']}"}}
+    def _record_view(self, record: dict, columns: list[str], version: str | None = None) -> dict:
+        url = f"/services/data/{version or self.api_version}/sobjects/Contact/{record['Id']}"
+        view = {"attributes": {"type": "Contact", "url": url}}
         view.update({column: record.get(column) for column in columns})
         return view
 
@@ -529,6 +581,11 @@ class FakeSalesforce(LoopbackServer):
                 "urls": {"describe": f"/services/data/{self.api_version}/sobjects/Contact/describe"}}
 
 
+def _same(given, expected: str) -> bool:
+    # Over bytes: compare_digest refuses str with non-ASCII characters, and a client may send them.
+    return given is not None and secrets.compare_digest(str(given).encode(), expected.encode())
+
+
 _ROLLED_BACK = {"message": "Record rolled back because not all records were valid and the request was using "
                            "AllOrNone header", "errorCode": "ALL_OR_NONE_OPERATION_ROLLED_BACK", "fields": []}
 
@@ -542,15 +599,20 @@ def _collection_result(item: dict, errors: list[dict]) -> dict:
 
 # -- HTTP --------------------------------------------------------------------------
 
-_DATA_PATH = re.compile(r"^/services/data/v\d+\.\d(?P<rest>/.*)?$")
+_DATA_PATH = re.compile(r"^/services/data/(?P<version>v\d+\.\d)(?P<rest>/.*)?$")
 _CONTACT_PATH = re.compile(r"^/sobjects/contact/(?P<id>[^/]+)$", re.IGNORECASE)
+_CURSOR_PATH = re.compile(r"^/query/(?P<locator>[^/-]+)-(?P<offset>\d+)$")
 
 
-def _route_api(fake: FakeSalesforce, method: str, rest: str, query: dict, body) -> tuple[int, object]:
+def _route_api(fake: FakeSalesforce, method: str, version: str, rest: str, query: dict,
+               body) -> tuple[int, object]:
     if method == "GET" and rest in ("/query", "/query/"):
         if "q" not in query:
             raise _malformed("A query string has to be specified")
-        return 200, fake.run_query(query["q"])
+        return 200, fake.run_query(query["q"], version)
+    cursor = _CURSOR_PATH.match(rest)
+    if method == "GET" and cursor:
+        return 200, fake.query_page(cursor["locator"], int(cursor["offset"]), version)
     if method == "GET" and rest.lower() == "/sobjects/contact/describe":
         return 200, fake.describe()
     if method == "PATCH" and rest in ("/composite/sobjects", "/composite/sobjects/"):
@@ -561,7 +623,7 @@ def _route_api(fake: FakeSalesforce, method: str, rest: str, query: dict, body) 
         return 204, None
     if contact and method == "GET":
         record = fake.find_contact(unquote(contact["id"]))
-        return 200, fake._record_view(record, list(record))
+        return 200, fake._record_view(record, list(record), version)
     raise _refusal(404, "NOT_FOUND", "The requested resource does not exist")
 
 
@@ -596,11 +658,14 @@ def _respond(fake: FakeSalesforce, method: str, raw_path: str, parts, query: dic
         return 404, [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
     if not fake.authorized(headers.get("Authorization")):
         return 401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    if fake.over_api_limit():
+        code, message = _STATUS_ERRORS[403]
+        return 403, [{"message": message, "errorCode": code}]
     fake.api_usage += 1
     if body is ValueError:
         return 400, [{"message": "Unexpected character: was expecting a JSON value", "errorCode": "JSON_PARSER_ERROR"}]
     try:
-        return _route_api(fake, method, data["rest"] or "/", query, body)
+        return _route_api(fake, method, data["version"], data["rest"] or "/", query, body)
     except SalesforceRefusal as refusal:
         return refusal.status, refusal.errors
 
@@ -614,7 +679,7 @@ def _make_handler(fake: FakeSalesforce) -> type[BaseHTTPRequestHandler]:
             raw_body = self.rfile.read(length) if length else b""
             with fake._lock:
                 status, payload = _answer(fake, self.command, self.path, dict(self.headers), raw_body)
-                usage = f"api-usage={fake.api_usage}/{DAILY_API_LIMIT}"
+                usage = f"api-usage={fake.api_usage}/{fake.daily_api_limit}"
             data = b"" if payload is None else json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Sforce-Limit-Info", usage)

@@ -8,10 +8,19 @@ on the real one (https://api.slack.com/methods/chat.postMessage):
   (token from ``Authorization: Bearer`` or a ``token`` form/JSON field);
 * unknown channel → ``channel_not_found`` (ids ``C…`` and names, with or without ``#``);
 * neither ``text`` nor ``blocks``/``attachments`` → ``no_text``;
-* more than 50 blocks, a block without ``type``, section text over 3,000
-  characters, header text over 150, a button URL with a space, without a scheme
-  or over 3,000 characters → ``invalid_blocks``; ``blocks`` that are
-  not a JSON array → ``invalid_blocks_format``;
+* ``blocks`` that break Block Kit's limits (https://api.slack.com/reference/block-kit/blocks)
+  → ``invalid_blocks`` with Slack's ``errors`` list, one ``"<why> [json-pointer:<where>]"``
+  each (Slack's wording for lengths, counts, required fields and schema mismatches;
+  the few others, a bad URL or a value of the wrong JSON type, are this fake's own):
+  more than 50 blocks; a block without ``type`` or of an unknown type; a ``block_id``
+  over 255 characters; section text over 3,000, header text over 150 (plain_text
+  only), a section with neither text nor fields, more than 10 fields or one over
+  2,000; a context of more than 10 elements or an element text over 3,000; an
+  actions block of more than 25 elements; a button without text, with text that is
+  not plain_text or over 75 characters, or with a URL that has a space, no scheme or
+  over 3,000 characters; a text object whose type is not plain_text/mrkdwn or whose
+  text is empty;
+* ``blocks`` that are not a JSON array → ``invalid_blocks_format``;
 * ``text`` over 40,000 characters → ``msg_too_long``.
 
 Accepted posts are recorded in :attr:`FakeSlack.posts`; every request in
@@ -35,6 +44,17 @@ MAX_TEXT = 40_000
 MAX_SECTION_TEXT = 3_000
 MAX_HEADER_TEXT = 150
 MAX_BUTTON_URL = 3_000
+MAX_BUTTON_TEXT = 75
+MAX_BLOCK_ID = 255
+MAX_FIELDS = 10
+MAX_FIELD_TEXT = 2_000
+MAX_CONTEXT_ELEMENTS = 10
+MAX_CONTEXT_TEXT = 3_000
+MAX_ACTIONS_ELEMENTS = 25
+TEXT_TYPES = ("plain_text", "mrkdwn")
+# The blocks a message may carry (Block Kit reference, "Blocks"); any other type is refused.
+BLOCK_TYPES = {"actions", "context", "context_actions", "divider", "file", "header", "image", "input",
+               "markdown", "rich_text", "section", "table", "video"}
 
 
 class FakeSlack(LoopbackServer):
@@ -141,8 +161,10 @@ class FakeSlack(LoopbackServer):
             return {"ok": False, "error": "no_text"}
         if isinstance(text, str) and len(text) > MAX_TEXT:
             return {"ok": False, "error": "msg_too_long"}
-        if blocks and not _blocks_valid(blocks):
-            return {"ok": False, "error": "invalid_blocks"}
+        errors = block_errors(blocks) if blocks else []
+        if errors:
+            return {"ok": False, "error": "invalid_blocks", "errors": errors,
+                    "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]}}
         with self._lock:
             self._ts += 1
             ts = f"{self._ts}.000100"
@@ -154,28 +176,126 @@ class FakeSlack(LoopbackServer):
                             "ts": ts, **({"blocks": blocks} if blocks else {})}}
 
 
-def _blocks_valid(blocks: list) -> bool:
+def block_errors(blocks: list) -> list[str]:
+    """Slack's ``errors`` for these blocks; empty when it takes them."""
     if len(blocks) > MAX_BLOCKS:
-        return False
-    for block in blocks:
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            return False
-        text = block.get("text")
-        if block["type"] == "section":
-            if text is None and not block.get("fields"):
-                return False
-            if isinstance(text, dict) and len(text.get("text", "")) > MAX_SECTION_TEXT:
-                return False
-        if block["type"] == "header":
-            if not isinstance(text, dict) or text.get("type") != "plain_text":
-                return False
-            if len(text.get("text", "")) > MAX_HEADER_TEXT:
-                return False
-        for element in block.get("elements") or []:
-            if isinstance(element, dict) and element.get("type") == "button" and "url" in element:
-                if not _button_url_valid(element["url"]):
-                    return False
-    return True
+        return [_too_many(MAX_BLOCKS, "/blocks")]
+    return [error for index, block in enumerate(blocks) for error in _block_errors(block, f"/blocks/{index}")]
+
+
+def _block_errors(block, at: str) -> list[str]:
+    if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+        return [_missing("type", at)]
+    if block["type"] not in BLOCK_TYPES:
+        return [_no_schema(at)]
+    errors = _length_errors(block["block_id"], MAX_BLOCK_ID, at + "/block_id") if "block_id" in block else []
+    check = _BLOCK_CHECKS.get(block["type"])
+    return errors + (check(block, at) if check else [])
+
+
+def _section_errors(block: dict, at: str) -> list[str]:
+    text, fields = block.get("text"), block.get("fields")
+    if text is None and not fields:
+        return [_missing("text", at)]
+    errors = [] if text is None else _text_errors(text, at + "/text", MAX_SECTION_TEXT)
+    if fields is not None:
+        errors += _list_errors(fields, MAX_FIELDS, at + "/fields", _field_errors)
+    accessory = block.get("accessory")
+    if isinstance(accessory, dict) and accessory.get("type") == "button":
+        errors += _button_errors(accessory, at + "/accessory")
+    return errors
+
+
+def _field_errors(field, at: str) -> list[str]:
+    return _text_errors(field, at, MAX_FIELD_TEXT)
+
+
+def _header_errors(block: dict, at: str) -> list[str]:
+    if "text" not in block:
+        return [_missing("text", at)]
+    return _text_errors(block["text"], at + "/text", MAX_HEADER_TEXT, types=("plain_text",))
+
+
+def _context_errors(block: dict, at: str) -> list[str]:
+    return _list_errors(block.get("elements"), MAX_CONTEXT_ELEMENTS, at + "/elements", _context_element_errors,
+                        missing=_missing("elements", at))
+
+
+def _context_element_errors(element, at: str) -> list[str]:
+    if isinstance(element, dict) and element.get("type") == "image":
+        return []
+    return _text_errors(element, at, MAX_CONTEXT_TEXT)
+
+
+def _actions_errors(block: dict, at: str) -> list[str]:
+    return _list_errors(block.get("elements"), MAX_ACTIONS_ELEMENTS, at + "/elements", _action_element_errors,
+                        missing=_missing("elements", at))
+
+
+def _action_element_errors(element, at: str) -> list[str]:
+    if not isinstance(element, dict) or not isinstance(element.get("type"), str):
+        return [_missing("type", at)]
+    return _button_errors(element, at) if element["type"] == "button" else []
+
+
+def _button_errors(button: dict, at: str) -> list[str]:
+    if "text" not in button:
+        return [_missing("text", at)]
+    errors = _text_errors(button["text"], at + "/text", MAX_BUTTON_TEXT, types=("plain_text",))
+    return errors + (_url_errors(button["url"], at + "/url") if "url" in button else [])
+
+
+def _url_errors(url, at: str) -> list[str]:
+    if isinstance(url, str) and len(url) > MAX_BUTTON_URL:
+        return [_too_long(MAX_BUTTON_URL, at)]
+    return [] if _button_url_valid(url) else [f"must be a valid URL [json-pointer:{at}]"]
+
+
+_BLOCK_CHECKS = {"section": _section_errors, "header": _header_errors, "context": _context_errors,
+                 "actions": _actions_errors}
+
+
+def _text_errors(text, at: str, max_chars: int, types: tuple[str, ...] = TEXT_TYPES) -> list[str]:
+    """A text object: {"type": one of ``types``, "text": 1 to ``max_chars`` characters}."""
+    if not isinstance(text, dict) or text.get("type") not in types:
+        return [_no_schema(at)]
+    if "text" not in text:
+        return [_missing("text", at)]
+    return _length_errors(text["text"], max_chars, at + "/text")
+
+
+def _length_errors(value, max_chars: int, at: str) -> list[str]:
+    if not isinstance(value, str):
+        return [f"must be a string [json-pointer:{at}]"]
+    if not value:
+        return [f"must be more than 0 characters [json-pointer:{at}]"]
+    return [_too_long(max_chars, at)] if len(value) > max_chars else []
+
+
+def _list_errors(items, max_items: int, at: str, check, missing: str | None = None) -> list[str]:
+    if items is None and missing:
+        return [missing]
+    if not isinstance(items, list):
+        return [f"must be an array [json-pointer:{at}]"]
+    if len(items) > max_items:
+        return [_too_many(max_items, at)]
+    return [error for index, item in enumerate(items) for error in check(item, f"{at}/{index}")]
+
+
+def _too_long(max_chars: int, at: str) -> str:
+    return f"must be less than {max_chars + 1} characters [json-pointer:{at}]"
+
+
+def _too_many(max_items: int, at: str) -> str:
+    return f"no more than {max_items} items allowed [json-pointer:{at}]"
+
+
+def _missing(name: str, at: str) -> str:
+    return f"missing required field: {name} [json-pointer:{at}]"
+
+
+def _no_schema(at: str) -> str:
+    return f"failed to match all allowed schemas [json-pointer:{at}]"
 
 
 def _button_url_valid(url) -> bool:

@@ -1,10 +1,11 @@
 """The fake Salesforce refuses what the real one refuses (salesforce-rest.md)."""
 import base64
+import re
 
 import pytest
 import requests
 
-from tests.fakes.salesforce import RECIPE_FIELDS, FakeSalesforce, contact_id, id_suffix
+from tests.fakes.salesforce import RECIPE_FIELDS, REFRESH_TOKEN, FakeSalesforce, contact_id, id_suffix
 
 API = "/services/data/v59.0"
 
@@ -46,9 +47,38 @@ def test_token_answer_has_salesforce_fields_and_no_expiry(sf):
 def test_token_by_basic_auth_and_refresh_grant(sf):
     basic = base64.b64encode(b"test-client-id:test-client-secret").decode()
     for grant in ("client_credentials", "refresh_token"):
-        answer = requests.post(sf.base_url + "/services/oauth2/token", data={"grant_type": grant, "refresh_token": "x"},
+        answer = requests.post(sf.base_url + "/services/oauth2/token",
+                               data={"grant_type": grant, "refresh_token": "5Aep-test-refresh"},
                                headers={"Authorization": "Basic " + basic}, timeout=5)
         assert answer.status_code == 200 and answer.json()["instance_url"] == sf.base_url
+
+
+EXPIRED_GRANT = {"error": "invalid_grant", "error_description": "expired access/refresh token"}
+
+
+@pytest.mark.parametrize("form", [{}, {"refresh_token": ""}, {"refresh_token": "5Aep-someone-else"},
+                                  {"refresh_token": "5Aep-test-refresh".upper()}])
+def test_refresh_grant_needs_a_refresh_token_the_org_issued(sf, form):
+    answer = token(sf, grant_type="refresh_token", **form)
+    assert (answer.status_code, answer.json()) == (400, EXPIRED_GRANT)
+
+
+def test_a_refresh_token_of_its_own_is_configurable():
+    with FakeSalesforce(refresh_token="5Aep-other") as sf:
+        assert token(sf, grant_type="refresh_token", refresh_token="5Aep-other").status_code == 200
+        assert token(sf, grant_type="refresh_token", refresh_token=REFRESH_TOKEN).status_code == 400
+
+
+def test_revoking_the_refresh_token_ends_it_and_its_access_tokens(sf):
+    by_refresh = token(sf, grant_type="refresh_token", refresh_token=REFRESH_TOKEN).json()["access_token"]
+    by_client = token(sf).json()["access_token"]
+    sf.revoke_refresh_token()
+    assert token(sf, grant_type="refresh_token", refresh_token=REFRESH_TOKEN).json() == EXPIRED_GRANT
+    describe = sf.base_url + API + "/sobjects/Contact/describe"
+    statuses = [requests.get(describe, headers={"Authorization": "Bearer " + t}, timeout=5).status_code
+                for t in (by_refresh, by_client)]
+    assert statuses == [401, 200]
+    assert token(sf).status_code == 200  # client credentials need no refresh token
 
 
 @pytest.mark.parametrize(("form", "error"), [
@@ -73,6 +103,32 @@ def test_every_answer_counts_api_usage(sf, api):
     api("GET", "/sobjects/Contact/describe")
     answer = api("GET", "/sobjects/Contact/describe")
     assert answer.headers["Sforce-Limit-Info"] == "api-usage=2/15000"
+
+
+def test_past_the_daily_limit_calls_are_refused_and_apply_nothing(sf, api):
+    record_id = next(iter(sf.contacts))
+    sf.api_usage = 14999
+    last = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Interview_Themes__c": "last"})
+    assert last.status_code == 204 and last.headers["Sforce-Limit-Info"] == "api-usage=15000/15000"
+    before = dict(sf.contacts[record_id])
+    refused = [api("PATCH", f"/sobjects/Contact/{record_id}", json={"Interview_Themes__c": "over"}),
+               api("PATCH", "/composite/sobjects", json={"allOrNone": False, "records": [
+                   {"attributes": {"type": "Contact"}, "id": record_id, "Interview_Themes__c": "over"}]}),
+               api("GET", "/query", params={"q": "SELECT Id FROM Contact"})]
+    for answer in refused:
+        assert answer.status_code == 403
+        assert answer.json() == [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]
+        assert answer.headers["Sforce-Limit-Info"] == "api-usage=15000/15000"
+    assert sf.contacts[record_id] == before and len(sf.patches) == 1
+
+
+def test_the_daily_limit_is_configurable():
+    with FakeSalesforce(daily_api_limit=1) as sf:
+        bearer = {"Authorization": "Bearer " + token(sf).json()["access_token"]}
+        url = sf.base_url + API + "/sobjects/Contact/describe"
+        answers = [requests.get(url, headers=bearer, timeout=5) for _ in range(2)]
+        assert [a.status_code for a in answers] == [200, 403]
+        assert answers[1].headers["Sforce-Limit-Info"] == "api-usage=1/1"
 
 
 @pytest.mark.parametrize("path", ["/query", "/query/"])
@@ -112,6 +168,47 @@ def test_unknown_column_and_object(api):
 def test_long_uri_is_414(api):
     q = "SELECT Id FROM Contact WHERE Email IN (" + ",".join(f"'user{i}@example.com'" for i in range(800)) + ")"
     assert api("GET", "/query", params={"q": q}).status_code == 414
+
+
+NEXT_RECORDS = re.compile(r"^/services/data/v59\.0/query/01g[A-Za-z0-9]{15}-(\d+)$")
+
+
+def read_all_pages(sf, api, q):
+    """Every page of a query, following ``nextRecordsUrl`` the way a client does."""
+    pages = [api("GET", "/query", params={"q": q}).json()]
+    while not pages[-1]["done"]:
+        next_url = pages[-1]["nextRecordsUrl"]
+        assert NEXT_RECORDS.match(next_url), next_url
+        bearer = {"Authorization": sf.requests[-1]["headers"]["Authorization"]}
+        pages.append(requests.get(sf.base_url + next_url, headers=bearer, timeout=10).json())
+    return pages
+
+
+@pytest.mark.parametrize(("contacts", "limit", "sizes"), [
+    (4501, None, [2000, 2000, 501]),
+    (4501, 2500, [2000, 500]),
+    (4501, 2000, [2000]),
+    (2000, None, [2000]),
+])
+def test_query_over_2000_records_comes_in_pages(sf, api, contacts, limit, sizes):
+    for number in range(contacts - 1):
+        sf.add_contact(f"user{number}@example.com")
+    q = "SELECT Id FROM Contact" + (f" LIMIT {limit}" if limit else "")
+    pages = read_all_pages(sf, api, q)
+    assert [len(p["records"]) for p in pages] == sizes
+    assert [p["done"] for p in pages] == [False] * (len(sizes) - 1) + [True]
+    assert {p["totalSize"] for p in pages} == {sum(sizes)}
+    assert all("nextRecordsUrl" not in p for p in pages if p["done"])
+    offsets = [int(NEXT_RECORDS.match(p["nextRecordsUrl"])[1]) for p in pages if not p["done"]]
+    assert offsets == [2000 * (i + 1) for i in range(len(sizes) - 1)]
+    ids = [r["Id"] for p in pages for r in p["records"]]
+    assert len(set(ids)) == sum(sizes) and ids == list(sf.contacts)[:sum(sizes)]
+
+
+def test_an_unknown_query_locator_is_refused(api):
+    for locator in ("01g5g0000000099AAA-2000", "nonsense-2000"):
+        answer = api("GET", f"/query/{locator}")
+        assert answer.status_code == 400 and errors(answer) == ["INVALID_QUERY_LOCATOR"]
 
 
 def test_query_by_15_and_18_char_id(sf, api):

@@ -12,8 +12,23 @@ import time
 from flask import Flask, Response, g, request
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
-# Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters end one.
-_EMAIL = re.compile(r"[^\s@\"<>(),;:]+@[^\s@'\"<>(),;:]+\.[A-Za-z]{2,}")
+# Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters (a path's
+# slashes, a key=value's equals sign) end one. The
+# domain needs no dot and may be any script (jane@localhost, jane@[127.0.0.1], an IDN), and
+# the @ may be percent-encoded, as in a path gunicorn logs undecoded (jane%40corp.example).
+_EMAIL = re.compile(r"[^\s@\"<>(),;:/=\[\]]+(?:@|%40)[^\s@'\"<>(),;:/]+")
+
+
+class GunicornDebugFilter(logging.Filter):
+    """gunicorn's DEBUG lines quote raw request bytes ("No more data after: b'POST … X-API-Key:
+    … {"quote": …}'"), headers and bodies a mask cannot recognise: with LOG_LEVEL=DEBUG the
+    connector's own lines are written, gunicorn's are not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+_GUNICORN_DEBUG = GunicornDebugFilter()
 
 
 class RedactingFilter(logging.Filter):
@@ -46,6 +61,7 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
         gunicorn_logger = logging.getLogger(name)
         for old in [f for f in gunicorn_logger.filters if isinstance(f, RedactingFilter)]:
             gunicorn_logger.removeFilter(old)
+        gunicorn_logger.addFilter(_GUNICORN_DEBUG)  # added once: the same object each time
         gunicorn_logger.addFilter(redacting)
     logger = logging.getLogger("connector")
     logger.handlers[:] = [handler]

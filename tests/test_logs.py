@@ -1,5 +1,9 @@
 import logging
 
+import pytest
+from flask import Flask
+
+from connector import logs
 from connector.logs import RedactingFilter
 
 
@@ -29,3 +33,28 @@ def test_a_line_break_from_a_request_cannot_forge_a_log_line():
     assert "\n" not in message and "\r" not in message and "\u2028" not in message
     assert "x\\n2026-11-22" in message and "FORGED\\r\\u2028/complete" in message
 
+
+
+@pytest.mark.parametrize("address", ["jane@localhost", "jane@[127.0.0.1]", "jäne@exaämple.рф",
+                                     "jane%40corp.example", "JANE%40CORP.EXAMPLE", "o'brien@northwind.example"])
+def test_every_shape_of_address_is_masked(address):
+    # Before: only dotted ASCII domains with a literal @; gunicorn's DEBUG request line kept a
+    # path's %40, and a caller's path could carry jane@localhost into the request line.
+    entry = record("request path=/v1/events/%s:interview.completed status=404", address)
+    RedactingFilter([]).filter(entry)
+    assert entry.getMessage() == "request path=/v1/events/[email]:interview.completed status=404"
+
+
+def test_gunicorns_debug_lines_are_not_written_even_at_debug(caplog):
+    # gunicorn at DEBUG quotes raw request bytes: headers, keys that are not configured, bodies.
+    logs.init_app(Flask("t"), "DEBUG", ["ck_configured"])
+    gunicorn = logging.getLogger("gunicorn.error")
+    with caplog.at_level(logging.DEBUG, logger="gunicorn.error"):
+        gunicorn.debug("Ignored premature client disconnection. No more data after: %r",
+                       b'POST / HTTP/1.1\nX-API-Key: ck_old_rotated\n\n{"quote": "our CFO hates the price"}')
+        gunicorn.info("Booting worker with pid: 7")
+    assert "ck_old_rotated" not in caplog.text and "CFO" not in caplog.text
+    assert "Booting worker" in caplog.text
+    assert sum(isinstance(f, logs.GunicornDebugFilter) for f in gunicorn.filters) == 1
+    logs.init_app(Flask("t"), "DEBUG", [])  # again, as each worker's app does: still one
+    assert sum(isinstance(f, logs.GunicornDebugFilter) for f in gunicorn.filters) == 1

@@ -2,23 +2,37 @@
 
 ``GET {KOJI_API_BASE_URL}/api/v1/interviews/{id}`` with ``Authorization: Bearer <key>``
 (https://www.koji.so/docs/webhook-setup, "fetch full results"), always with a timeout.
+The answer is read and checked as strictly as an interview POSTed to /v1/salesforce/map:
+the strict JSON reader of the inbound bodies, then koji-interview.schema.json.
 
     KojiApiError                anything this module refuses to hide
     ├── KojiNotConfigured       KOJI_API_KEY is not set
     ├── KojiUnavailable         timeout, connection error, 5xx, 408, 429, an answer that is not
-    │                           JSON: may pass, so asking again later is right
+    │                           a JSON object: may pass, so asking again later is right
     └── KojiRefused             any other 4xx (`status`): Koji's final answer, asking again
         │                       gives the same one
         ├── KojiAuthError       401/403: the API key is wrong or lacks the right
-        └── InterviewNotFound   404: no interview with that id (or not in this project)
+        ├── InterviewNotFound   404: no interview with that id (or not in this project)
+        └── KojiAnswerUnusable  200 with a JSON object the connector refuses (nested too deep,
+                                NaN, a lone surrogate, against the schema): the same bytes on
+                                every retry, so as final as a 404
 
-Messages never carry the API key.
+Messages never carry the API key, nor a value of Koji's answer (an e-mail, a quote): they
+name JSON pointers and the schema's rules only.
 """
 from __future__ import annotations
 
+import json
 from urllib.parse import quote
 
 import requests
+
+from connector.errors import MalformedJson, ValidationFailed
+from connector.validation import check, parse_json_object
+
+INTERVIEW_SCHEMA = "koji-interview.schema.json"
+# Violations named in a message; the rest are counted.
+_SHOWN_VIOLATIONS = 3
 
 
 class KojiApiError(Exception):
@@ -36,9 +50,13 @@ class KojiUnavailable(KojiApiError):
 
 
 class KojiRefused(KojiApiError):
-    def __init__(self, message: str, *, status: int):
+    """`reason`, when set, says why without any value from the answer, for the answer's
+    `not enriched` warning; without it, the status says enough."""
+
+    def __init__(self, message: str, *, status: int, reason: str | None = None):
         super().__init__(message)
         self.status = status
+        self.reason = reason
 
 
 class KojiAuthError(KojiRefused):
@@ -47,6 +65,12 @@ class KojiAuthError(KojiRefused):
 
 class InterviewNotFound(KojiRefused):
     pass
+
+
+class KojiAnswerUnusable(KojiRefused):
+    def __init__(self, why: str):
+        reason = f"Koji's API answered this interview in a shape the connector cannot use ({why})"
+        super().__init__(reason, status=200, reason=reason)
 
 
 # 4xx answers that say "not now" rather than "no".
@@ -64,20 +88,53 @@ def _get(url: str, api_key: str, timeout: float) -> requests.Response:
 
 
 def fetch_interview(interview_id: str, settings) -> dict:
-    """The full interview as Koji's API returns it (a JSON object)."""
+    """The full interview as Koji's API returns it: a JSON object that the inbound bodies'
+    strict reader and koji-interview.schema.json accept."""
     if settings.koji_api_key is None:
         raise KojiNotConfigured("KOJI_API_KEY is not set, so the interview cannot be fetched")
     # The id comes from a webhook: quoted, it cannot climb to another path.
     url = f"{settings.koji_api_base_url.rstrip('/')}/api/v1/interviews/{quote(str(interview_id), safe='')}"
     response = _get(url, settings.koji_api_key.get_secret_value(), settings.http_timeout_seconds)
     _raise_for(response.status_code)
+    return _interview(response.content)
+
+
+def _interview(raw: bytes) -> dict:
+    """Checked like a payload of /v1/salesforce/map, so nothing the connector refuses from a
+    caller (a quality score "1", true or NaN past the threshold; a lone surrogate or a depth
+    the JSON answer cannot be written with) comes in through enrichment."""
     try:
-        body = response.json()
+        interview = parse_json_object(raw, what="interview")
+    except MalformedJson as refused:
+        if not _is_json_object(raw):
+            raise KojiUnavailable("Koji's API answered something that is not a JSON object") from None
+        why = refused.detail.rstrip(".")  # "The interview is nested more than 32 levels deep."
+        raise KojiAnswerUnusable(why[:1].lower() + why[1:]) from None
+    try:
+        check(interview, INTERVIEW_SCHEMA)
+    except ValidationFailed as refused:
+        raise KojiAnswerUnusable(_violations(refused.errors or [])) from None
+    return interview
+
+
+def _is_json_object(raw: bytes) -> bool:
+    """Whether the standard library reads an object, as it does past what the strict reader
+    takes (NaN, a lone surrogate, any depth): then the answer is Koji's stored data, the same
+    on every retry. Anything else (a proxy's HTML page, an array) is the design's "not a JSON
+    object", which may pass."""
+    try:
+        return isinstance(json.loads(raw), dict)
+    except RecursionError:  # deeper than Python's recursion limit: nested, so JSON, not a page
+        return raw.lstrip()[:1] == b"{"
     except ValueError:
-        raise KojiUnavailable("Koji's API answered something that is not JSON") from None
-    if not isinstance(body, dict):
-        raise KojiUnavailable("Koji's API answered JSON that is not an object")
-    return body
+        return False
+
+
+def _violations(errors: list[dict[str, str]]) -> str:
+    # Pointers and messages come from the schema, never from the offending value.
+    shown = "; ".join(f"{error['pointer'] or '/'} {error['message']}" for error in errors[:_SHOWN_VIOLATIONS])
+    more = len(errors) - _SHOWN_VIOLATIONS
+    return f"{INTERVIEW_SCHEMA}: {shown}" + (f"; {more} more" if more > 0 else "")
 
 
 def _raise_for(status: int) -> None:

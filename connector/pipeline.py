@@ -99,7 +99,7 @@ class Pipeline:
             # would be lost: the webhook's own data is better than nothing.
             log.warning("enrichment refused interview_id=%s status=%s: %s; answered from the webhook's own data",
                         interview_id, exc.status, exc)
-            return event, [not_enriched_warning(exc.status)]
+            return event, [not_enriched_warning(exc.status, exc.reason)]
         return merge_missing(event, normalize(full)), []
 
 
@@ -140,10 +140,11 @@ def _with_warnings(answer: dict[str, Any], warnings: list[dict[str, str]]) -> di
     return answer
 
 
-def not_enriched_warning(status: int) -> dict[str, str]:
-    # Not about one Salesforce field: `field` is empty (docs/design.md).
-    return {"field": "", "message": f"not enriched: Koji's API answered {status} for this interview, "
-                                    "so only the webhook's own values were used"}
+def not_enriched_warning(status: int, reason: str | None = None) -> dict[str, str]:
+    # Not about one Salesforce field: `field` is empty (docs/design.md). `reason` says why an
+    # answer Koji gave with 200 was not used (KojiRefused.reason); it quotes no value.
+    said = reason or f"Koji's API answered {status} for this interview"
+    return {"field": "", "message": f"not enriched: {said}, so only the webhook's own values were used"}
 
 
 def merge_missing(event: dict[str, Any], full: dict[str, Any]) -> dict[str, Any]:

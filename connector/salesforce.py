@@ -11,8 +11,11 @@ fetched again once. Every call has a timeout.
     ├── SalesforceUnavailable         timeout, connection error, 5xx, 403 REQUEST_LIMIT_EXCEEDED
     └── SalesforceRequestError      any other refusal; ``codes`` holds Salesforce's errorCodes
 
-Messages carry status codes and Salesforce error codes only: never a secret, a token,
-or Salesforce's own message (it can quote the value that was refused).
+Messages carry status codes, Salesforce error codes and JSON pointers only: never a
+secret, a token, or Salesforce's own message (it can quote the value that was refused).
+Answers are read with the strict JSON reader of the inbound bodies (connector.json_codec), and
+a describe is checked for the shape Test Fields reads: anything else is SalesforceUnavailable
+(502 from the route), never a 500 or a lone surrogate in the report.
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from urllib.parse import quote
 
 import requests
 
+from connector import json_codec
 from connector.profile import FieldSpec, Profile
 
 # The profile type → the describe types a value of that kind can be written to.
@@ -30,6 +34,9 @@ TYPE_FITS = {"text": {"string", "textarea"}, "textarea": {"textarea", "string"},
              "number": {"double", "int", "percent", "currency"}, "checkbox": {"boolean"},
              "datetime": {"datetime"}, "date": {"date"}}
 TEXT_TYPES = {"text", "textarea", "url", "email", "picklist"}
+# What Test Fields reads of a describe field, and the JSON type Salesforce always gives it.
+DESCRIBED_TYPES = {"name": str, "type": str, "updateable": bool, "length": int, "precision": int, "scale": int,
+                   "picklistValues": list}
 
 
 class SalesforceError(Exception):
@@ -58,11 +65,18 @@ class SalesforceRequestError(SalesforceError):
         self.status, self.codes = status, codes
 
 
-def _error_codes(response: requests.Response) -> list[str]:
+def _json(response: requests.Response) -> Any:
+    """The answer's JSON, or None where the strict reader of the inbound bodies refuses it: no
+    lone surrogate or NaN gets into a report orjson has to write, and an answer nested deeper
+    than Python's recursion limit is refused rather than raising RecursionError."""
     try:
-        body = response.json()
+        return json_codec.loads(response.content)
     except ValueError:
-        return []
+        return None
+
+
+def _error_codes(response: requests.Response) -> list[str]:
+    body = _json(response)
     if isinstance(body, dict):  # the token endpoint: {"error", "error_description"}
         return [str(body["error"])] if "error" in body else []
     if not isinstance(body, list):
@@ -73,10 +87,7 @@ def _error_codes(response: requests.Response) -> list[str]:
 def _json_object(response: requests.Response, *keys: str) -> dict:
     """The answer's JSON object, holding `keys`; an HTML page (a login page behind a wrong
     SALESFORCE_DOMAIN_URL, say) is a clear error, not a traceback or a 500."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+    body = _json(response)
     if not isinstance(body, dict) or any(key not in body for key in keys):
         raise SalesforceUnavailable(f"Salesforce answered {response.status_code} with something that is not the "
                                     "expected JSON; check SALESFORCE_DOMAIN_URL (your My Domain URL)")
@@ -157,13 +168,45 @@ class SalesforceClient:
 
     # -- the calls the connector makes ----------------------------------------------------
     def describe_contact(self) -> dict:
-        return _json_object(self.request("GET", "/sobjects/Contact/describe"), "fields")
+        """The Contact's describe answer; its `fields` have the shape Test Fields reads."""
+        body = _json_object(self.request("GET", "/sobjects/Contact/describe"), "fields")
+        where = _unexpected_in_fields(body["fields"])
+        if where is not None:
+            raise SalesforceUnavailable(f"Salesforce's describe of the Contact is not the expected JSON (at {where})")
+        return body
 
     def query(self, soql: str) -> list[dict]:
         return _json_object(self.request("GET", "/query", params={"q": soql}), "records")["records"]
 
     def update_contact(self, contact_id: str, fields: dict) -> None:
         self.request("PATCH", "/sobjects/Contact/" + quote(contact_id, safe=""), json=fields)
+
+
+def _unexpected_in_fields(fields: Any) -> str | None:
+    """The JSON pointer of the first part of a describe's `fields` that Test Fields cannot read,
+    or None. A key Salesforce always sends may be missing (it reads as "not set"), not null."""
+    if not isinstance(fields, list):
+        return "/fields"
+    for index, field in enumerate(fields):
+        where = _unexpected_in_field(field)
+        if where is not None:
+            return f"/fields/{index}{where}"
+    return None
+
+
+def _unexpected_in_field(field: Any) -> str | None:
+    if not isinstance(field, dict) or "name" not in field:
+        return ""
+    wrong = next((key for key, kind in DESCRIBED_TYPES.items() if key in field and not _is_a(field[key], kind)), None)
+    if wrong is not None:
+        return "/" + wrong
+    return next((f"/picklistValues/{index}" for index, item in enumerate(field.get("picklistValues", []))
+                 if not (isinstance(item, dict) and isinstance(item.get("value"), str)
+                         and isinstance(item.get("active", False), bool))), None)
+
+
+def _is_a(value: Any, kind: type) -> bool:
+    return isinstance(value, kind) and not (kind is int and isinstance(value, bool))
 
 
 # -- Test Fields ("check-fields") ----------------------------------------------------------
@@ -220,7 +263,7 @@ def _problems(spec: FieldSpec, described: dict, row: dict) -> list[str]:
 
 def check_fields(profile: Profile, client: SalesforceClient) -> dict:
     """Describe the Contact and check every mapped field ("Test Fields" before saving)."""
-    described = {field["name"].lower(): field for field in client.describe_contact().get("fields", [])}
+    described = {field["name"].lower(): field for field in client.describe_contact()["fields"]}
     rows = [check_field(spec, described.get(spec.name.lower())) for spec in profile.all_fields]
     for name in _lookup_fields(profile):
         if name.lower() not in described:

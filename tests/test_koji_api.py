@@ -1,7 +1,9 @@
+import json
+
 import pytest
 
-from connector.koji_api import (InterviewNotFound, KojiApiError, KojiAuthError, KojiNotConfigured, KojiRefused,
-                                KojiUnavailable, fetch_interview)
+from connector.koji_api import (InterviewNotFound, KojiAnswerUnusable, KojiApiError, KojiAuthError, KojiNotConfigured,
+                                KojiRefused, KojiUnavailable, fetch_interview)
 from connector.settings import load_settings
 from tests.fakes.koji_api import FakeKojiApi
 
@@ -91,3 +93,63 @@ def test_answers_that_may_pass_are_not_refusals(koji, status):
     with pytest.raises(KojiUnavailable) as caught:
         fetch_interview("int_1", settings_for(koji))
     assert not isinstance(caught.value, KojiRefused)
+
+
+# -- what Koji answers with 200 ----------------------------------------------------------
+
+ANSWERED = b'{"id": "int_1", "respondent": {"email": "a@b.example"}'  # the rest of the object follows
+
+
+def nested(levels: int) -> bytes:
+    return ANSWERED + b', "metadata": ' + b'{"a": ' * levels + b"1" + b"}" * levels + b"}"
+
+
+UNUSABLE = {  # Koji's answer → why it is refused, as the refusal says it
+    "300 levels": (nested(300), "the interview is nested more than 32 levels deep"),
+    "3000 levels": (nested(3000), "the interview is nested more than 32 levels deep"),
+    "lone surrogate": (ANSWERED + b', "analysis": {"quote": "private words \\ud800"}}', "not valid JSON"),
+    "NaN score": (ANSWERED + b', "quality_score": NaN}', "not valid JSON"),
+    "Infinity score": (ANSWERED + b', "quality_score": Infinity}', "not valid JSON"),
+    "string score": (ANSWERED + b', "quality_score": "1"}', "/quality_score must be of type number or null"),
+    "boolean score": (ANSWERED + b', "quality_score": true}', "/quality_score must be of type number or null"),
+    "wrapped string score": (b'{"data": {"id": "int_1", "respondent": {"email": "a@b.example"}, "quality_score": "1"}}',
+                             "/data/quality_score must be of type number or null"),
+    "no id": (b'{"respondent": {"email": "a@b.example"}}', "/ needs 'id'"),
+}
+
+
+@pytest.mark.parametrize("body, why", UNUSABLE.values(), ids=UNUSABLE.keys())
+def test_an_answer_the_connector_refuses_is_final_and_says_why_without_values(koji, body, why):
+    # Before: whatever the standard library read was used. A score "1", true or NaN was let
+    # past the quality threshold; a lone surrogate or 300 levels made orjson fail on the
+    # answer after the event was claimed (500, then 409 on every retry); 3000 levels raised
+    # RecursionError (500). Koji sends the same bytes on every retry: final, like a 404.
+    koji.interviews["int_1"] = body
+    with pytest.raises(KojiAnswerUnusable) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    refusal = caught.value
+    assert isinstance(refusal, KojiRefused) and refusal.status == 200
+    assert why in refusal.reason and str(refusal) == refusal.reason
+    assert "a@b.example" not in refusal.reason and "private" not in refusal.reason
+
+
+def test_more_violations_than_shown_are_counted():
+    body = {"id": 1.5, "quality_score": "1", "qualityScore": "2", "respondent_email": 3, "analysis": 4}
+    with FakeKojiApi({"int_1": json.dumps(body).encode()}, api_key=KEY) as fake:
+        with pytest.raises(KojiAnswerUnusable) as caught:
+            fetch_interview("int_1", settings_for(fake))
+    assert caught.value.reason.endswith("; 2 more)")
+
+
+@pytest.mark.parametrize("body", [b"<html><body>Maintenance</body></html>", b"[1, 2]", b'"int_1"', b'{"id": "int_1",'])
+def test_an_answer_that_is_not_a_json_object_may_pass(koji, body):
+    # A proxy's error page, say: docs/design.md answers it 502, so Koji retries.
+    koji.interviews["int_1"] = body
+    with pytest.raises(KojiUnavailable) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    assert not isinstance(caught.value, KojiRefused)
+
+
+def test_integers_beyond_64_bits_stay_exact(koji):
+    koji.interviews["int_1"] = b'{"id": "int_1", "metadata": {"crm_id": 123456789012345678901234567890}}'
+    assert fetch_interview("int_1", settings_for(koji))["metadata"]["crm_id"] == 123456789012345678901234567890

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import sample
 from connector.errors import UpstreamUnavailable
-from connector.koji_api import InterviewNotFound, KojiAuthError, KojiRefused
+from connector.koji_api import InterviewNotFound, KojiAnswerUnusable, KojiAuthError, KojiRefused
 from connector.ledger import Ledger
 from connector.pipeline import Pipeline
 from connector.profile import load_profile
@@ -63,6 +63,15 @@ def test_a_refused_event_with_an_email_is_still_written(caplog):
     assert "Koji's API answered 404" in answer["salesforce"]["warnings"][0]["message"]
     assert answer["slack"]["post"] is True
     assert "sarah@acme.example" not in caplog.text  # the log line names the id, never the e-mail
+
+
+def test_an_answer_koji_gave_in_a_shape_that_cannot_be_used_is_named_in_the_warning():
+    error = KojiAnswerUnusable("koji-interview.schema.json: /quality_score must be of type number or null")
+    answer = pipeline_with(refusing(error)).answer(sample(WEBHOOK_SETUP), claim=False)
+    assert answer["salesforce"]["warnings"][0] == {"field": "", "message": (
+        "not enriched: Koji's API answered this interview in a shape the connector cannot use "
+        "(koji-interview.schema.json: /quality_score must be of type number or null), "
+        "so only the webhook's own values were used")}
 
 
 def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):

@@ -1,4 +1,8 @@
+import json
 import socket
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -209,34 +213,100 @@ def test_target_fields_lists_what_the_profile_writes():
     assert SURVEY_FIELDS  # the fake's score fields match the example's names
 
 
-@pytest.mark.parametrize("body", [b"<html><body>Login</body></html>", b"5", b'{"no_token": true}'])
-def test_an_answer_that_is_not_salesforce_json_is_upstream_unavailable(body):
-    # A wrong SALESFORCE_DOMAIN_URL that answers 200 with a login page: before, a JSONDecodeError
-    # traceback from the CLI (exit 1, "fields do not fit") and a 500 from /check-fields.
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    class Page(BaseHTTPRequestHandler):
+@contextmanager
+def salesforce_answering(body: bytes, token: bytes | None = None):
+    """A tiny Salesforce for answers the fake never gives: every GET gets `body`, the token
+    POST gets `token` (a working token when None). Yields its client."""
+    class Answering(BaseHTTPRequestHandler):
         def do_POST(self):
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(token if token is not None else
+                        json.dumps({"access_token": "t", "instance_url": base_url}).encode())
 
-        do_GET = do_POST
+        def do_GET(self):
+            self.answer(body)
+
+        def answer(self, data: bytes):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    base_url = f"http://127.0.0.1:{server.server_port}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = SalesforceClient(f"http://127.0.0.1:{server.server_port}", "id", SECRET, timeout=2)
-        with pytest.raises(SalesforceUnavailable) as caught:
-            client.describe_contact()
-        assert "SALESFORCE_DOMAIN_URL" in str(caught.value)
+        yield SalesforceClient(base_url, "id", SECRET, timeout=2)
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("body", [b"<html><body>Login</body></html>", b"5", b'{"no_token": true}'])
+def test_an_answer_that_is_not_salesforce_json_is_upstream_unavailable(body):
+    # A wrong SALESFORCE_DOMAIN_URL that answers 200 with a login page: before, a JSONDecodeError
+    # traceback from the CLI (exit 1, "fields do not fit") and a 500 from /check-fields.
+    with salesforce_answering(body, token=body) as client:
+        with pytest.raises(SalesforceUnavailable) as caught:
+            client.describe_contact()
+    assert "SALESFORCE_DOMAIN_URL" in str(caught.value)
+
+
+def odd(name: str, below: str = "", **change) -> tuple[dict, str]:
+    """A describe where one key of one field of RECIPE_FIELDS has another shape, and the
+    pointer to it (to a part `below` it, when that is what is wrong)."""
+    index = next(i for i, f in enumerate(RECIPE_FIELDS) if f["name"] == name)
+    return {"fields": replace(name, **change)}, f"/fields/{index}/{next(iter(change))}{below}"
+
+
+ODD_DESCRIBES = {  # a describe → the JSON pointer the error names
+    "fields null": ({"fields": None}, "/fields"),
+    "fields an object": ({"fields": {"a": 1}}, "/fields"),
+    "a number as field": ({"fields": [1]}, "/fields/0"),
+    "a field without name": ({"fields": [{"type": "string"}]}, "/fields/0"),
+    "name null": ({"fields": [{"name": None}]}, "/fields/0/name"),
+    "length a string": odd("Interview_Themes__c", length="32000"),
+    "precision a boolean": odd("Interview_Quality_Score__c", precision=True),
+    "scale null": odd("Interview_Quality_Score__c", scale=None),
+    "type a list": odd("Interview_Sentiment__c", type=["picklist"]),
+    "updateable a string": odd("Transcript_URL__c", updateable="true"),
+    "picklistValues null": odd("Interview_Sentiment__c", picklistValues=None),
+    "a picklist value not an object": odd("Interview_Sentiment__c", "/1", picklistValues=[picklist("a")[0], 1]),
+    "a picklist value without value": odd("Interview_Sentiment__c", "/0", picklistValues=[{"active": True}]),
+    "a picklist value's active a string": odd("Interview_Sentiment__c", "/0",
+                                              picklistValues=[dict(picklist("a")[0], active="yes")]),
+}
+
+
+@pytest.mark.parametrize("describe, where", ODD_DESCRIBES.values(), ids=ODD_DESCRIBES.keys())
+def test_a_describe_of_another_shape_is_upstream_unavailable(sf, monkeypatch, describe, where):
+    # Before: TypeError, AttributeError or KeyError out of check_fields (500 from the route,
+    # a traceback from the CLI).
+    monkeypatch.setattr(sf, "describe", lambda: describe)
+    with pytest.raises(SalesforceUnavailable) as caught:
+        check_fields(DEFAULT, client_for(sf))
+    assert str(caught.value) == f"Salesforce's describe of the Contact is not the expected JSON (at {where})"
+
+
+def test_a_describe_with_missing_keys_still_reads_as_not_set(sf, monkeypatch):
+    # Only a key of another type is refused: a missing one was read as "not set" and still is.
+    monkeypatch.setattr(sf, "describe", lambda: {"fields": [{"name": "Interview_Themes__c"}]})
+    row = rows(check_fields(DEFAULT, client_for(sf)))["Interview_Themes__c"]
+    assert row["exists"] is True and row["updateable"] is False and row["type_fits"] is False
+
+
+@pytest.mark.parametrize("body", [
+    b'{"fields": [], "x": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+    b'{"fields": [{"name": "Interview_Sentiment__c", "type": "\\ud800"}]}',
+    b'{"fields": [{"name": "Interview_Quality_Score__c", "precision": NaN}]}',
+], ids=["3000 levels", "lone surrogate", "NaN"])
+def test_a_describe_the_strict_reader_refuses_is_upstream_unavailable(body):
+    # Before: 3000 levels raised RecursionError (500); a lone surrogate went into the report,
+    # which orjson then refused to write (500); NaN compared as a number.
+    with salesforce_answering(body) as client:
+        with pytest.raises(SalesforceUnavailable):
+            client.describe_contact()

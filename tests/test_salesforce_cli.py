@@ -69,6 +69,19 @@ def test_wrong_secret_exits_2_without_printing_it(org, monkeypatch, capsys):
     assert "invalid_client" in captured.err and "very-secret-value" not in captured.out + captured.err
 
 
+@pytest.mark.parametrize("describe", [{"fields": None}, {"fields": [{"name": None}]},
+                                      {"fields": [dict(RECIPE_FIELDS[0], picklistValues=None)]}],
+                         ids=["fields null", "name null", "picklistValues null"])
+def test_a_describe_of_another_shape_exits_2_with_a_message(org, monkeypatch, capsys, describe):
+    # Before: a TypeError or AttributeError traceback (exit 1, read as "fields do not fit").
+    monkeypatch.setattr(org(), "describe", lambda: describe)
+    assert run(["salesforce", "check-fields"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        "connector: Salesforce's describe of the Contact is not the expected JSON (at /fields")
+
+
 def test_field_metadata_writes_files(tmp_path, capsys):
     assert run(["salesforce", "field-metadata", "--out", str(tmp_path),
                 "--profile", str(EXAMPLES / "survey-scores.yaml")]) == 0

@@ -1,7 +1,9 @@
 """A fake Koji REST API: ``GET /api/v1/interviews/{id}`` with a Bearer key, on loopback.
 
-Answers ``{"data": <interview>}`` (the shape of Koji's headless API), 401 for a missing
-or wrong key, 404 for an unknown id; :meth:`FakeKojiApi.fail_next` injects statuses
+Answers ``{"data": <interview>}`` (the shape of Koji's headless API), or exactly the bytes
+given for an id when they are bytes (answers ``json.dumps`` would not write, or would write
+differently: too deep, NaN, a lone surrogate); 401 for a missing or wrong key, 404 for an
+unknown id; :meth:`FakeKojiApi.fail_next` injects statuses
 and :attr:`FakeKojiApi.delay` makes every answer slow (for timeout tests).
 """
 from __future__ import annotations
@@ -15,7 +17,7 @@ from tests.fakes.loopback import LoopbackServer
 
 
 class FakeKojiApi(LoopbackServer):
-    def __init__(self, interviews: dict[str, dict] | None = None, api_key: str = "koji-test-key"):
+    def __init__(self, interviews: dict[str, dict | bytes] | None = None, api_key: str = "koji-test-key"):
         self.interviews = dict(interviews or {})
         self.api_key = api_key
         self.requests: list[dict] = []
@@ -38,7 +40,8 @@ class FakeKojiApi(LoopbackServer):
         interview_id = unquote(path[len(prefix):]) if path.startswith(prefix) else None
         if interview_id not in self.interviews:
             return 404, {"error": "not_found", "message": "Interview not found"}
-        return 200, {"data": self.interviews[interview_id]}
+        interview = self.interviews[interview_id]
+        return 200, interview if isinstance(interview, bytes) else {"data": interview}
 
 
 def _handler(fake: FakeKojiApi) -> type[BaseHTTPRequestHandler]:
@@ -46,7 +49,7 @@ def _handler(fake: FakeKojiApi) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             time.sleep(fake.delay)
             status, body = fake.answer(urlsplit(self.path).path, dict(self.headers))
-            data = json.dumps(body).encode()
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

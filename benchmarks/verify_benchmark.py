@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from connector.signatures import sign  # noqa: E402
 from live import free_port  # noqa: E402
 
-SECRET, API_KEY = "whsec_bench_secret", "ck_bench_key"
+SECRET, API_KEY = "whsec_bench_secret_0123", "ck_bench_key_0123456789"
 SAMPLE = json.loads((REPO / "connector/samples/salesforce-guide.analysis_ready.json").read_text())
 
 

@@ -13,6 +13,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+# A key that can be guessed is no key; and a log mask for a one-letter secret would mask
+# that letter everywhere, which both garbles the lines and gives the secret away.
+MIN_SECRET_CHARS = 16
+
+
 class Mode(str, Enum):
     development = "development"
     production = "production"
@@ -84,6 +89,13 @@ class Settings(BaseSettings):
             if missing:
                 problems.append("production mode needs " + " and ".join(missing)
                                 + " (comma-separated values allowed)")
+            short = [name for name, values in (
+                ("KOJI_WEBHOOK_SECRET", self.koji_webhook_secret),
+                ("CONNECTOR_API_KEYS", self.connector_api_keys),
+            ) if any(len(value.get_secret_value()) < MIN_SECRET_CHARS for value in values)]
+            if short:
+                problems.append(" and ".join(short) + f" must be at least {MIN_SECRET_CHARS} characters each in "
+                                "production mode (a long random string: `openssl rand -hex 32`)")
         if self.koji_enrich and self.koji_api_key is None:
             problems.append("KOJI_ENRICH=true needs KOJI_API_KEY (the key of Koji's API)")
         if problems:

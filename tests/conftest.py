@@ -8,8 +8,8 @@ from connector import create_app
 from connector.settings import Settings
 from connector.signatures import sign
 
-API_KEY = "ck_unit_key"
-SECRETS = ["whsec_current", "whsec_previous"]
+API_KEY = "ck_unit_key_0123456789"
+SECRETS = ["whsec_current_0123456789", "whsec_previous_0123456789"]
 
 
 def sample_bytes(name: str) -> bytes:

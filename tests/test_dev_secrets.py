@@ -19,7 +19,8 @@ def test_generated_once_then_reused(tmp_path, capsys):
 
 
 def test_production_and_configured_secrets_are_left_alone(tmp_path):
-    production = Settings(connector_mode="production", koji_webhook_secret="s", connector_api_keys="k",
+    production = Settings(connector_mode="production", koji_webhook_secret="whsec_0123456789abcdef",
+                          connector_api_keys="ck_0123456789abcdef",
                           database_path=tmp_path / "p.sqlite3")
     assert dev_secrets.fill_missing(production) == {}
     assert not dev_secrets.secrets_path(production).exists()

@@ -36,9 +36,33 @@ def test_production_without_secrets_names_both_variables(monkeypatch):
 
 def test_production_with_secrets_starts(monkeypatch):
     monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "whsec_0123456789abcdef")
+    monkeypatch.setenv("CONNECTOR_API_KEYS", "ck_0123456789abcdef")
+    assert load_settings().connector_mode is Mode.production
+
+
+@pytest.mark.parametrize("secret, key, named", [
+    ("s", "ck_0123456789abcdef", "KOJI_WEBHOOK_SECRET must"),
+    ("whsec_0123456789abcdef", "ck_0123456789abcdef,k", "CONNECTOR_API_KEYS must"),
+    ("whsec_012345678", "ck_0123456789ab", "KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS must"),  # 15 each
+])
+def test_production_refuses_a_secret_or_key_that_can_be_guessed(monkeypatch, secret, key, named):
+    # Before: a one-letter key was accepted, and masking it in the logs replaced that letter
+    # everywhere ("/v1/[secret]ale[secret]force/…"), which also gave it away.
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", secret)
+    monkeypatch.setenv("CONNECTOR_API_KEYS", key)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert f"{named} be at least 16 characters each in production mode" in message
+    assert key not in message and (len(secret) == 1 or secret not in message)  # never the values
+
+
+def test_development_takes_any_secret(monkeypatch):
     monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "s")
     monkeypatch.setenv("CONNECTOR_API_KEYS", "k")
-    assert load_settings().connector_mode is Mode.production
+    assert load_settings().connector_mode is Mode.development
 
 
 @pytest.mark.parametrize("name, value", [("QUALITY_THRESHOLD", "9"), ("HTTP_TIMEOUT_SECONDS", "0"),
@@ -58,8 +82,8 @@ def test_log_level_is_read_in_any_case(monkeypatch):
 @pytest.mark.parametrize("value", ["Production", " PRODUCTION ", "production"])
 def test_connector_mode_is_read_in_any_case(monkeypatch, value):
     monkeypatch.setenv("CONNECTOR_MODE", value)
-    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "s")
-    monkeypatch.setenv("CONNECTOR_API_KEYS", "k")
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "whsec_0123456789abcdef")
+    monkeypatch.setenv("CONNECTOR_API_KEYS", "ck_0123456789abcdef")
     assert load_settings().connector_mode is Mode.production
 
 

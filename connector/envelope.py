@@ -5,26 +5,36 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, NamedTuple
 
 from connector.errors import InvalidSignature, MalformedEnvelope
 
 _ALLOWED = {"raw_body", "raw_body_base64", "signature"}
 
 
-def open_envelope(envelope: dict[str, Any]) -> tuple[bytes, str]:
-    """Return (raw body bytes, signature) or raise a problem saying what is missing."""
+class Envelope(NamedTuple):
+    raw: bytes
+    signature: str
+    body_name: str  # what a problem with the body calls it: "raw_body", "body in raw_body_base64"
+
+
+def open_envelope(envelope: dict[str, Any]) -> Envelope:
+    """Return the raw body bytes and the signature, or raise a problem saying what is wrong."""
     unknown = sorted(set(envelope) - _ALLOWED)
     if unknown:
         raise MalformedEnvelope("The envelope allows only raw_body or raw_body_base64, and signature; "
                                 f"remove {len(unknown)} other propert{'y' if len(unknown) == 1 else 'ies'}.")
     signature = envelope.get("signature")
-    if not isinstance(signature, str) or not signature.strip():
+    if signature is not None and not isinstance(signature, str):
+        raise InvalidSignature("The envelope's 'signature' must be a string: the X-Koji-Signature value.")
+    if signature is None or not signature.strip():
         raise InvalidSignature("The envelope's 'signature' (the X-Koji-Signature value) is missing.")
     has_text, has_b64 = "raw_body" in envelope, "raw_body_base64" in envelope
     if has_text == has_b64:
         raise MalformedEnvelope("Send exactly one of 'raw_body' (text) or 'raw_body_base64'.")
-    return (_text(envelope["raw_body"]) if has_text else _base64(envelope["raw_body_base64"])), signature
+    if has_text:
+        return Envelope(_text(envelope["raw_body"]), signature, "raw_body")
+    return Envelope(_base64(envelope["raw_body_base64"]), signature, "body in raw_body_base64")
 
 
 def _text(value: Any) -> bytes:

@@ -9,13 +9,14 @@
     ├── MethodNotAllowed        405  the route takes other methods (the detail and Allow name them)
     ├── EventInProgress         409  another copy of the event holds a live claim
     ├── ClaimSuperseded         409  a release for an attempt whose claim a newer copy took
+    ├── RequestTimeout          408  the client went silent before its request was whole
     ├── PayloadTooLarge         413
-    ├── UnsupportedMediaType    415
+    ├── UnsupportedMediaType    415  not application/json, or a Content-Encoding (send the bytes Koji sent)
     ├── ValidationFailed        422  schema violations, each as {pointer, message}
     ├── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
     ├── NotConfigured           503  the feature needs settings that are not set
-    │   refused by gunicorn before the app sees the request (connector.server):
-    ├── MalformedRequest        400  not parseable HTTP (request line, headers, framing)
+    │   the HTTP layer (gunicorn and connector.server, or the body's reading in routes):
+    ├── MalformedRequest        400  not parseable HTTP (request line, headers, the body's framing)
     ├── HeadersTooLarge         431  more or longer header fields than gunicorn's limits
     └── TransferCodingNotImplemented 501  a Transfer-Encoding other than chunked
 
@@ -141,8 +142,23 @@ class PayloadTooLarge(Problem):
                    "makes a body about a third larger.")
 
 
+class RequestTimeout(Problem):
+    status, slug, title = 408, "request-timeout", "The request did not arrive in time"
+
+    @classmethod
+    def silent_for(cls, seconds: float) -> "RequestTimeout":
+        return cls(f"Nothing arrived for {seconds:g} s before the request was complete. "
+                   "Send the whole request (headers and body) at once.")
+
+
 class UnsupportedMediaType(Problem):
     status, slug, title = 415, "unsupported-media-type", "Unsupported media type"
+
+    @classmethod
+    def encoded(cls) -> "UnsupportedMediaType":
+        # RFC 9110, section 15.5.16: Accept-Encoding names the codings that would have been taken.
+        return cls("Send the body uncompressed (no Content-Encoding): the signature is over the exact "
+                   "bytes Koji sent.", headers={"Accept-Encoding": "identity"})
 
 
 class ValidationFailed(Problem):

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from gunicorn.http.errors import ParseException
 from pydantic import ValidationError
 from werkzeug.routing import PathConverter
 
@@ -13,8 +14,8 @@ from connector import signatures
 from connector.auth import require_api_key
 from connector.envelope import open_envelope
 from connector.errors import (
-    ClaimSuperseded, InvalidSignature, NotConfigured, NotFound, PayloadTooLarge, UnsupportedMediaType,
-    UpstreamUnavailable, ValidationFailed,
+    ClaimSuperseded, InvalidSignature, MalformedRequest, NotConfigured, NotFound, PayloadTooLarge, RequestTimeout,
+    TransferCodingNotImplemented, UnsupportedMediaType, UpstreamUnavailable, ValidationFailed,
 )
 from connector.events import NormalizedEvent
 from connector.salesforce import SalesforceError, SalesforceNotConfigured, check_fields, target_fields
@@ -56,8 +57,8 @@ def verify() -> Response:
 
 @bp.post("/v1/koji/verify-envelope")
 def verify_envelope() -> Response:
-    raw, signature = open_envelope(_json_body(what="envelope"))
-    return _verified(raw, signature)
+    envelope = open_envelope(_json_body(what="envelope"))
+    return _verified(envelope.raw, envelope.signature, what=envelope.body_name)
 
 
 @bp.post("/v1/salesforce/map")
@@ -130,13 +131,13 @@ def _attempt_parameter() -> int | None:
     return int(given)
 
 
-def _verified(raw: bytes, signature: str | None) -> Response:
+def _verified(raw: bytes, signature: str | None, what: str = "body") -> Response:
     current = services()
     try:
         signatures.verify(raw, signature, current.settings.koji_webhook_secret)
     except signatures.SignatureError as exc:
         raise InvalidSignature(str(exc)) from None
-    payload = parse_json_object(raw)
+    payload = parse_json_object(raw, what=what)
     check(payload, WEBHOOK_SCHEMA)
     answer = current.pipeline.answer(payload, raw_body=raw, claim=True)
     _log_answer("verified", answer)
@@ -144,18 +145,56 @@ def _verified(raw: bytes, signature: str | None) -> Response:
 
 
 def _raw_body() -> bytes:
-    """The body as sent; 413 past the limit however it is framed.
+    """The body exactly as sent, whole, or a problem saying why it cannot be had: over the limit
+    (413) however it is framed, cut short or badly chunked (400), the sender gone silent (408),
+    or coded in a way that changes its bytes (415, 501). A signature holds for these exact bytes only.
 
-    Werkzeug refuses a Content-Length over MAX_CONTENT_LENGTH, but a chunked body (no
-    Content-Length; gunicorn marks such a stream `wsgi.input_terminated`) it cuts at the
-    limit and hands on the first MiB as if it were the whole body."""
-    if request.content_length is not None or "wsgi.input_terminated" not in request.environ:
-        return request.get_data(cache=False)
+    Read from the WSGI stream itself: Werkzeug would cut a chunked body (no Content-Length;
+    gunicorn marks such a stream `wsgi.input_terminated`) at the limit and hand on the first
+    MiB as if it were the whole body, and it turns a read that fails into a bare 400."""
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    body = request.environ["wsgi.input"].read(limit + 1)
+    length = request.content_length
+    if length is not None and length > limit:
+        raise PayloadTooLarge.over(limit)
+    if length is None and "wsgi.input_terminated" not in request.environ:
+        body = b""  # a server that does not end the stream: nothing can be read safely
+    else:
+        body = _read(limit + 1 if length is None else length)
     if len(body) > limit:
         raise PayloadTooLarge.over(limit)
+    if length is not None and len(body) < length:
+        raise MalformedRequest(f"The body ended after {len(body):,} of the {length:,} bytes its "
+                               "Content-Length announced. Nothing was processed.")
+    _check_codings()
     return body
+
+
+def _read(size: int) -> bytes:
+    try:
+        return request.environ["wsgi.input"].read(size)
+    except TimeoutError:  # the worker's read timeout (connector.server)
+        raise RequestTimeout("The body stopped arriving before it was complete. "
+                             "Send the whole request at once.") from None
+    except (OSError, ParseException):  # gunicorn: InvalidChunkSize, NoMoreData, … (OSErrors), a bad trailer
+        raise MalformedRequest("The chunked body is malformed or ended before its last (0) chunk. "
+                               "Nothing was processed.") from None
+
+
+def _check_codings() -> None:
+    """gunicorn decodes no coding but chunked: it passes a gzip body on as it came, which would
+    be read as if it were the body itself."""
+    content = _codings("Content-Encoding")
+    if content - {"identity"}:
+        raise UnsupportedMediaType.encoded()
+    transfer = _codings("Transfer-Encoding")
+    if transfer - {"chunked", "identity"}:
+        raise TransferCodingNotImplemented("Only the chunked transfer coding is taken; send the body "
+                                           "uncompressed, as Koji sent it.")
+
+
+def _codings(header: str) -> set[str]:
+    return {coding.strip().lower() for value in request.headers.getlist(header)
+            for coding in value.split(",") if coding.strip()}
 
 
 def _json_body(what: str = "body") -> dict[str, Any]:
@@ -204,13 +243,17 @@ def _log_answer(verb: str, answer: dict[str, Any]) -> None:
 
 
 class EventKeyConverter(PathConverter):
-    """An event key in a path: it may hold '/' (an interview id may), but a key read with GET
-    does not end in /complete or /release, so those paths belong to their POST routes only
-    (and a 405 for GET on them lists POST alone)."""
+    """An event key in a path: any characters an interview id may hold, '/' (also leading, so
+    the path has '//'), line breaks and all, but a key read with GET does not end in /complete
+    or /release, so those paths belong to their POST routes only (and a 405 for GET on them lists
+    POST alone)."""
 
-    regex = r"[^/].*?(?<!/complete)(?<!/release)"
+    regex = r"[\s\S]+?(?<!/complete)(?<!/release)"
 
 
 def init_app(app: Flask) -> None:
+    # Werkzeug's default answers a path with '//' with a 308 redirect, an HTML page whose Location
+    # is built from the Host header, before any authentication; and an event key may hold '//'.
+    app.url_map.merge_slashes = False
     app.url_map.converters["event_key"] = EventKeyConverter
     app.register_blueprint(bp)

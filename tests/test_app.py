@@ -8,8 +8,8 @@ from connector.settings import Mode, Settings
 
 
 def production(database_path) -> Settings:
-    return Settings(connector_mode="production", koji_webhook_secret=[SecretStr("whsec_app")],
-                    connector_api_keys=[SecretStr("ck_app")], database_path=database_path)
+    return Settings(connector_mode="production", koji_webhook_secret=[SecretStr("whsec_app_0123456789")],
+                    connector_api_keys=[SecretStr("ck_app_0123456789")], database_path=database_path)
 
 
 def test_a_missing_database_directory_is_created_in_production_mode(tmp_path):
@@ -31,7 +31,8 @@ def test_a_database_path_that_cannot_be_used_stops_the_app_naming_database_path(
 
 
 def test_enrichment_without_a_key_stops_the_app(tmp_path, monkeypatch, capsys):
-    for name, value in {"CONNECTOR_MODE": "production", "KOJI_WEBHOOK_SECRET": "s", "CONNECTOR_API_KEYS": "k",
+    for name, value in {"CONNECTOR_MODE": "production", "KOJI_WEBHOOK_SECRET": "whsec_app_0123456789",
+                        "CONNECTOR_API_KEYS": "ck_app_0123456789",
                         "DATABASE_PATH": str(tmp_path / "s.sqlite3"), "KOJI_ENRICH": "true"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("KOJI_API_KEY", raising=False)

@@ -1,9 +1,11 @@
 """The service as users run it: gunicorn, several workers, over HTTP."""
+import http.client
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -206,8 +208,8 @@ def test_a_database_path_that_cannot_be_used_stops_plain_gunicorn_naming_it(tmp_
     # Before: a sqlite3 traceback that named no setting, and "Worker failed to boot" (exit 3).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
     path = make_path(tmp_path)
-    env.update(CONNECTOR_MODE="production", KOJI_WEBHOOK_SECRET="whsec_db", CONNECTOR_API_KEYS="ck_db",
-               DATABASE_PATH=str(path))
+    env.update(CONNECTOR_MODE="production", KOJI_WEBHOOK_SECRET="whsec_db_0123456789",
+               CONNECTOR_API_KEYS="ck_db_0123456789", DATABASE_PATH=str(path))
     result = refused_by_plain_gunicorn(env)
     assert f"configuration refused: DATABASE_PATH: {path} cannot be used" in result.stderr, result.stderr[-2000:]
     assert reason in result.stderr
@@ -248,19 +250,39 @@ REFUSED = {  # what gunicorn answers itself, before the app sees the request
 }
 
 
+def answer_of(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Read until the server closes: (head, body), both empty if it closed without answering."""
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+def exchange(port: int, request: bytes, *, half_close: bool = False) -> tuple[bytes, bytes]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        if half_close:  # "that is all": the server reads the end of the stream
+            sock.shutdown(socket.SHUT_WR)
+        return answer_of(sock)
+
+
+def assert_problem(head: bytes, body: bytes, status: int, slug: str) -> dict:
+    assert head.split(b" ")[1] == str(status).encode(), head + body
+    assert b"\r\nContent-Type: application/problem+json\r\n" in head
+    problem = json.loads(body)
+    assert (problem["status"], problem["type"].rsplit("#", 1)[1]) == (status, slug)
+    return problem
+
+
 def assert_refusals_are_problems_that_quote_nothing(port: int) -> None:
     for request, (status, slug) in REFUSED.items():
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(request)
-            answer = b""
-            while chunk := sock.recv(65536):
-                answer += chunk
-        head, _, body = answer.partition(b"\r\n\r\n")
-        assert head.split(b" ")[1] == str(status).encode(), head
-        assert b"\r\nContent-Type: application/problem+json\r\n" in head
-        problem = json.loads(body)
-        assert (problem["status"], problem["type"].rsplit("#", 1)[1]) == (status, slug)
+        head, body = exchange(port, request)
+        assert_problem(head, body, status, slug)
         assert b"jane" not in body
+
+
+SERVING_KEY, SERVING_SECRET = "ck_serving_0123456789", "whsec_serving_0123456789"
 
 
 @contextmanager
@@ -268,7 +290,7 @@ def serving(tmp_path, **settings: str) -> Iterator[tuple[int, Path]]:
     """`connector serve` in production mode with one worker, until the block ends: (port, log)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
     env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), CONNECTOR_MODE="production",
-               KOJI_WEBHOOK_SECRET="whsec_serving", CONNECTOR_API_KEYS="ck_serving", **settings)
+               KOJI_WEBHOOK_SECRET=SERVING_SECRET, CONNECTOR_API_KEYS=SERVING_KEY, **settings)
     port = free_port()
     log = tmp_path / "serve.log"
     with open(log, "wb") as handle:
@@ -299,3 +321,181 @@ def test_log_level_warning_quiets_gunicorns_own_info_lines_under_serve(tmp_path)
     with serving(tmp_path, LOG_LEVEL="WARNING") as (_, log):
         pass
     assert "[INFO]" not in log.read_text()  # "Starting gunicorn", "Booting worker", …
+
+
+STALLED = {  # sent, then the connection is left open: the client never finishes
+    "headers without their end": b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nX-Note: jane@acme.example\r\n",
+    "a body shorter than its Content-Length": b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\n"
+                                              b"Content-Length: 100\r\n\r\n{\"note\": \"jane@acme.example\"",
+    "a chunked body without its last chunk": b"POST /v1/salesforce/map HTTP/1.1\r\nHost: x\r\n"
+                                             b"Transfer-Encoding: chunked\r\n\r\n6\r\n{\"a\":1\r\n",
+    "the last chunk without the empty line after it": b"POST /v1/salesforce/map HTTP/1.1\r\nHost: x\r\n"
+                                                      b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n",
+}
+
+
+def test_stalled_clients_hold_no_worker_and_get_408(tmp_path):
+    # Before: the one (sync) worker waited on the first of these until gunicorn's 30 s worker
+    # timeout killed it (the client got a 500), and /healthz waited behind all of them.
+    with serving(tmp_path) as (port, log):  # one worker
+        stalled = {name: socket.create_connection(("127.0.0.1", port), timeout=20) for name in STALLED}
+        silent = socket.create_connection(("127.0.0.1", port), timeout=20)
+        for name, sock in stalled.items():
+            sock.sendall(STALLED[name])
+        sent = time.monotonic()
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        assert time.monotonic() - sent < 1
+        for name, sock in stalled.items():
+            with sock:
+                head, body = answer_of(sock)
+            problem = assert_problem(head, body, 408, "request-timeout")
+            assert "10 s" in problem["detail"] and b"jane" not in body, name
+        with silent:
+            assert answer_of(silent) == (b"", b"")  # nothing was asked: closed without an answer
+        assert 9 < time.monotonic() - sent < 15
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+    text = log.read_text()
+    assert text.count("Request timed out from ip=127.0.0.1") == len(STALLED)
+    assert text.count("sent nothing for 10 s; closed") == 1
+    assert "jane" not in text
+
+
+@contextmanager
+def served_by(tmp_path, server: str) -> Iterator[tuple[int, str, str]]:
+    """(port, API key, webhook secret) of `connector serve` or of plain gunicorn (its own worker class)."""
+    if server == "connector serve":
+        with serving(tmp_path) as (port, _):
+            yield port, SERVING_KEY, SERVING_SECRET
+    else:
+        with running_connector(tmp_path, workers=1) as live:
+            yield int(live.base_url.rsplit(":", 1)[1]), live.api_key, live.webhook_secret
+
+
+def chunked(body: bytes, trailer: bytes = b"") -> bytes:
+    half = len(body) // 2
+    return (b"%x;ext=1\r\n%s\r\n%x\r\n%s\r\n0\r\n%s\r\n"
+            % (half, body[:half], len(body) - half, body[half:], trailer))
+
+
+FRAMINGS = {  # name: (headers, body → what is sent, half-close, status, slug)
+    "Content-Length": (lambda b: [f"Content-Length: {len(b)}"], lambda b: b, False, 200, None),
+    "chunked, with extensions and a trailer": (lambda b: ["Transfer-Encoding: chunked"],
+                                               lambda b: chunked(b, b"X-Trailer: 1\r\n"), False, 200, None),
+    "a chunk size that is not hexadecimal": (lambda b: ["Transfer-Encoding: chunked"],
+                                             lambda b: b"zz\r\n" + b + b"\r\n0\r\n\r\n", False, 400,
+                                             "malformed-request"),
+    "chunked, cut off before its last chunk": (lambda b: ["Transfer-Encoding: chunked"],
+                                               lambda b: chunked(b)[:-len(b"0\r\n\r\n")], True, 400,
+                                               "malformed-request"),
+    "gzip, chunked with a body that is not chunked": (lambda b: ["Transfer-Encoding: gzip, chunked"],
+                                                      lambda b: b, True, 400, "malformed-request"),
+    "gzip, chunked with a body that is not chunked, left open": (lambda b: ["Transfer-Encoding: gzip, chunked"],
+                                                                 lambda b: b, False, 400, "malformed-request"),
+    "a body shorter than its Content-Length": (lambda b: [f"Content-Length: {len(b) + 10}"],
+                                               lambda b: b, True, 400, "malformed-request"),
+    "Transfer-Encoding: gzip": (lambda b: ["Transfer-Encoding: gzip", f"Content-Length: {len(b)}"],
+                                lambda b: b, False, 501, "unsupported-transfer-coding"),
+    "Content-Encoding: gzip": (lambda b: ["Content-Encoding: gzip", f"Content-Length: {len(b)}"],
+                               lambda b: b, False, 415, "unsupported-media-type"),
+}
+
+
+def webhook(interview_id: str) -> bytes:
+    return json.dumps({"type": "interview.completed",
+                       "data": {"interview_id": interview_id, "respondent_email": "ann@example.com"}}).encode()
+
+
+def head_of(*lines: str) -> bytes:
+    return "".join(f"{line}\r\n" for line in lines).encode() + b"\r\n"
+
+
+def route_request(route: str, raw: bytes, key: str, secret: str) -> tuple[list[str], bytes]:
+    headers = [f"Authorization: Bearer {key}", "Content-Type: application/json"]
+    if route == "/v1/koji/verify-envelope":
+        return headers, json.dumps({"raw_body": raw.decode(), "signature": sign(raw, secret)}).encode()
+    return headers + [f"X-Koji-Signature: {sign(raw, secret)}"], raw
+
+
+@pytest.mark.parametrize("server", ["connector serve", "plain gunicorn"])
+def test_every_body_framing_and_coding_is_answered_whole_or_refused_as_a_problem(tmp_path, server):
+    # Before: malformed chunked bodies were 500s; a body shorter than its Content-Length, or sent
+    # with Transfer-Encoding: gzip, was verified and claimed as if it were the whole plain body;
+    # a Content-Encoding: gzip body was "not valid JSON" (or, on verify, verified as it came).
+    with served_by(tmp_path, server) as (port, key, secret):
+        for case, (name, (framing_headers, frame, half_close, status, slug)) in enumerate(FRAMINGS.items()):
+            if server == "plain gunicorn" and name.endswith("left open"):
+                continue  # gunicorn waits for the chunk size's line end until its worker timeout
+            for route in ("/v1/koji/verify", "/v1/koji/verify-envelope", "/v1/salesforce/map"):
+                interview_id = f"int_framing_{case}_{route.rsplit('/', 1)[1]}"
+                headers, body = route_request(route, webhook(interview_id), key, secret)
+                request = head_of(f"POST {route} HTTP/1.1", "Host: x", *headers, *framing_headers(body)) + frame(body)
+                head, answer = exchange(port, request, half_close=half_close)
+                if status == 200:
+                    assert head.split(b" ")[1] == b"200", (name, route, head + answer)
+                else:
+                    assert_problem(head, answer, status, slug)
+                if route != "/v1/salesforce/map":  # claimed only when answered
+                    state = requests.get(f"http://127.0.0.1:{port}/v1/events/{interview_id}:interview.completed",
+                                         headers={"Authorization": f"Bearer {key}"}, timeout=10)
+                    assert state.status_code == (200 if status == 200 else 404), (name, route)
+
+
+def test_a_request_that_arrives_in_pieces_or_waits_for_100_continue_is_answered(tmp_path):
+    # The worker reads requests ahead (see above): a head or chunk-size line cut anywhere, and a
+    # client that sends its body only after "100 Continue", still make whole requests.
+    with serving(tmp_path) as (port, _):
+        for case, framing in enumerate(("Content-Length", "chunked, with extensions and a trailer")):
+            framing_headers, frame, *_ = FRAMINGS[framing]
+            raw = webhook(f"int_pieces_{case}")
+            headers, body = route_request("/v1/koji/verify", raw, SERVING_KEY, SERVING_SECRET)
+            request = head_of("POST /v1/koji/verify HTTP/1.1", "Host: x", *headers, *framing_headers(body)) + frame(body)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                for start in range(0, len(request), 7):
+                    sock.sendall(request[start:start + 7])
+                    time.sleep(0.001)
+                head, answer = answer_of(sock)
+            assert head.startswith(b"HTTP/1.1 200"), head + answer
+        headers, body = route_request("/v1/koji/verify", webhook("int_continue"), SERVING_KEY, SERVING_SECRET)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head_of("POST /v1/koji/verify HTTP/1.1", "Host: x", *headers, "Expect: 100-continue",
+                                 f"Content-Length: {len(body)}"))
+            assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+            sock.sendall(body)
+            head, answer = answer_of(sock)
+        assert head.startswith(b"HTTP/1.1 200") and b"100 Continue" not in head + answer, head
+
+
+ODD_INTERVIEW_IDS = ["/lead-1", "//lead", "a//b", "/" * 200, "line\nbreak", "\r\n\x00", "%2F%", "?q=1#f",
+                     "é😀" * 100]
+
+
+def raw_call(port: int, method: str, path: str, key: str) -> tuple[int, dict]:
+    """`path` exactly as the answer gives it (requests would normalize it)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, headers={"Authorization": f"Bearer {key}", "Host": "evil.example"})
+        response = connection.getresponse()
+        assert response.getheader("Location") is None
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_the_paths_an_answer_gives_work_over_http_for_any_interview_id(tmp_path):
+    # Before: an id starting with "/" gave a path with "//", answered with an HTML 308 redirect to
+    # the Host header's name; an id holding a line break gave a path no route matched (404).
+    with running_connector(tmp_path, workers=1) as live:
+        port = int(live.base_url.rsplit(":", 1)[1])
+        for interview_id in ODD_INTERVIEW_IDS:
+            raw = webhook(interview_id)
+            delivery = deliver(live, raw).json()["delivery"]
+            state_path = delivery["complete_path"].removesuffix("/complete")
+            assert raw_call(port, "GET", state_path, live.api_key)[1]["state"] == "claimed", interview_id
+            assert raw_call(port, "POST", delivery["release_path"], live.api_key)[1]["state"] == "released"
+            again = deliver(live, raw).json()["delivery"]
+            assert raw_call(port, "POST", again["complete_path"], live.api_key)[1]["state"] == "completed"
+            assert deliver(live, raw).json()["skip_reason"] == "duplicate"
+        for path in ("/v1//koji/verify", "/v1/salesforce//fields", "/v1/events//no-such-key"):
+            status, problem = raw_call(port, "POST" if "verify" in path else "GET", path, live.api_key)
+            assert (status, problem["type"].rsplit("#", 1)[1]) == (404, "not-found"), path

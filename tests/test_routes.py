@@ -4,6 +4,8 @@ import logging
 
 import pytest
 
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, InvalidHeaderName, NoMoreData
+
 from conftest import API_KEY, SECRETS, sample, sample_bytes
 from connector.signatures import sign
 
@@ -180,12 +182,12 @@ def test_a_release_for_an_attempt_that_never_was_is_422_not_superseded(koji, cli
     assert client.get(f"/v1/events/{key}", headers=auth).get_json()["state"] == "claimed"
 
 
-def test_skipped_events_complete_at_once(koji, client, auth):
+def test_skipped_events_with_nothing_left_to_do_end_their_claim_at_once(koji, client, auth):
     answer = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()
     assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
-    assert client.get(f"/v1/events/{answer['event']['key']}", headers=auth).get_json()["state"] == "completed"
-    again = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()
-    assert again["skip_reason"] == "duplicate"
+    assert client.get(f"/v1/events/{answer['event']['key']}", headers=auth).get_json()["state"] == "released"
+    again = koji.deliver(sample_bytes("anonymous.analysis_ready.json")).get_json()  # decided afresh
+    assert (again["skip_reason"], again["delivery"]["status"]) == ("anonymous", "retry")
 
 
 @pytest.mark.parametrize("name", ["quality_scored.json", "failed_quality_gate.json"])
@@ -263,6 +265,19 @@ class TestEnvelope:
     def test_needs_json(self, client):
         response = self.post(client, {"raw_body": "{}", "signature": "x"}, content_type="text/plain")
         assert response.status_code == 415
+
+    @pytest.mark.parametrize("field, raw, says", [
+        ("raw_body", "not json", "The raw_body is not valid JSON"),
+        ("raw_body", "[1]", "The raw_body must be a JSON object"),
+        ("raw_body_base64", "not json", "The body in raw_body_base64 is not valid JSON"),
+    ])
+    def test_a_raw_body_that_is_not_json_is_named_as_such(self, client, field, raw, says):
+        # Before: "The body is not valid JSON", though the envelope (the body) was.
+        value = raw if field == "raw_body" else base64.b64encode(raw.encode()).decode()
+        response = self.post(client, {field: value, "signature": sign(raw.encode(), SECRETS[0])})
+        assert response.status_code == 400
+        assert problem_slug(response) == "malformed-json"
+        assert response.get_json()["detail"].startswith(says)
 
 
 class TestMap:
@@ -400,3 +415,104 @@ def test_an_interview_id_with_slashes_and_spaces_can_still_be_completed(koji, cl
     assert client.post(path, headers=auth).get_json()["state"] == "completed"
     assert client.get(path.removesuffix("/complete"), headers=auth).get_json()["key"] == "int/slash 1?x#y%:interview.completed"
     assert koji.deliver(body).get_json()["skip_reason"] == "duplicate"
+
+
+INTERVIEW_IDS = [  # any string the webhook schema allows (up to 200 characters)
+    "/lead-1", "//lead", "lead/", "a//b", "/", "/" * 200, "line\nbreak", "\r\n", "tab\there", "nul\x00",
+    "\u2028", "a/complete", "b/release", "?q=1#f", "%2F%", "..", "é😀" * 100, "x" * 200,
+]
+
+
+@pytest.mark.parametrize("interview_id", INTERVIEW_IDS, ids=repr)
+def test_the_paths_an_answer_gives_work_for_any_interview_id(koji, client, auth, interview_id):
+    # Before: an id starting with "/" gave a path with "//", which Werkzeug answered with an HTML
+    # 308 redirect; an id holding a line break gave a path the event-key route did not match.
+    body = json.dumps({"type": "interview.completed",
+                       "data": {"interview_id": interview_id, "respondent_email": "ann@example.com"}}).encode()
+    delivery = koji.deliver(body).get_json()["delivery"]
+    assert koji.deliver(body).status_code == 409  # a second copy while the first holds the claim
+    state_path = delivery["complete_path"].removesuffix("/complete")
+    state = client.get(state_path, headers=auth)
+    assert (state.status_code, state.get_json()["state"]) == (200, "claimed")
+    assert client.post(delivery["release_path"], headers=auth).get_json()["state"] == "released"
+    retry = koji.deliver(body).get_json()["delivery"]
+    assert client.post(retry["complete_path"], headers=auth).get_json()["state"] == "completed"
+    assert client.get(state_path, headers=auth).get_json()["key"] == state.get_json()["key"]
+    assert koji.deliver(body).get_json()["skip_reason"] == "duplicate"
+
+
+@pytest.mark.parametrize("path", ["/v1//koji/verify", "//v1/koji/verify", "/v1/koji//verify"])
+def test_a_path_with_doubled_slashes_is_a_404_problem_not_a_redirect(client, auth, path):
+    # Before: Werkzeug merged the slashes and answered an HTML 308 whose Location was built from
+    # the Host header, before authentication.
+    response = client.post(path, data=b"{}", headers={"Host": "evil.example", **auth})
+    assert response.status_code == 404
+    assert problem_slug(response) == "not-found"
+    assert "Location" not in response.headers
+
+
+def test_a_body_shorter_than_its_content_length_is_refused_and_claims_nothing(koji, client, auth):
+    # Before: the part that came was verified and claimed as if it were the whole body.
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    response = client.post("/v1/koji/verify", data=raw, environ_overrides={"CONTENT_LENGTH": str(len(raw) + 10)},
+                           headers={**auth, "X-Koji-Signature": sign(raw, SECRETS[0])})
+    assert response.status_code == 400
+    assert problem_slug(response) == "malformed-request"
+    assert "Content-Length" in response.get_json()["detail"]
+    assert client.get("/v1/events/int_7Hq2LmN4:interview.analysis_ready", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("route", ["/v1/koji/verify", "/v1/koji/verify-envelope", "/v1/salesforce/map"])
+@pytest.mark.parametrize("header, value, status, slug", [
+    ("Content-Encoding", "gzip", 415, "unsupported-media-type"),
+    ("Content-Encoding", "identity, br", 415, "unsupported-media-type"),
+    ("Transfer-Encoding", "gzip", 501, "unsupported-transfer-coding"),
+    ("Transfer-Encoding", "deflate", 501, "unsupported-transfer-coding"),
+])
+def test_a_coded_body_is_refused_not_read_as_it_came(client, auth, route, header, value, status, slug):
+    # Before: a Transfer-Encoding: gzip body was verified and claimed as if it were plain, and a
+    # Content-Encoding: gzip one was refused as "not valid JSON".
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    body = json.dumps({"raw_body": raw.decode(), "signature": sign(raw, SECRETS[0])}).encode() \
+        if route.endswith("envelope") else raw
+    response = client.post(route, data=body, headers={
+        **auth, header: value, "Content-Type": "application/json", "X-Koji-Signature": sign(raw, SECRETS[0])})
+    assert response.status_code == status
+    assert problem_slug(response) == slug
+    if status == 415:
+        assert response.headers["Accept-Encoding"] == "identity"
+        assert "uncompressed" in response.get_json()["detail"]
+    assert client.get("/v1/events/int_7Hq2LmN4:interview.analysis_ready", headers=auth).status_code == 404
+
+
+def test_identity_codings_are_taken(koji, client, auth):
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    response = client.post("/v1/koji/verify", data=raw, headers={
+        **auth, "Content-Encoding": "identity", "X-Koji-Signature": sign(raw, SECRETS[0])})
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+class FailingStream:
+    """gunicorn's body reader when the bytes it reads are not a body."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, size: int = -1) -> bytes:
+        raise self.error
+
+
+@pytest.mark.parametrize("error, status, slug", [
+    (TimeoutError("timed out"), 408, "request-timeout"),  # the worker's read timeout
+    (InvalidChunkSize(b"zz"), 400, "malformed-request"),
+    (ChunkMissingTerminator(b"xx"), 400, "malformed-request"),
+    (NoMoreData(b""), 400, "malformed-request"),  # the connection closed before the last chunk
+    (InvalidHeaderName("bad name"), 400, "malformed-request"),  # in a trailer
+], ids=lambda value: type(value).__name__ if isinstance(value, Exception) else None)
+@pytest.mark.parametrize("route", ["/v1/koji/verify", "/v1/salesforce/map"])
+def test_a_body_that_cannot_be_read_is_a_problem_not_a_500(client, auth, route, error, status, slug):
+    # Before: each of these reached the catch-all and was answered 500 internal-error.
+    response = client.post(route, headers={**auth, "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+                           environ_overrides={"wsgi.input": FailingStream(error), "wsgi.input_terminated": True})
+    assert response.status_code == status
+    assert problem_slug(response) == slug

@@ -15,6 +15,7 @@
     ├── ValidationFailed        422  schema violations, each as {pointer, message}
     ├── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
     ├── NotConfigured           503  the feature needs settings that are not set
+    ├── LedgerBusy              503  the ledger's database stayed locked (a backup, a sqlite3 shell)
     │   the HTTP layer (gunicorn and connector.server, or the body's reading in routes):
     ├── MalformedRequest        400  not parseable HTTP (request line, headers, the body's framing)
     ├── HeadersTooLarge         431  more or longer header fields than gunicorn's limits
@@ -167,6 +168,17 @@ class ValidationFailed(Problem):
 
 class UpstreamUnavailable(Problem):
     status, slug, title = 502, "upstream-unavailable", "An upstream API did not answer usably"
+
+
+class LedgerBusy(Problem):
+    status, slug, title = 503, "ledger-busy", "Event ledger busy"
+
+    def __init__(self, waited_seconds: float | None = None) -> None:
+        # Retry-After: Koji retries on its own schedule; other callers learn when to come back.
+        waited = f" for {waited_seconds:g} s" if waited_seconds is not None else ""
+        super().__init__(f"The event ledger's database stayed locked{waited} (another process holds it: a "
+                         "backup, a sqlite3 shell?); nothing was changed. Try again later.",
+                         headers={"Retry-After": "30"})
 
 
 class NotConfigured(Problem):

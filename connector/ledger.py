@@ -24,6 +24,8 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from connector.errors import LedgerBusy
+
 FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
 CLAIMED, COMPLETED, RELEASED = "claimed", "completed", "released"
 CHECKPOINT_EVERY_SECONDS = 1.0
@@ -42,8 +44,11 @@ MMAP_BYTES = 256 * 1024 * 1024
 # claim holds the lock for tens of microseconds: under load one claim in twenty slept a
 # millisecond for a lock that was free again long before (docs/benchmarks.md). So the
 # ledger's connections do not use it: they wait in Python, in steps from 20 µs, doubling up
-# to 2 ms, and give up after the same 30 s as before.
-BUSY_TIMEOUT_SECONDS = 30.0
+# to 2 ms, and give up after 5 s: a claim holds the lock for microseconds, so a lock held that
+# long is another process's (a backup, a sqlite3 shell). The caller is then answered 503
+# (errors.LedgerBusy) well inside Koji's patience and gunicorn's 30 s worker timeout, which
+# a wait of 30 s used to reach, ending in a 500.
+BUSY_TIMEOUT_SECONDS = 5.0
 FIRST_BUSY_WAIT_SECONDS = 0.00002
 LONGEST_BUSY_WAIT_SECONDS = 0.002
 
@@ -243,7 +248,12 @@ class Ledger:
                 if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # also BUSY_SNAPSHOT…
                     raise
             self._sleep(wait)
-        return statement(db or self._connection())  # the last try: now "database is locked" goes up
+        try:
+            return statement(db or self._connection())  # the last try
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
+                raise LedgerBusy(self.busy_timeout_seconds) from None
+            raise
 
 
 def _why_unusable(path: Path, exc: OSError | sqlite3.Error) -> str:

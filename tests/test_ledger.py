@@ -7,6 +7,8 @@ import time
 
 import pytest
 
+from connector.errors import LedgerBusy
+
 from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Ledger, LedgerUnusable,
                               _Checkpointer)
 
@@ -276,8 +278,9 @@ def test_a_lock_held_past_the_busy_timeout_fails_the_claim_and_changes_nothing(t
                     busy_timeout_seconds=0.05)
     holder = LockHolder(path)
     started = time.monotonic()
-    with pytest.raises(sqlite3.OperationalError, match="locked"):
+    with pytest.raises(LedgerBusy) as caught:  # answered 503 ledger-busy, with Retry-After
         ledger.claim("k")
+    assert (caught.value.status, caught.value.headers["Retry-After"]) == (503, "30")
     waited = time.monotonic() - started
     holder.release()
     assert 0.05 <= waited < 1

@@ -516,3 +516,21 @@ def test_a_body_that_cannot_be_read_is_a_problem_not_a_500(client, auth, route, 
                            environ_overrides={"wsgi.input": FailingStream(error), "wsgi.input_terminated": True})
     assert response.status_code == status
     assert problem_slug(response) == slug
+
+
+def test_a_ledger_locked_by_another_process_is_a_503_that_claims_nothing(koji, app, client, auth):
+    # Before: the claim waited 30 s, gunicorn's worker timeout, and the caller got a 500.
+    import sqlite3
+    ledger = app.extensions["connector"].ledger
+    ledger.busy_timeout_seconds = 0.05  # 5 s in service
+    holder = sqlite3.connect(ledger.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # a sqlite3 shell left in a transaction, say
+    try:
+        response = koji.deliver(sample_bytes(SALESFORCE_SAMPLE))
+    finally:
+        holder.execute("ROLLBACK")
+    body = response.get_json()
+    assert (response.status_code, body["type"].rsplit("#", 1)[1]) == (503, "ledger-busy")
+    assert response.headers["Retry-After"] == "30" and "nothing was changed" in body["detail"]
+    answer = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()
+    assert answer["delivery"]["status"] == "first"  # the refused copy had claimed nothing

@@ -4,7 +4,9 @@ A tight loop cannot say: under load every request runs with cold caches (cold_ca
 part costs several times what it costs warm. This runs the connector under gunicorn as
 verify_benchmark.py does, in variants that each leave one part out, alternating with the
 bare HMAC endpoint, and prints the workers' CPU per request. The difference between the full
-connector and a variant is what the part left out costs there.
+connector and a variant is what the part left out costs there. Every variant runs with the
+connector's worker class, connector.server.ProblemJsonWorker, as `connector serve` does; the
+two bare references stay on gunicorn's default sync worker.
 
 Variants (built here by replacing one part on the app's pipeline; the product is unchanged):
 - full: the connector as shipped;
@@ -31,16 +33,19 @@ from types import MethodType
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.verify_benchmark import SAMPLE, closed_loop, start, stop  # noqa: E402
+from benchmarks.verify_benchmark import GUNICORN_DEFAULT_WORKER_CLASS, SAMPLE, closed_loop, start, stop  # noqa: E402
+from connector.server import WORKER_CLASS  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
-BARE = "benchmarks.bare_hmac_app:create_app()"
-RAW_WSGI = "benchmarks.bare_hmac_app:create_wsgi_app()"
-VARIANTS = {
-    "full": "connector:create_app()",
-    "no claim": "benchmarks.stage_costs:without_claim()",
-    "no mapping or Slack": "benchmarks.stage_costs:without_mapping_and_slack()",
-    "no pipeline": "benchmarks.stage_costs:without_pipeline()",
+# name: (gunicorn app, worker class). The references on gunicorn's default worker, as in
+# verify_benchmark.py; the connector's variants on its own, as `connector serve` runs it.
+SERVERS = {
+    "bare HMAC endpoint": ("benchmarks.bare_hmac_app:create_app()", GUNICORN_DEFAULT_WORKER_CLASS),
+    "bare, no Flask": ("benchmarks.bare_hmac_app:create_wsgi_app()", GUNICORN_DEFAULT_WORKER_CLASS),
+    "full": ("connector:create_app()", WORKER_CLASS),
+    "no claim": ("benchmarks.stage_costs:without_claim()", WORKER_CLASS),
+    "no mapping or Slack": ("benchmarks.stage_costs:without_mapping_and_slack()", WORKER_CLASS),
+    "no pipeline": ("benchmarks.stage_costs:without_pipeline()", WORKER_CLASS),
 }
 
 
@@ -74,9 +79,9 @@ def without_pipeline():
     return app
 
 
-def cpu_per_request(app: str, seconds: float, state_dir: str) -> float:
+def cpu_per_request(app: str, worker_class: str, seconds: float, state_dir: str) -> float:
     port = free_port()
-    proc = start(app, port, 2, state_dir)
+    proc = start(app, port, 2, state_dir, worker_class)
     try:
         _, errors, cpu_ms = closed_loop(proc, port, 8, seconds)
     finally:
@@ -94,11 +99,11 @@ def main() -> None:
     runs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as state_dir:
         for _ in range(args.rounds):
-            for name, app in [("bare HMAC endpoint", BARE), ("bare, no Flask", RAW_WSGI), *VARIANTS.items()]:
-                runs.setdefault(name, []).append(cpu_per_request(app, args.seconds, state_dir))
+            for name, (app, worker_class) in SERVERS.items():
+                runs.setdefault(name, []).append(cpu_per_request(app, worker_class, args.seconds, state_dir))
     cpu = {name: statistics.median(values) for name, values in runs.items()}
-    print(f"\nworkers' CPU per request, median of {args.rounds} rounds of {args.seconds:g}s, 2 sync workers, "
-          f"8 requests in flight ({os.cpu_count()} cores)")
+    print(f"\nworkers' CPU per request, median of {args.rounds} rounds of {args.seconds:g}s, 2 workers "
+          f"(bare: sync; connector: {WORKER_CLASS.rsplit('.', 1)[1]}), 8 requests in flight ({os.cpu_count()} cores)")
     for name, value in cpu.items():
         print(f"{name:22} {value * 1000:6.0f} µs")
     full = cpu["full"]

@@ -2,7 +2,8 @@
 
 stage_costs.py measures a part by leaving it out; this times it where it runs. Each step is
 wrapped in a timer (thread CPU time and wall time) in the workers of a connector started by
-this script, the closed loop of verify_benchmark.py runs against it, and at shutdown every
+this script (with the connector's worker class, connector.server.ProblemJsonWorker, as
+`connector serve` runs it), the closed loop of verify_benchmark.py runs against it, and at shutdown every
 worker writes its totals to a file that this script sums up. A step's wall time above its
 CPU time is time the worker waited (for the ledger's write lock, or for a core). The timers
 cost about a microsecond per step and are not part of the product.
@@ -25,6 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.verify_benchmark import closed_loop, start, stop  # noqa: E402
+from connector.server import WORKER_CLASS  # noqa: E402
 from tests.live import free_port  # noqa: E402
 
 TOTALS_DIR_VARIABLE = "STAGE_TIMERS_DIR"
@@ -71,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as state_dir:
         os.environ[TOTALS_DIR_VARIABLE] = state_dir
         port = free_port()
-        proc = start("benchmarks.stage_timers:create_app()", port, 2, state_dir)
+        proc = start("benchmarks.stage_timers:create_app()", port, 2, state_dir, WORKER_CLASS)
         try:
             rps, errors, cpu_ms = closed_loop(proc, port, 8, args.seconds)
         finally:
@@ -86,7 +88,7 @@ def main() -> None:
                 total[1] += cpu
                 total[2] += wall
     print(f"\nconnector under load: {rps:.0f} req/s, workers' CPU {cpu_ms * 1000:.0f} µs per request "
-          f"(2 sync workers, 8 requests in flight, {args.seconds:g}s)")
+          f"(2 {WORKER_CLASS.rsplit('.', 1)[1]} workers, 8 requests in flight, {args.seconds:g}s)")
     print(f"{'step':22} {'calls':>7} {'CPU µs':>7} {'wall µs':>8}")
     for name, (calls, cpu, wall) in totals.items():
         print(f"{name:22} {calls:7d} {cpu / calls * 1e6:7.0f} {wall / calls * 1e6:8.0f}")

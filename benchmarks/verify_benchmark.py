@@ -1,6 +1,11 @@
 """Verify throughput and latency: the connector vs a bare HMAC-only Flask endpoint.
 
-Both run under gunicorn with the same worker count on this machine, in the same run.
+Both run under gunicorn with the same worker count on this machine, in the same run. The
+connector runs as users run it (`connector serve`): with its worker class,
+connector.server.ProblemJsonWorker (gunicorn's sync worker with a read timeout and problem+json
+refusals), so what that costs is measured too. The bare endpoint is the yardstick, and stays on
+gunicorn's default sync worker.
+
 Phase 1 (closed loop): C requests are kept in flight for D seconds → requests/s. Phase 2 (open loop): requests are started on a fixed schedule (default
 200/s) for D seconds → p50/p99 latency, measured from the scheduled start so queueing
 delay counts. Phase 2 runs twice: once on an otherwise idle machine, once with two
@@ -30,11 +35,18 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from connector.server import WORKER_CLASS  # noqa: E402
 from connector.signatures import sign  # noqa: E402
 from live import free_port  # noqa: E402
 
 SECRET, API_KEY = "whsec_bench_secret_0123", "ck_bench_key_0123456789"
 SAMPLE = json.loads((REPO / "connector/samples/salesforce-guide.analysis_ready.json").read_text())
+GUNICORN_DEFAULT_WORKER_CLASS = "sync"
+# name: (gunicorn app, worker class). The connector as `connector serve` runs it; the bare endpoint as the yardstick.
+SERVERS = {
+    "bare HMAC endpoint": ("benchmarks.bare_hmac_app:create_app()", GUNICORN_DEFAULT_WORKER_CLASS),
+    "connector /v1/koji/verify": ("connector:create_app()", WORKER_CLASS),
+}
 
 
 def body_for(n: int) -> bytes:
@@ -157,13 +169,14 @@ def percentile(ordered: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else float("nan")
 
 
-def start(app: str, port: int, workers: int, state_dir: str) -> subprocess.Popen:
+def start(app: str, port: int, workers: int, state_dir: str,
+          worker_class: str = GUNICORN_DEFAULT_WORKER_CLASS) -> subprocess.Popen:
     access_log = f"{state_dir}/access-{port}.log"
     env = {**os.environ, "CONNECTOR_MODE": "production", "KOJI_WEBHOOK_SECRET": SECRET,
            "CONNECTOR_API_KEYS": API_KEY, "DATABASE_PATH": f"{state_dir}/bench-{port}-{time.time_ns()}.sqlite3",
            "LOG_LEVEL": "WARNING", "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-                             str(workers), "--log-level", "warning",
+                             str(workers), "--worker-class", worker_class, "--log-level", "warning",
                              # %(D)s: microseconds from the request line read to the response written.
                              "--access-logfile", access_log, "--access-logformat", "%(D)s", app], cwd=REPO, env=env)
     for _ in range(300):
@@ -205,9 +218,9 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def measure(app: str, args: argparse.Namespace, state_dir: str) -> dict[str, float]:
+def measure(app: str, worker_class: str, args: argparse.Namespace, state_dir: str) -> dict[str, float]:
     port = free_port()
-    proc = start(app, port, args.workers, state_dir)
+    proc = start(app, port, args.workers, state_dir, worker_class)
     try:
         rps, errors, cpu_ms = closed_loop(proc, port, args.connections, args.seconds)
         idle_p50, idle_p99, idle_errors = latency_at_rate(port, args.rate, args.seconds, first=2 * 10**6)
@@ -235,12 +248,12 @@ def main() -> None:
     samples: dict[str, list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as state_dir:
         for _ in range(args.rounds):
-            for name, app in [("bare HMAC endpoint", "benchmarks.bare_hmac_app:create_app()"),
-                              ("connector /v1/koji/verify", "connector:create_app()")]:
-                samples.setdefault(name, []).append(measure(app, args, state_dir))
+            for name, (app, worker_class) in SERVERS.items():
+                samples.setdefault(name, []).append(measure(app, worker_class, args, state_dir))
     rows = {name: {key: (sum if key == "errors" else statistics.median)(run[key] for run in runs)
                    for key in runs[0]} for name, runs in samples.items()}
-    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, gunicorn {args.workers} sync workers, "
+    print(f"\nmachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, gunicorn {args.workers} workers "
+          f"(bare: sync; connector: {WORKER_CLASS.rsplit('.', 1)[1]}), "
           f"{args.connections} requests in flight for {args.seconds:g}s, open loop at {args.rate:g} req/s for "
           f"{args.seconds:g}s (idle, then cores kept awake), median of {args.rounds} alternating rounds")
     print(f"{'endpoint':27} {'req/s':>7} {'CPU ms/req':>11} {'idle p50':>9} {'idle p99':>9} "

@@ -9,7 +9,7 @@
     ├── MethodNotAllowed        405  the route takes other methods (the detail and Allow name them)
     ├── EventInProgress         409  another copy of the event holds a live claim
     ├── ClaimSuperseded         409  a release for an attempt whose claim a newer copy took
-    ├── RequestTimeout          408  the client went silent before its request was whole
+    ├── RequestTimeout          408  the body stopped arriving (the worker's read timeout) before it was whole
     ├── PayloadTooLarge         413
     ├── UnsupportedMediaType    415  not application/json, or a Content-Encoding (send the bytes Koji sent)
     ├── ValidationFailed        422  schema violations, each as {pointer, message}
@@ -145,11 +145,6 @@ class PayloadTooLarge(Problem):
 
 class RequestTimeout(Problem):
     status, slug, title = 408, "request-timeout", "The request did not arrive in time"
-
-    @classmethod
-    def silent_for(cls, seconds: float) -> "RequestTimeout":
-        return cls(f"Nothing arrived for {seconds:g} s before the request was complete. "
-                   "Send the whole request (headers and body) at once.")
 
 
 class UnsupportedMediaType(Problem):

@@ -19,16 +19,24 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 _EMAIL = re.compile(r"[^\s@\"<>(),;:/=\[\]]+(?:@|%40)[^\s@'\"<>(),;:/]+")
 
 
-class GunicornDebugFilter(logging.Filter):
+class GunicornLineFilter(logging.Filter):
     """gunicorn's DEBUG lines quote raw request bytes ("No more data after: b'POST … X-API-Key:
     … {"quote": …}'"), headers and bodies a mask cannot recognise: with LOG_LEVEL=DEBUG the
-    connector's own lines are written, gunicorn's are not."""
+    connector's own lines are written, gunicorn's are not. And a client whose headers stopped
+    coming (the worker's read timeout, connector.server) is one line, not a traceback at ERROR:
+    it is expected, not a fault of the connector's."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno > logging.DEBUG
+        if record.levelno <= logging.DEBUG:
+            return False
+        if record.exc_info and isinstance(record.exc_info[1], TimeoutError):
+            record.msg, record.args = "a client sent no whole request within the read timeout; connection closed", None
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
-_GUNICORN_DEBUG = GunicornDebugFilter()
+_GUNICORN_LINES = GunicornLineFilter()
 
 
 class RedactingFilter(logging.Filter):
@@ -61,7 +69,7 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
         gunicorn_logger = logging.getLogger(name)
         for old in [f for f in gunicorn_logger.filters if isinstance(f, RedactingFilter)]:
             gunicorn_logger.removeFilter(old)
-        gunicorn_logger.addFilter(_GUNICORN_DEBUG)  # added once: the same object each time
+        gunicorn_logger.addFilter(_GUNICORN_LINES)  # added once: the same object each time
         gunicorn_logger.addFilter(redacting)
     logger = logging.getLogger("connector")
     logger.handlers[:] = [handler]

@@ -55,6 +55,19 @@ def test_gunicorns_debug_lines_are_not_written_even_at_debug(caplog):
         gunicorn.info("Booting worker with pid: 7")
     assert "ck_old_rotated" not in caplog.text and "CFO" not in caplog.text
     assert "Booting worker" in caplog.text
-    assert sum(isinstance(f, logs.GunicornDebugFilter) for f in gunicorn.filters) == 1
+    assert sum(isinstance(f, logs.GunicornLineFilter) for f in gunicorn.filters) == 1
     logs.init_app(Flask("t"), "DEBUG", [])  # again, as each worker's app does: still one
-    assert sum(isinstance(f, logs.GunicornDebugFilter) for f in gunicorn.filters) == 1
+    assert sum(isinstance(f, logs.GunicornLineFilter) for f in gunicorn.filters) == 1
+
+
+def test_a_client_whose_headers_stopped_coming_is_one_line_not_a_traceback(caplog):
+    logs.init_app(Flask("t"), "INFO", [])
+    try:
+        raise TimeoutError("timed out")
+    except TimeoutError:
+        with caplog.at_level(logging.INFO, logger="gunicorn.error"):
+            logging.getLogger("gunicorn.error").exception("Socket error processing request.")
+    [line] = caplog.records
+    assert (line.levelname, line.getMessage()) == (
+        "INFO", "a client sent no whole request within the read timeout; connection closed")
+    assert line.exc_info is None

@@ -107,9 +107,11 @@ test('an anonymous interview gives an output a Filter step stops on', async () =
   assert.equal(result.skip_reason, 'anonymous');
   assert.equal(result.should_update, 'false');
   assert.equal(result.respondent_email, null);
-  // A skip completes the claim at once: the next copy is a duplicate, not a 409.
+  // A skip with nothing left to do ends its claim at once: the next copy is decided afresh
+  // (not a 409), so Koji's Retry after a profile change does the work.
   const again = await run(body);
-  assert.equal(again.skip_reason, 'duplicate');
+  assert.equal(again.skip_reason, 'anonymous');
+  assert.equal(again.delivery_status, 'retry');
 });
 
 test('a low-quality interview is not for Salesforce but is for Slack', async () => {
@@ -137,7 +139,7 @@ test('the output fields list the active profile\'s Salesforce fields', async () 
 // README "Zap 1": path A runs when Should Update Salesforce is "true"; path B when it is
 // "false" and Should Post to Slack is "true"; each ends with Mark Event Completed. That
 // must match the n8n workflow: what a path runs for is still claimed (the Zap completes
-// it), and what no path runs for the connector has completed already.
+// it), and what no path runs for the connector has released already (nothing was done).
 test('the README\'s Paths send every kind of event where the n8n workflow does', async () => {
   const auth = authData(connector);
   const pathOf = (r) => {
@@ -160,7 +162,7 @@ test('the README\'s Paths send every kind of event where the n8n workflow does',
     const result = await run(body);
     assert.equal(pathOf(result), expected, `${name}: ${result.action}/${result.skip_reason}`);
     if (expected === 'none') {
-      assert.equal(await stateOf(result.event_key), 'completed', `${name}: the connector completed it`);
+      assert.equal(await stateOf(result.event_key), 'released', `${name}: the connector ended its claim`);
       continue;
     }
     assert.equal(await stateOf(result.event_key), 'claimed', `${name}: left for the Zap to complete`);

@@ -245,15 +245,19 @@ class Ledger:
             try:
                 return statement(db or self._connection())
             except sqlite3.OperationalError as exc:
-                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != sqlite3.SQLITE_BUSY:  # also BUSY_SNAPSHOT…
+                if not _is_busy(exc):
                     raise
             self._sleep(wait)
         try:
             return statement(db or self._connection())  # the last try
         except sqlite3.OperationalError as exc:
-            if getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY:
+            if _is_busy(exc):
                 raise LedgerBusy(self.busy_timeout_seconds) from None
             raise
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY  # also BUSY_SNAPSHOT…
 
 
 def _why_unusable(path: Path, exc: OSError | sqlite3.Error) -> str:

@@ -308,21 +308,22 @@ def _rounded(text: str, precision: int, scale: int, low: float | None, high: flo
     if abs(rounded) >= limit or (low is not None and rounded < _decimal(low)) or (
             high is not None and rounded > _decimal(high)):
         return _left_out(f"number outside the field's range ({_range(precision, scale, low, high)})")
-    warnings = [f"rounded half up to {scale} decimal place(s)"] if rounded != number else []
+    rounding = f"rounded half up to {scale} decimal place(s)" if rounded != number else None
     if scale == 0:
-        return Outcome(int(rounded), warning=warnings[0] if warnings else None)
+        return Outcome(int(rounded), warning=rounding)
     value = float(rounded)
     if Decimal(repr(value)) != rounded:
         # More significant digits than a JSON number carries (15 to 17): a whole number is
         # sent as an int, exactly; any other as the nearest float, which may not cross the
         # field's range (9999999999999999.99 is 1e16 as a float, too large for Number(18, 2)).
         if rounded == rounded.to_integral_value():
-            return Outcome(int(rounded), warning=warnings[0] if warnings else None)
+            return Outcome(int(rounded), warning=rounding)
         if abs(value) >= limit or (low is not None and value < low) or (high is not None and value > high):
             return _left_out(f"number at the edge of the field's range ({_range(precision, scale, low, high)}) "
                              "with more significant digits than a JSON number carries")
-        warnings.append("rounded to the 15 to 17 significant digits a JSON number carries")
-    return Outcome(value, warning="; ".join(warnings) or None)
+        to_float = "rounded to the 15 to 17 significant digits a JSON number carries"
+        return Outcome(value, warning=f"{rounding}; {to_float}" if rounding else to_float)
+    return Outcome(value, warning=rounding)
 
 
 _cached_rounded = lru_cache(maxsize=1024)(_rounded)

@@ -13,9 +13,11 @@ the strict JSON reader of the inbound bodies, then koji-interview.schema.json.
         │                       gives the same one
         ├── KojiAuthError       401/403: the API key is wrong or lacks the right
         ├── InterviewNotFound   404: no interview with that id (or not in this project)
-        └── KojiAnswerUnusable  200 with a JSON object the connector refuses (nested too deep,
-                                NaN, a lone surrogate, against the schema): the same bytes on
-                                every retry, so as final as a 404
+        ├── KojiAnswerUnusable  200 with a JSON object the connector refuses (nested too deep,
+        │                       NaN, a lone surrogate, against the schema, over MAX_ANSWER_BYTES):
+        │                       the same bytes on every retry, so as final as a 404
+        └── AnotherInterview    200 with an interview whose id is not the one asked for (a
+                                proxy's cache, a rewritten path): another person's answers
 
 Messages never carry the API key, nor a value of Koji's answer (an e-mail, a quote): they
 name JSON pointers and the schema's rules only.
@@ -27,10 +29,13 @@ from urllib.parse import quote
 
 import requests
 
+from connector.bounded_http import Answer, AnswerTooLarge, fetch
 from connector.errors import MalformedJson, ValidationFailed
 from connector.validation import check, parse_json_object
 
 INTERVIEW_SCHEMA = "koji-interview.schema.json"
+# A full interview with a long transcript is a few hundred kB; the webhook itself may hold 1 MiB.
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
 # Violations named in a message; the rest are counted.
 _SHOWN_VIOLATIONS = 3
 
@@ -73,18 +78,30 @@ class KojiAnswerUnusable(KojiRefused):
         super().__init__(reason, status=200, reason=reason)
 
 
+class AnotherInterview(KojiRefused):
+    """Raised by the caller, which reads the answer's id as it reads a webhook's."""
+
+    def __init__(self):
+        reason = "Koji's API answered with another interview than the one asked for"
+        super().__init__(reason, status=200, reason=reason)
+
+
 # 4xx answers that say "not now" rather than "no".
 _TRANSIENT_4XX = {408, 429}
 
 
-def _get(url: str, api_key: str, timeout: float) -> requests.Response:
+def _get(url: str, api_key: str, timeout: float) -> Answer:
     try:
-        return requests.get(url, headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"},
-                            timeout=timeout)
+        with requests.Session() as session:
+            return fetch(session, "GET", url, timeout=timeout, max_bytes=MAX_ANSWER_BYTES,
+                         headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
     except requests.Timeout:
         raise KojiUnavailable(f"Koji's API did not answer within {timeout:g} s", timeout=True) from None
     except requests.RequestException as exc:
         raise KojiUnavailable(f"Koji's API could not be reached ({type(exc).__name__})") from None
+    except AnswerTooLarge as exc:
+        # Koji's stored interview: the same size on every retry, so as final as a 404.
+        raise KojiAnswerUnusable(str(exc)) from None
 
 
 def fetch_interview(interview_id: str, settings) -> dict:

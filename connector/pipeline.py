@@ -15,7 +15,7 @@ from urllib.parse import quote
 from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
 from connector.events import INTERVIEW_TYPES, normalize, unusable_timestamps
-from connector.koji_api import KojiRefused
+from connector.koji_api import AnotherInterview, KojiRefused
 from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.mapping import map_to_salesforce
 from connector.profile import Profile
@@ -93,14 +93,17 @@ class Pipeline:
             return event, []
         interview_id = event["interview"]["id"]
         try:
-            full = self.fetch_interview(interview_id)
+            full = normalize(self.fetch_interview(interview_id))
+            if full["interview"]["id"] != interview_id:
+                # Its e-mail would pick the Contact that gets this interview's words.
+                raise AnotherInterview()
         except KojiRefused as exc:
             # Koji would give every retry the same answer, and after its last retry the event
             # would be lost: the webhook's own data is better than nothing.
             log.warning("enrichment refused interview_id=%s status=%s: %s; answered from the webhook's own data",
                         interview_id, exc.status, exc)
             return event, [not_enriched_warning(exc.status, exc.reason)]
-        return merge_missing(event, normalize(full)), []
+        return merge_missing(event, full), []
 
 
 def _nothing_left_to_do(answer: dict[str, Any]) -> bool:

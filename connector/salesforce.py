@@ -26,6 +26,7 @@ from urllib.parse import quote
 import requests
 
 from connector import json_codec
+from connector.bounded_http import Answer, AnswerTooLarge, fetch
 from connector.profile import FieldSpec, Profile
 
 # The profile type → the describe types a value of that kind can be written to.
@@ -37,6 +38,8 @@ TEXT_TYPES = {"text", "textarea", "url", "email", "picklist"}
 # What Test Fields reads of a describe field, and the JSON type Salesforce always gives it.
 DESCRIBED_TYPES = {"name": str, "type": str, "updateable": bool, "length": int, "precision": int, "scale": int,
                    "picklistValues": list}
+# The largest answer read: a Contact describe of an org with many fields is a few MB.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
 
 class SalesforceError(Exception):
@@ -65,7 +68,7 @@ class SalesforceRequestError(SalesforceError):
         self.status, self.codes = status, codes
 
 
-def _json(response: requests.Response) -> Any:
+def _json(response: Answer) -> Any:
     """The answer's JSON, or None where the strict reader of the inbound bodies refuses it: no
     lone surrogate or NaN gets into a report orjson has to write, and an answer nested deeper
     than Python's recursion limit is refused rather than raising RecursionError."""
@@ -75,7 +78,7 @@ def _json(response: requests.Response) -> Any:
         return None
 
 
-def _error_codes(response: requests.Response) -> list[str]:
+def _error_codes(response: Answer) -> list[str]:
     body = _json(response)
     if isinstance(body, dict):  # the token endpoint: {"error", "error_description"}
         return [str(body["error"])] if "error" in body else []
@@ -84,7 +87,7 @@ def _error_codes(response: requests.Response) -> list[str]:
     return [str(item.get("errorCode")) for item in body if isinstance(item, dict) and item.get("errorCode")]
 
 
-def _json_object(response: requests.Response, *keys: str) -> dict:
+def _json_object(response: Answer, *keys: str) -> dict:
     """The answer's JSON object, holding `keys`; an HTML page (a login page behind a wrong
     SALESFORCE_DOMAIN_URL, say) is a clear error, not a traceback or a 500."""
     body = _json(response)
@@ -119,9 +122,12 @@ class SalesforceClient:
                    timeout=settings.http_timeout_seconds)
 
     # -- transport --------------------------------------------------------------------
-    def _send(self, method: str, url: str, **kwargs) -> requests.Response:
+    def _send(self, method: str, url: str, **kwargs) -> Answer:
         try:
-            response = self._session.request(method, url, timeout=self.timeout, **kwargs)
+            response = fetch(self._session, method, url, timeout=self.timeout, max_bytes=MAX_ANSWER_BYTES,
+                             **kwargs)
+        except AnswerTooLarge as exc:
+            raise SalesforceUnavailable(f"Salesforce's answer was not read: {exc}") from None
         except requests.Timeout:
             raise SalesforceUnavailable(f"Salesforce did not answer within {self.timeout:g} s", timeout=True) from None
         except requests.RequestException as exc:
@@ -150,7 +156,7 @@ class SalesforceClient:
                 self._token, self._instance_url = self._fetch_token()
             return self._token, self._instance_url
 
-    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+    def request(self, method: str, path: str, **kwargs) -> Answer:
         """Call ``/services/data/<version><path>``; refresh the token once on 401."""
         token, instance = self._credentials()
         for attempt in (1, 2):

@@ -1,9 +1,10 @@
 import json
+import time
 
 import pytest
 
 from connector.koji_api import (InterviewNotFound, KojiAnswerUnusable, KojiApiError, KojiAuthError, KojiNotConfigured,
-                                KojiRefused, KojiUnavailable, fetch_interview)
+                                KojiRefused, KojiUnavailable, MAX_ANSWER_BYTES, fetch_interview)
 from connector.settings import load_settings
 from tests.fakes.koji_api import FakeKojiApi
 
@@ -62,6 +63,26 @@ def test_slow_api_times_out(koji):
     with pytest.raises(KojiUnavailable) as caught:
         fetch_interview("int_1", settings_for(koji, timeout=0.1))
     assert caught.value.timeout is True
+
+
+def test_an_answer_that_drips_in_gives_up_at_the_timeout():
+    # Before: the timeout bounded each wait on the socket, so an answer arriving 8 bytes every
+    # 0.05 s held the worker (on the webhook path) for its whole length, here about 1.5 s.
+    with FakeKojiApi({"int_1": {"id": "int_1", "pad": "x" * 200}}, api_key=KEY) as fake:
+        fake.drip = 0.05
+        started = time.monotonic()
+        with pytest.raises(KojiUnavailable) as caught:
+            fetch_interview("int_1", settings_for(fake, timeout=0.3))
+        took = time.monotonic() - started
+    assert caught.value.timeout is True and took < 0.8
+
+
+def test_an_answer_over_the_size_limit_is_final_and_not_read_whole(koji):
+    # Koji's stored interview: as large on every retry, so answered from the webhook's data.
+    koji.interviews["int_1"] = b'{"id": "int_1", "pad": "' + b"x" * MAX_ANSWER_BYTES + b'"}'
+    with pytest.raises(KojiAnswerUnusable) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    assert f"larger than the {MAX_ANSWER_BYTES:,} bytes" in caught.value.reason
 
 
 def test_unreachable_api():

@@ -74,6 +74,24 @@ def test_an_answer_koji_gave_in_a_shape_that_cannot_be_used_is_named_in_the_warn
         "so only the webhook's own values were used")}
 
 
+def test_an_answer_for_another_interview_is_not_used(tmp_path, caplog):
+    # Before: its e-mail was merged in, so the lookup found the other person's Contact and the
+    # chain wrote this interview's words onto it.
+    other = {"id": "0badc0de-0000-0000-0000-000000000000", "respondent": {"email": "someone.else@acme.example"},
+             "analysis": {"themes": ["pricing"]}}
+    pipeline = pipeline_with(lambda _: {"data": other}, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        answer = pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    assert answer["respondent"]["email"] is None and answer["analysis"]["themes"] == []
+    assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
+    assert answer["salesforce"]["warnings"][0] == {"field": "", "message": (
+        "not enriched: Koji's API answered with another interview than the one asked for, "
+        "so only the webhook's own values were used")}
+    [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
+    assert "interview_id=f8e7d6c5-b4a3-2109-8765-432109876543" in record.getMessage()
+    assert "someone.else" not in caplog.text and "0badc0de" not in caplog.text
+
+
 def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):
     pipeline = pipeline_with(refusing(UpstreamUnavailable("Koji's API answered 503")), tmp_path)
     with pytest.raises(UpstreamUnavailable):
@@ -99,7 +117,8 @@ def test_koji_webhook_setup_payload_without_enrichment_says_how_to_get_the_email
     assert "interview_id=f8e7d6c5-b4a3-2109-8765-432109876543 skipped as anonymous" in record.getMessage()
     assert "user_12345" not in caplog.text and "Jane" not in caplog.text
 
-    enriched = pipeline_with(lambda _: {"id": "x", "respondent": {"email": "jane@acme.example"}}, tmp_path)
+    full = {"id": "f8e7d6c5-b4a3-2109-8765-432109876543", "respondent": {"email": "jane@acme.example"}}
+    enriched = pipeline_with(lambda _: full, tmp_path)
     retried = enriched.answer(sample(WEBHOOK_SETUP), claim=True)  # the same delivery, after the fix
     assert (retried["action"], retried["delivery"]["status"]) == ("update_contact", "retry")
 

@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+import connector.salesforce as salesforce_module
 from connector.profile import load_profile
 from connector.salesforce import (SalesforceAuthError, SalesforceClient, SalesforceNotConfigured,
                                   SalesforceRequestError, SalesforceUnavailable, check_fields, target_fields)
@@ -113,6 +114,14 @@ def test_every_call_has_a_timeout(sf):
     client.describe_contact()
     client.query("SELECT Id FROM Contact")
     assert seen and all(timeout == 2 for timeout in seen)
+
+
+def test_an_answer_over_the_size_limit_is_unavailable_not_read_whole(sf, monkeypatch):
+    # The describe of the fake's Contact is some kB: over a limit of 1,000 bytes.
+    monkeypatch.setattr(salesforce_module, "MAX_ANSWER_BYTES", 1000)
+    with pytest.raises(SalesforceUnavailable, match="larger than the 1,000 bytes") as caught:
+        client_for(sf).describe_contact()
+    assert caught.value.timeout is False
 
 
 def test_from_settings_needs_the_salesforce_settings():

@@ -1,4 +1,6 @@
 """The services as the app wires them: enrichment from the fake Koji API, through the verify route."""
+import time
+
 import pytest
 from pydantic import SecretStr
 
@@ -65,3 +67,16 @@ def test_a_timeout_stays_502(tmp_path, koji_api):
     koji_api.delay = 0.5
     client = enriching_client(tmp_path, koji_api, timeout=0.1)
     assert Koji(client).deliver(sample_bytes(WEBHOOK_SETUP)).status_code == 502
+
+
+def test_an_answer_that_drips_in_is_502_within_the_timeout_and_claims_nothing(tmp_path, koji_api):
+    # Before: each wait on the socket had the timeout, not the answer: 8 bytes every 0.05 s
+    # held the request (and the worker) for the whole answer.
+    koji_api.interviews["f8e7d6c5-b4a3-2109-8765-432109876543"] = {"id": "f8e7d6c5-b4a3-2109-8765-432109876543",
+                                                                   "notes": "x" * 400}
+    koji_api.drip = 0.05
+    client = enriching_client(tmp_path, koji_api, timeout=0.3)
+    started = time.monotonic()
+    response = Koji(client).deliver(sample_bytes(WEBHOOK_SETUP))
+    assert response.status_code == 502 and time.monotonic() - started < 1.5
+    assert client.get(f"/v1/events/{KEY}", headers=AUTH).status_code == 404

@@ -3,8 +3,9 @@
 Answers ``{"data": <interview>}`` (the shape of Koji's headless API), or exactly the bytes
 given for an id when they are bytes (answers ``json.dumps`` would not write, or would write
 differently: too deep, NaN, a lone surrogate); 401 for a missing or wrong key, 404 for an
-unknown id; :meth:`FakeKojiApi.fail_next` injects statuses
-and :attr:`FakeKojiApi.delay` makes every answer slow (for timeout tests).
+unknown id; :meth:`FakeKojiApi.fail_next` injects statuses,
+:attr:`FakeKojiApi.delay` makes every answer slow and :attr:`FakeKojiApi.drip` sends each
+body a few bytes at a time, `drip` seconds apart (for timeout tests).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class FakeKojiApi(LoopbackServer):
         self.api_key = api_key
         self.requests: list[dict] = []
         self.delay = 0.0
+        self.drip = 0.0
         self._statuses: list[int] = []
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -55,7 +57,13 @@ def _handler(fake: FakeKojiApi) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                if fake.drip:
+                    for start in range(0, len(data), 8):
+                        time.sleep(fake.drip)
+                        self.wfile.write(data[start:start + 8])
+                        self.wfile.flush()
+                else:
+                    self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up waiting (the timeout tests): nobody to answer
 

@@ -142,7 +142,7 @@ def choose_lookups(answer: dict, profile: Profile) -> tuple[list[dict], list[dic
         value, warning = _lookup_value(strategy, str(raw))
         if value is not None:
             try:
-                soql = lookup_query(profile.sobject, field, value)
+                soql = lookup_query(profile.sobject, field, value, profile.lookup_columns)
             except SoqlError as exc:
                 warning = str(exc)
             else:
@@ -422,7 +422,7 @@ def map_to_salesforce(answer: dict, profile: Profile) -> dict:
     """The ``salesforce`` block: how to find the record and the fields to PATCH on it."""
     if (answer.get("event") or {}).get("type") in NO_CONTACT_EVENTS:
         # A study or report is about many people: there is no Contact to write to.
-        return {"sobject": profile.sobject, "lookup": dict(NO_LOOKUP), "lookups": [], "fields": {},
+        return {"sobject": profile.sobject, "lookup": dict(NO_LOOKUP), "lookups": [], "keep_newer": None, "fields": {},
                 "skipped": [{"field": spec.name, "reason": "not an interview event"} for spec in profile.all_fields],
                 "warnings": []}
     lookups, warnings = choose_lookups(answer, profile)
@@ -437,4 +437,12 @@ def map_to_salesforce(answer: dict, profile: Profile) -> dict:
             warnings.append({"field": spec.name, "message": outcome.warning})
     # `lookup` is the first of `lookups`, kept for chains that try one lookup only.
     return {"sobject": profile.sobject, "lookup": lookups[0] if lookups else dict(NO_LOOKUP), "lookups": lookups,
-            "fields": fields, "skipped": skipped, "warnings": warnings}
+            "keep_newer": _keep_newer(fields, profile), "fields": fields, "skipped": skipped, "warnings": warnings}
+
+
+def _keep_newer(fields: dict, profile: Profile) -> dict | None:
+    """What the chain compares with the found Contact's value before it writes: the time this
+    event writes (UTC, so Salesforce's answer compares as text on its first 19 characters), or
+    None when there is nothing to compare (no keep_newer, or no time in this event)."""
+    name = profile.keep_newer_field
+    return {"field": name, "value": fields[name]} if name in fields else None

@@ -55,11 +55,11 @@ ANSWER_KEYS = {
     "report": {"id", "study_id", "title", "url", "summary", "metrics"},
     "action": set(), "skip_reason": set(), "reason": set(),
     # Only Slack templates see the salesforce block: it is what the mapping produced.
-    "salesforce": {"sobject", "lookup", "lookups", "fields", "skipped", "warnings"},
+    "salesforce": {"sobject", "lookup", "lookups", "keep_newer", "fields", "skipped", "warnings"},
 }
 # Objects whose keys Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
-             "lookup", "fields"}
+             "lookup", "keep_newer", "fields"}
 # Lists, of text or of objects (whose keys are free-form). Liquid reads a list's items ([0],
 # .first, .last, a for loop) and its length (.size), nothing else; a source only walks objects.
 TEXT_LIST_KEYS = {"themes"}
@@ -353,6 +353,10 @@ class LookupSpec(_Strict):
     order: list[LookupStrategy] = Field(default_factory=lambda: ["contact_id", "email"])
     external_id_field: ApiName | None = None
     email_field: ApiName = "Email"
+    # A date or date/time field the profile writes with the interview's time. The lookups read
+    # it, and the chain leaves a Contact alone when it holds a later time: Koji's retry of an
+    # older interview (its Slack post failed, say) must not write over a newer one.
+    keep_newer: ApiName | None = None
 
     @model_validator(mode="after")
     def _usable(self) -> "LookupSpec":
@@ -477,6 +481,11 @@ class Profile(_Strict):
                 raise PydanticCustomError("mapped_twice", "a field is mapped twice: {name}{note}",
                                           {"name": spec.name, "note": note, "places": (first_place, place)})
             seen[spec.name.lower()] = spec, place
+        if self.lookup.keep_newer is not None and self.keep_newer_field is None:
+            raise PydanticCustomError(
+                "keep_newer_unknown", "lookup.keep_newer names {name}, which is not a date or datetime field of "
+                "this profile: the chain compares the time it writes there with the Contact's",
+                {"name": self.lookup.keep_newer, "places": (("lookup", "keep_newer"),)})
         return self
 
     def _placed_fields(self):
@@ -497,6 +506,19 @@ class Profile(_Strict):
         for spec in self.all_fields:
             _ = spec.compiled_template
         _ = self.slack.compiled_templates
+
+    @cached_property
+    def keep_newer_field(self) -> str | None:
+        """The name, as the fields spell it, of the date or datetime field lookup.keep_newer
+        names (API names ignore case), or None."""
+        wanted = (self.lookup.keep_newer or "").lower()
+        return next((spec.name for spec in self.all_fields
+                     if spec.name.lower() == wanted and spec.type in ("datetime", "date")), None)
+
+    @cached_property
+    def lookup_columns(self) -> tuple[str, ...]:
+        """What a lookup query selects: the Id, and the keep_newer field to compare with."""
+        return ("Id",) + ((self.keep_newer_field,) if self.keep_newer_field else ())
 
     @property
     def lookup_order(self) -> list[str]:

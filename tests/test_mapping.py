@@ -390,3 +390,18 @@ def test_a_ranking_that_does_not_fit_keeps_its_top_ranks_only():
     outcome = map_field(answer, spec)
     assert outcome.value == "Price"  # not "Price, Support": Support was third, not second
     assert "left out 2 item(s)" in outcome.warning
+
+
+def test_keep_newer_gives_the_time_this_event_writes_and_the_lookups_read_it():
+    block = map_to_salesforce(answer_with(interview={"completed_at": "2026-04-16T12:22:55+02:00"}), DEFAULT)
+    assert block["keep_newer"] == {"field": "Last_Koji_Interview_At__c", "value": "2026-04-16T10:22:55Z"}
+    assert block["fields"]["Last_Koji_Interview_At__c"] == "2026-04-16T10:22:55Z"
+    assert [lookup["soql"] for lookup in block["lookups"]] == [
+        "SELECT Id, Last_Koji_Interview_At__c FROM Contact WHERE Email = 'ann@example.com' LIMIT 1"]
+
+
+def test_keep_newer_is_null_when_the_event_writes_no_time():
+    # Nothing to compare: the chain writes, and the Contact's time stays as it was.
+    answer = answer_with(event={"occurred_at": None})
+    block = map_to_salesforce(answer, DEFAULT)
+    assert "Last_Koji_Interview_At__c" not in block["fields"] and block["keep_newer"] is None

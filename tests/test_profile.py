@@ -359,3 +359,27 @@ def test_a_field_name_too_long_is_refused_on_its_own_line(tmp_path, body, line, 
     path = write(tmp_path, BASE + body)
     assert refusal(path) == (f"{path}:{line}: {where}: a field name holds at most 40 characters before __c "
                                  "(Salesforce Setup refuses a longer one): shorten it")
+
+
+@pytest.mark.parametrize(("fields", "named"), [
+    ("", "At__c"),  # written by no field
+    ("fields:\n  - {name: At__c, type: text, source: interview.completed_at}\n", "At__c"),  # no date
+])
+def test_keep_newer_must_name_a_date_field_the_profile_writes_on_its_line(tmp_path, fields, named):
+    # Before the check, a chain would compare with a column it does not write, or as text.
+    path = write(tmp_path, BASE + "lookup:\n  order: [email]\n  keep_newer: At__c\n" + fields)
+    assert refusal(path) == (f"{path}:6: lookup.keep_newer: lookup.keep_newer names {named}, which is not a date "
+                             "or datetime field of this profile: the chain compares the time it writes there "
+                             "with the Contact's")
+
+
+@pytest.mark.parametrize("kind", ["datetime", "date"])
+def test_keep_newer_names_the_field_as_the_fields_spell_it(tmp_path, kind):
+    body = (f"lookup:\n  keep_newer: last_at__C\nfields:\n  - {{name: Last_At__c, type: {kind}, "
+            "source: interview.completed_at}\n")
+    profile = load_profile(write(tmp_path, BASE + body))
+    assert profile.keep_newer_field == "Last_At__c" and profile.lookup_columns == ("Id", "Last_At__c")
+
+
+def test_the_default_profile_keeps_the_newer_interview():
+    assert load_profile(None).lookup_columns == ("Id", "Last_Koji_Interview_At__c")

@@ -23,6 +23,8 @@ from tests.fakes.salesforce import contact_id
 pytestmark = [pytest.mark.n8n, pytest.mark.slow]
 
 GUIDE = "interview.analysis_ready"  # the sample from Koji's Salesforce guide: quote, themes, 4.6
+# What the shipped profile's lookups select: the Id, and the time to keep the newer interview by.
+SELECT = "SELECT Id, Last_Koji_Interview_At__c FROM Contact"
 QUOTE = "We love the product, but connecting it to our CRM took our admin three weekends."
 
 
@@ -342,6 +344,31 @@ def test_slack_failure_fails_the_delivery_and_the_retry_posts_once(stack):
     assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]
 
 
+def test_a_retry_of_an_older_interview_is_posted_but_not_written_over_a_newer_one(stack):
+    # Found by an audit: Slack refused the older interview's post, so its claim was released;
+    # a newer interview of the same person was written; Koji's retry of the older one then
+    # wrote its quote, sentiment and time over the newer ones.
+    contact = stack.salesforce.add_contact("twice@acme.example")
+    older = event("int_e2e_older", "twice@acme.example", completed_at="2026-04-16T09:00:00Z",
+                  sentiment="positive", quote="Setup was quick.")
+    # 10:30 UTC, though its clock reads earlier than the older one's: compared as UTC.
+    newer = event("int_e2e_newer", "twice@acme.example", completed_at="2026-04-16T08:30:00-02:00")
+    older_answer, newer_answer = expected(stack, older), expected(stack, newer)
+    stack.slack.fail_next(error="ratelimited", method="chat.postMessage")
+    watch = Watch(stack)
+
+    assert fire(stack, encode(older)).status_code >= 500
+    assert fire(stack, encode(newer)).status_code == 200, stack.n8n.logs()
+    assert fire(stack, encode(older)).status_code == 200, stack.n8n.logs()  # Koji's retry
+
+    assert [fields for _, fields in watch.patches] == [older_answer["salesforce"]["fields"],
+                                                       newer_answer["salesforce"]["fields"]]
+    record = stack.salesforce.contacts[contact]
+    assert record["Interview_Sentiment__c"] == "negative" and record["Latest_Customer_Quote__c"] == QUOTE
+    assert [p["text"] for p in watch.posts] == [newer_answer["slack"]["text"], older_answer["slack"]["text"]]
+    assert ledger_state(stack, "int_e2e_older:interview.analysis_ready") == "completed"
+
+
 def test_no_contact_posts_the_not_found_message_and_writes_nothing(stack):
     payload = event("int_e2e_nobody", "nobody@unknown.example")
     answer = expected(stack, payload)
@@ -376,8 +403,8 @@ def test_a_contact_id_that_finds_no_one_falls_back_to_the_email(stack):
     response = fire(stack, encode(payload))
 
     assert response.status_code == 200, stack.n8n.logs()
-    assert lookup_queries(watch) == [f"SELECT Id FROM Contact WHERE Id = '{merged_away}' LIMIT 1",
-                                     "SELECT Id FROM Contact WHERE Email = 'merged@acme.example' LIMIT 1"]
+    assert lookup_queries(watch) == [f"{SELECT} WHERE Id = '{merged_away}' LIMIT 1",
+                                     f"{SELECT} WHERE Email = 'merged@acme.example' LIMIT 1"]
     assert watch.patches == [(survivor, answer["salesforce"]["fields"])]
     [post] = watch.posts
     assert post["text"] == answer["slack"]["text"]
@@ -408,7 +435,7 @@ def test_a_contact_id_that_finds_its_contact_is_the_only_lookup(stack):
     response = fire(stack, encode(payload))
 
     assert response.status_code == 200, stack.n8n.logs()
-    assert lookup_queries(watch) == [f"SELECT Id FROM Contact WHERE Id = '{by_id}' LIMIT 1"]
+    assert lookup_queries(watch) == [f"{SELECT} WHERE Id = '{by_id}' LIMIT 1"]
     assert [patched for patched, _ in watch.patches] == [by_id] != [by_email]
     assert len(watch.posts) == 1
 
@@ -440,7 +467,7 @@ def test_an_email_with_an_apostrophe_finds_the_right_contact(stack):
 
     assert response.status_code == 200, stack.n8n.logs()
     [query] = [r for r in watch.salesforce_requests if "/query" in r["path"] and r["query"]]
-    assert query["query"]["q"] == "SELECT Id FROM Contact WHERE Email = 'o\\'brien@acme.example' LIMIT 1"
+    assert query["query"]["q"] == f"{SELECT} WHERE Email = 'o\\'brien@acme.example' LIMIT 1"
     assert [patched for patched, _ in watch.patches] == [contact]
     assert len(watch.posts) == 1
 

@@ -21,7 +21,9 @@ https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorco
   INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, JSON_PARSER_ERROR,
   NUMBER_OUTSIDE_VALID_RANGE, INVALID_EMAIL_ADDRESS, MALFORMED_ID, NOT_FOUND;
 * ``PATCH …/composite/sobjects`` (≤ 200 records, ``allOrNone``, ``statusCode``);
-* ``GET …/sobjects/Contact/describe`` and ``GET …/sobjects/Contact/{Id}``.
+* ``GET …/sobjects/Contact/describe`` and ``GET …/sobjects/Contact/{Id}``;
+* records are answered as Salesforce answers them: a date/time in UTC as
+  ``2026-04-16T10:22:55.000+0000``.
 
 Every answer carries ``Sforce-Limit-Info: api-usage=N/15000``.
 """
@@ -263,6 +265,17 @@ class _Query:
         if len(self.q[start:end].strip()) > MAX_WHERE_CHARS:
             raise _malformed(f"The WHERE clause is longer than {MAX_WHERE_CHARS} characters")
         return field, values
+
+
+def _as_answered(field: dict | None, value):
+    """A stored value as Salesforce's REST answers give it: a date/time in UTC with
+    milliseconds and a `+0000` offset (`2026-04-16T10:22:55.000+0000`), whatever offset it was
+    written with."""
+    if field is None or field["type"] != "datetime" or not isinstance(value, str):
+        return value
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 # -- value checks --------------------------------------------------------------------
@@ -508,7 +521,7 @@ class FakeSalesforce(LoopbackServer):
     def _record_view(self, record: dict, columns: list[str], version: str | None = None) -> dict:
         url = f"/services/data/{version or self.api_version}/sobjects/Contact/{record['Id']}"
         view = {"attributes": {"type": "Contact", "url": url}}
-        view.update({column: record.get(column) for column in columns})
+        view.update({column: _as_answered(self.field(column), record.get(column)) for column in columns})
         return view
 
     def find_contact(self, raw_id: str) -> dict:

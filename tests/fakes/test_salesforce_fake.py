@@ -232,6 +232,20 @@ def test_patch_applies_good_values(sf, api, path):
     assert sf.contacts[record_id]["Interview_Sentiment__c"] == "negative"
 
 
+@pytest.mark.parametrize(("written", "answered"), [
+    ("2026-04-16T10:22:55Z", "2026-04-16T10:22:55.000+0000"),
+    ("2026-04-16T12:22:55.5+02:00", "2026-04-16T10:22:55.500+0000"),
+])
+def test_a_date_time_is_answered_in_utc_with_milliseconds(sf, api, written, answered):
+    # As Salesforce answers: a chain that compares it with what it writes must expect this form.
+    record_id = next(iter(sf.contacts))
+    assert api("PATCH", f"/sobjects/Contact/{record_id}", json={"Last_Koji_Interview_At__c": written}).status_code == 204
+    q = f"SELECT Id, Last_Koji_Interview_At__c, Last_Survey_Date__c FROM Contact WHERE Id = '{record_id}'"
+    [record] = api("GET", "/query", params={"q": q}).json()["records"]
+    assert record["Last_Koji_Interview_At__c"] == answered and record["Last_Survey_Date__c"] is None
+    assert api("GET", f"/sobjects/Contact/{record_id}").json()["Last_Koji_Interview_At__c"] == answered
+
+
 @pytest.mark.parametrize(("body", "code"), [
     ({"Foo__c": "x"}, "INVALID_FIELD"),
     ({"Interview_Themes__c": "😀" * 256}, "STRING_TOO_LONG"),

@@ -1,12 +1,14 @@
 'use strict';
 
 const { connectorUrl, getJson } = require('./lib/connector');
+const { FIELD_LIST, dataOf } = require('./lib/shapes');
 
-// The fields route needs the API key, so it proves both the URL and the key.
+// The fields route needs the API key, so it proves both the URL and the key; its shape
+// proves the URL is the connector, not any server that answers 200.
 const test = async (z, bundle) => {
   const response = await getJson(z, bundle, '/v1/salesforce/fields');
-  const host = new URL(connectorUrl(bundle, '/')).host;
-  return { connector_host: host, fields: response.data };
+  const host = new URL(connectorUrl(z, bundle, '/')).host;
+  return { connector_host: host, fields: dataOf(z, response, FIELD_LIST) };
 };
 
 module.exports = {
@@ -30,5 +32,6 @@ module.exports = {
     },
   ],
   test,
-  connectionLabel: 'Koji connector at {{bundle.inputData.connector_host}}',
+  // Zapier shows the app's name next to every connection: the host alone tells them apart.
+  connectionLabel: '{{bundle.inputData.connector_host}}',
 };

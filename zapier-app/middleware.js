@@ -35,6 +35,30 @@ const describe = (problem, status) => {
   return [text || `The connector answered HTTP ${status}`, pointers].filter(Boolean).join(' — ');
 };
 
+// Problems that pass on their own. ThrottledError lets Zapier retry the step itself after
+// the delay (the connector's Retry-After) instead of failing the run for good.
+const RETRY_LATER = {
+  'event-in-progress':
+    'Another run is processing this Koji event right now (event-in-progress). Retry later: ' +
+    'the claim ends when that run marks the event completed, or after the lease expires.',
+  'ledger-busy':
+    'The connector\'s event ledger is busy (ledger-busy): another process holds its database. ' +
+    'Nothing was claimed or changed. Retry later.',
+  'upstream-unavailable':
+    'Koji\'s API or Salesforce did not answer the connector usably (upstream-unavailable). ' +
+    'Nothing was claimed or changed. Retry later.',
+};
+const DEFAULT_RETRY_SECONDS = 60;
+
+// Retry-After is seconds or an HTTP date (RFC 9110, 10.2.3).
+const retryAfterOf = (response) => {
+  const value = String(response.getHeader('retry-after') || '').trim();
+  if (/^\d+$/.test(value)) return parseInt(value, 10);
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return DEFAULT_RETRY_SECONDS;
+  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
+};
+
 /**
  * The Zapier error for a connector answer of 400 or more (any other is returned as is).
  * Every step's errors come from here: the middleware below, and a search that asked to see
@@ -64,13 +88,10 @@ const raiseForProblem = (response, z) => {
       status,
     );
   }
-  if (status === 409) {
-    const retryAfter = parseInt(response.getHeader('retry-after'), 10);
-    throw new z.errors.ThrottledError(
-      'Another run is processing this Koji event right now (event-in-progress). Retry later: ' +
-        'the claim ends when that run marks the event completed, or after the lease expires.',
-      Number.isNaN(retryAfter) ? 60 : retryAfter,
-    );
+  // Any 409 of the steps' routes is a live claim (release's claim-superseded is not used here).
+  const retrySlug = status === 409 ? 'event-in-progress' : slug;
+  if (Object.hasOwn(RETRY_LATER, retrySlug)) {
+    throw new z.errors.ThrottledError(`${RETRY_LATER[retrySlug]} ${details}`, retryAfterOf(response));
   }
   throw new z.errors.Error(`Connector error ${status} (${slug}): ${details}`, slug, status);
 };
@@ -89,4 +110,7 @@ module.exports = {
   befores: [addApiKey],
   afters: [throwForProblem],
   raiseForProblem,
+  problemOf,
+  slugOf,
+  RETRY_LATER,
 };

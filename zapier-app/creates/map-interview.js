@@ -2,6 +2,7 @@
 
 const { postJson } = require('../lib/connector');
 const { flatten } = require('../lib/answer');
+const { ANSWER, dataOf } = require('../lib/shapes');
 const { answerOutputFields } = require('../lib/output-fields');
 const { mapSample } = require('../lib/sample');
 
@@ -10,18 +11,35 @@ const present = (value) => value !== undefined && value !== null && value !== ''
 const compact = (object) =>
   Object.fromEntries(Object.entries(object).filter(([, value]) => present(value)));
 
+// A `list: true` field reaches perform as an array even when the one mapped item is
+// "a, b", so every item is split on commas, as the help text promises.
 const listOf = (value) => {
   if (!present(value)) return undefined;
-  const items = Array.isArray(value) ? value : String(value).split(',');
-  const themes = items.map((item) => String(item).trim()).filter(Boolean);
+  const items = (Array.isArray(value) ? value : [value]).filter(present);
+  const themes = items.flatMap((item) => String(item).split(',')).map((t) => t.trim()).filter(Boolean);
   return themes.length ? themes : undefined;
 };
 
-const numberOf = (value) => (present(value) ? Number(value) : undefined);
+// Number("2 of 5") is NaN, which JSON.stringify sends as null, and the connector takes a
+// missing score as passing; Number(" ") is 0. So blank is "not given" and anything else
+// that is not a finite number is refused, naming the field.
+const numberOf = (z, input, key) => {
+  const given = present(input[key]) ? String(input[key]).trim() : '';
+  if (given === '') return undefined;
+  const number = Number(given);
+  if (!Number.isFinite(number)) {
+    throw new z.errors.Error(
+      `"${labelOf(key)}" must be a number, not "${given}". Map a numeric value or leave it empty.`,
+      'invalid_number_input',
+      400,
+    );
+  }
+  return number;
+};
 
 // The fields of Koji's Zapier trigger, as a documented Koji webhook payload (the
 // research-automation shape with the Salesforce guide's flat respondent_email and analysis).
-const eventFromFields = (input) => ({
+const eventFromFields = (z, input) => ({
   ...compact({
     type: input.event_type || 'interview.analysis_ready',
     timestamp: input.occurred_at,
@@ -32,7 +50,7 @@ const eventFromFields = (input) => ({
     study_id: input.study_id,
     study_title: input.study_title,
     status: input.interview_status,
-    quality_score: numberOf(input.quality_score),
+    quality_score: numberOf(z, input, 'quality_score'),
     completed_at: input.completed_at,
     transcript_url: input.transcript_url,
     interaction_mode: input.interaction_mode,
@@ -51,7 +69,7 @@ const eventFromFields = (input) => ({
 });
 
 const payloadOf = (z, input) => {
-  if (!present(input.payload_json)) return eventFromFields(input);
+  if (!present(input.payload_json)) return eventFromFields(z, input);
   try {
     return JSON.parse(input.payload_json);
   } catch (err) {
@@ -66,10 +84,46 @@ const payloadOf = (z, input) => {
 
 const perform = async (z, bundle) => {
   const response = await postJson(z, bundle, '/v1/salesforce/map', payloadOf(z, bundle.inputData));
-  return flatten(response.data);
+  return flatten(dataOf(z, response, ANSWER));
 };
 
 const text = (key, label, helpText, extra = {}) => ({ key, label, helpText, type: 'string', ...extra });
+
+const INPUT_FIELDS = [
+  text('payload_json', 'Koji Payload (JSON)',
+    'Optional. The whole Koji payload or interview (`GET /api/v1/interviews/:id`) as JSON. ' +
+      'When set, the fields below are ignored.', { type: 'text' }),
+  text('event_type', 'Event Type', 'The Koji event; most Zaps use `interview.analysis_ready`.', {
+    choices: ['interview.analysis_ready', 'interview.completed', 'interview.quality_scored'],
+    default: 'interview.analysis_ready',
+  }),
+  text('interview_id', 'Interview ID', 'Koji\'s interview id (also the event key).'),
+  text('respondent_email', 'Respondent Email',
+    'Used to find the Contact. Leave empty for anonymous interviews: the output then says skip.'),
+  text('respondent_name', 'Respondent Name', 'Shown in the Slack message.'),
+  text('respondent_company', 'Respondent Company', 'Shown in the Slack message.'),
+  text('respondent_external_id', 'Respondent External ID',
+    'Your own id for the respondent, if the mapping profile looks Contacts up by it.'),
+  text('salesforce_contact_id', 'Salesforce Contact ID', 'If known, the Contact is updated by id.'),
+  text('quality_score', 'Quality Score',
+    'Koji\'s 1–5 score; below the connector\'s threshold (default 3) the output says skip.',
+    { type: 'number' }),
+  text('sentiment', 'Sentiment', '`positive`, `neutral` or `negative`.'),
+  text('themes', 'Themes', 'Themes of the interview; a list or one comma-separated text.', { list: true }),
+  text('quote', 'Quote', 'The most representative quote.', { type: 'text' }),
+  text('summary', 'Summary', 'Summary of the interview.', { type: 'text' }),
+  text('study_id', 'Study ID', 'Koji study id.'),
+  text('study_title', 'Study Title', 'Koji study title, shown in Slack.'),
+  text('project_id', 'Project ID', 'Koji project id.'),
+  text('interview_status', 'Interview Status', 'e.g. `completed`.'),
+  text('transcript_url', 'Transcript URL', 'Link to the transcript in Koji.'),
+  text('interaction_mode', 'Interaction Mode', '`voice` or `text`.'),
+  text('completed_at', 'Completed At', 'When the interview ended (ISO 8601).', { type: 'datetime' }),
+  text('occurred_at', 'Event Time', 'When Koji emitted the event (ISO 8601).', { type: 'datetime' }),
+];
+
+// The label the user sees, for errors that name a field.
+const labelOf = (key) => INPUT_FIELDS.find((field) => field.key === key).label;
 
 module.exports = {
   key: 'map_interview',
@@ -82,38 +136,7 @@ module.exports = {
   },
   operation: {
     perform,
-    inputFields: [
-      text('payload_json', 'Koji Payload (JSON)',
-        'Optional. The whole Koji payload or interview (`GET /api/v1/interviews/:id`) as JSON. ' +
-          'When set, the fields below are ignored.', { type: 'text' }),
-      text('event_type', 'Event Type', 'The Koji event; most Zaps use `interview.analysis_ready`.', {
-        choices: ['interview.analysis_ready', 'interview.completed', 'interview.quality_scored'],
-        default: 'interview.analysis_ready',
-      }),
-      text('interview_id', 'Interview ID', 'Koji\'s interview id (also the event key).'),
-      text('respondent_email', 'Respondent Email',
-        'Used to find the Contact. Leave empty for anonymous interviews: the output then says skip.'),
-      text('respondent_name', 'Respondent Name', 'Shown in the Slack message.'),
-      text('respondent_company', 'Respondent Company', 'Shown in the Slack message.'),
-      text('respondent_external_id', 'Respondent External ID',
-        'Your own id for the respondent, if the mapping profile looks Contacts up by it.'),
-      text('salesforce_contact_id', 'Salesforce Contact ID', 'If known, the Contact is updated by id.'),
-      text('quality_score', 'Quality Score',
-        'Koji\'s 1–5 score; below the connector\'s threshold (default 3) the output says skip.',
-        { type: 'number' }),
-      text('sentiment', 'Sentiment', '`positive`, `neutral` or `negative`.'),
-      text('themes', 'Themes', 'Themes of the interview; a list or one comma-separated text.', { list: true }),
-      text('quote', 'Quote', 'The most representative quote.', { type: 'text' }),
-      text('summary', 'Summary', 'Summary of the interview.', { type: 'text' }),
-      text('study_id', 'Study ID', 'Koji study id.'),
-      text('study_title', 'Study Title', 'Koji study title, shown in Slack.'),
-      text('project_id', 'Project ID', 'Koji project id.'),
-      text('interview_status', 'Interview Status', 'e.g. `completed`.'),
-      text('transcript_url', 'Transcript URL', 'Link to the transcript in Koji.'),
-      text('interaction_mode', 'Interaction Mode', '`voice` or `text`.'),
-      text('completed_at', 'Completed At', 'When the interview ended (ISO 8601).', { type: 'datetime' }),
-      text('occurred_at', 'Event Time', 'When Koji emitted the event (ISO 8601).', { type: 'datetime' }),
-    ],
+    inputFields: INPUT_FIELDS,
     sample: mapSample,
     outputFields: answerOutputFields,
   },

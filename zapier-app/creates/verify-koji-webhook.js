@@ -2,6 +2,7 @@
 
 const { postJson } = require('../lib/connector');
 const { flatten } = require('../lib/answer');
+const { ANSWER, dataOf } = require('../lib/shapes');
 const { answerOutputFields } = require('../lib/output-fields');
 const { verifySample } = require('../lib/sample');
 
@@ -15,7 +16,7 @@ const perform = async (z, bundle) => {
     raw_body_base64: Buffer.from(rawBody, 'utf8').toString('base64'),
     signature: String(bundle.inputData.signature || '').trim(),
   });
-  return flatten(response.data);
+  return flatten(dataOf(z, response, ANSWER));
 };
 
 module.exports = {

@@ -92,6 +92,10 @@ const COLUMNS = [
   ['fallback_lookup_field', 'Salesforce Fallback Lookup Field', 'string', (a) => fallbackOf(a).field],
   ['fallback_lookup_value', 'Salesforce Fallback Lookup Value', 'string', (a) => fallbackOf(a).value],
   ['fallback_lookup_soql', 'Salesforce Fallback Lookup SOQL', 'string', (a) => fallbackOf(a).soql],
+  // For a Filter step after the Find step: write only when the Contact's value of this field is
+  // not later than this one (an older interview's retry must not overwrite a newer one).
+  ['keep_newer_field', 'Salesforce Keep-Newer Field', 'string', (a) => keepNewerOf(a).field],
+  ['keep_newer_value', 'Salesforce Keep-Newer Value (UTC)', 'string', (a) => keepNewerOf(a).value],
   ['salesforce_field_names', 'Salesforce Field Names', 'string',
     (a) => Object.keys(fieldsOf(a)).join(', ')],
   ['salesforce_fields_json', 'Salesforce Fields (JSON)', 'string', (a) => json(fieldsOf(a))],
@@ -114,6 +118,10 @@ function lookupOf(answer) {
 function fallbackOf(answer) {
   const lookups = (answer.salesforce && answer.salesforce.lookups) || [];
   return lookups[1] || {};
+}
+
+function keepNewerOf(answer) {
+  return (answer.salesforce && answer.salesforce.keep_newer) || {};
 }
 
 function fieldsOf(answer) {

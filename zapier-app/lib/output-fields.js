@@ -2,6 +2,7 @@
 
 const { OUTPUT_FIELDS, SF_PREFIX, salesforceOutputFieldsOf } = require('./answer');
 const { getJson } = require('./connector');
+const { FIELD_LIST, dataOf } = require('./shapes');
 
 /**
  * Output fields of the answer: the fixed columns, then one `sf__<ApiName>` per target
@@ -14,7 +15,7 @@ const DEFAULT_SF_OUTPUT_FIELDS = OUTPUT_FIELDS.filter((f) => f.key.startsWith(SF
 const salesforceOutputFields = async (z, bundle) => {
   try {
     const response = await getJson(z, bundle, '/v1/salesforce/fields');
-    const found = salesforceOutputFieldsOf(response.data);
+    const found = salesforceOutputFieldsOf(dataOf(z, response, FIELD_LIST));
     if (found.length) return found;
   } catch (err) {
     z.console.log(`Using the default Salesforce fields: ${err.message}`);

@@ -22,7 +22,7 @@ const EMAIL_LOOKUP = {
   strategy: 'email',
   field: 'Email',
   value: 'jane.doe@example.com',
-  soql: "SELECT Id FROM Contact WHERE Email = 'jane.doe@example.com' LIMIT 1",
+  soql: "SELECT Id, Last_Koji_Interview_At__c FROM Contact WHERE Email = 'jane.doe@example.com' LIMIT 1",
 };
 
 // The interview's values, which the connector passes on as Koji sent them (the tests check).
@@ -113,6 +113,7 @@ const ANSWER = {
     sobject: 'Contact',
     lookup: EMAIL_LOOKUP,
     lookups: [EMAIL_LOOKUP],
+    keep_newer: { field: 'Last_Koji_Interview_At__c', value: '2025-01-15T10:22:55Z' },
     fields: {
       Latest_Customer_Quote__c: QUOTE,
       Interview_Themes__c: 'onboarding, pricing',

@@ -9,6 +9,7 @@ const zapier = require('zapier-platform-core');
 const App = require('../index');
 const { useConnector, sign, authData } = require('./support/connector');
 const { interviewEvent, rawBody } = require('./support/payloads');
+const { withServerAnswering } = require('./support/fake-server');
 
 const appTester = zapier.createAppTester(App);
 const verify = App.creates.verify_koji_webhook.operation.perform;
@@ -19,9 +20,38 @@ const connector = useConnector();
 
 const bundle = (inputData, auth = {}) => ({ authData: authData(connector, auth), inputData });
 
+// Zapier renders connectionLabel with the test's output as bundle.inputData, and shows the
+// app's name ("Koji Connector") beside it already: the label is the host and nothing else.
+const renderLabel = (label, inputData) =>
+  label.replace(/{{\s*bundle\.inputData\.(\w+)\s*}}/g, (_, key) => String(inputData[key]));
+
 test('the connection test passes and labels the connection with the host', async () => {
   const result = await appTester(App.authentication.test, bundle({}));
   assert.equal(result.connector_host, new URL(connector.url).host);
+  assert.equal(renderLabel(App.authentication.connectionLabel, result), new URL(connector.url).host);
+});
+
+test('a Connector URL without https:// is a clear error, sent nowhere', async () => {
+  await withServerAnswering(200, { 'Content-Type': 'text/plain' }, 'not used', async (url, server) => {
+    const { host } = new URL(url);
+    const steps = [
+      ['the connection test', App.authentication.test, {}],
+      ['Mark Event Completed', complete, { event_key: 'x:interview.completed' }],
+      ['Find Event', find, { event_key: 'x:interview.completed' }],
+    ];
+    for (const connectorUrl of ['koji-connector.example.com', host, `localhost:${new URL(url).port}`]) {
+      for (const [name, perform, inputData] of steps) {
+        await assert.rejects(appTester(perform, bundle(inputData, { connector_url: connectorUrl })), (err) => {
+          assert.equal(err.name, 'AppError', `${name} with ${connectorUrl}: ${err.stack}`);
+          assert.match(err.message, /Connector URL/);
+          assert.match(err.message, /include https:\/\//);
+          assert.ok(err.message.includes(`https://${connectorUrl}`), err.message);
+          return true;
+        });
+      }
+    }
+    assert.deepEqual(server.requests, []);
+  });
 });
 
 test('a trailing slash in the connector URL is fine', async () => {

@@ -7,12 +7,12 @@
  */
 
 const assert = require('node:assert/strict');
-const http = require('node:http');
 const { test } = require('node:test');
 const zapier = require('zapier-platform-core');
 
 const App = require('../index');
 const { useConnector, breakLedger, authData } = require('./support/connector');
+const { withServerAnswering, problem } = require('./support/fake-server');
 
 const appTester = zapier.createAppTester(App);
 const find = App.searches.find_event.operation.perform;
@@ -23,18 +23,8 @@ const connector = useConnector();
 const bundle = (inputData, auth = {}) => ({ authData: authData(connector, auth), inputData });
 
 /** Something in front of the connector (a reverse proxy) that answers every request `status`. */
-const withProxyAnswering = async (status, contentType, body, fn) => {
-  const server = http.createServer((req, res) => {
-    res.writeHead(status, { 'Content-Type': contentType });
-    res.end(body);
-  });
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    return await fn(`http://127.0.0.1:${server.address().port}`);
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
-  }
-};
+const withProxyAnswering = (status, contentType, body, fn) =>
+  withServerAnswering(status, { 'Content-Type': contentType }, body, fn);
 
 test('Find Event with a wrong API key is an authentication error, not a result', async () => {
   await assert.rejects(appTester(find, bundle({ event_key: 'x:interview.completed' }, { api_key: 'ck_wrong' })),
@@ -53,11 +43,8 @@ test('Find Event behind a proxy answering 502 raises the connector error, not a 
 });
 
 test('Find Event raises a 503 problem+json as the same error Mark Event Completed raises', async () => {
-  const problem = JSON.stringify({
-    type: 'https://github.com/koji-connector/connector/blob/main/docs/problems.md#not-configured',
-    title: 'This feature is not configured', status: 503, detail: 'The ledger is not available.',
-  });
-  await withProxyAnswering(503, 'application/problem+json', problem, async (url) => {
+  const body = problem(503, 'not-configured', 'This feature is not configured', 'The ledger is not available.');
+  await withProxyAnswering(503, 'application/problem+json', body, async (url) => {
     const input = { event_key: 'x:interview.completed' };
     const findError = await appTester(find, bundle(input, { connector_url: url })).then(
       () => assert.fail('Find Event returned a result for a 503'), (err) => err);
@@ -66,6 +53,20 @@ test('Find Event raises a 503 problem+json as the same error Mark Event Complete
     assert.equal(findError.name, 'AppError');
     assert.match(findError.message, /Connector error 503 \(not-configured\): This feature is not configured/);
     assert.equal(findError.message, completeError.message);
+  });
+});
+
+// Only the connector's own `not-found` problem is "no such event": a web server answering
+// 404 on every path (the Connector URL names a site, not the connector) is an error.
+test('Find Event on a web server answering 404 everywhere is "not a Koji connector", not "no result"', async () => {
+  await withProxyAnswering(404, 'text/html', '<html><body>Not Found</body></html>', async (url) => {
+    await assert.rejects(appTester(find, bundle({ event_key: 'x:interview.completed' }, { connector_url: url })),
+      (err) => {
+        assert.equal(err.name, 'AppError');
+        assert.match(err.message, /did not answer like a Koji connector/);
+        assert.match(err.message, /GET \/v1\/events\/x%3Ainterview\.completed answered HTTP 404 \(text\/html\)/);
+        return true;
+      });
   });
 });
 

@@ -8,6 +8,7 @@ const zapier = require('zapier-platform-core');
 
 const App = require('../index');
 const { useConnector, authData } = require('./support/connector');
+const { withServerAnswering } = require('./support/fake-server');
 const { newId, interviewEvent, BRACES_QUOTE } = require('./support/payloads');
 const { SF_PREFIX } = require('../lib/answer');
 const { SAMPLE_PAYLOAD } = require('../lib/sample');
@@ -62,7 +63,7 @@ test('with a Contact id and an e-mail, the e-mail is the fallback lookup for a s
   assert.equal(result.fallback_lookup_strategy, 'email');
   assert.equal(result.fallback_lookup_field, 'Email');
   assert.equal(result.fallback_lookup_value, 'sarah@example.com');
-  assert.equal(result.fallback_lookup_soql, "SELECT Id FROM Contact WHERE Email = 'sarah@example.com' LIMIT 1");
+  assert.equal(result.fallback_lookup_soql, "SELECT Id, Last_Koji_Interview_At__c FROM Contact WHERE Email = 'sarah@example.com' LIMIT 1");
 });
 
 test('with one lookup there is no fallback', async () => {
@@ -117,4 +118,52 @@ test('a payload the connector refuses names the offending field', async () => {
 // docs/design.md: 422 when the payload violates the JSON Schema (pointer /data/quality_score).
 test('a quality score above 5 from the trigger is refused (design.md 422)', async () => {
   await assert.rejects(run(triggerFields({ quality_score: '9' })), /quality_score/);
+});
+
+// Number("2 of 5") is NaN, sent as null: the connector took "no score" as passing and a
+// low-quality interview updated the Contact. Number(" ") was 0.
+test('a Quality Score that is not a number is refused, naming the field', async () => {
+  for (const score of ['2 of 5', 'n/a', 'Infinity', '4,2', '0x']) {
+    await assert.rejects(run(triggerFields({ quality_score: score })), (err) => {
+      assert.equal(err.name, 'AppError', `${score}: ${err.stack}`);
+      const { message } = JSON.parse(err.message); // z.errors.Error: {message, code, status}
+      assert.match(message, /^"Quality Score" must be a number/);
+      assert.ok(message.includes(`"${score}"`), message);
+      return true;
+    }, `${score} must be refused`);
+  }
+});
+
+test('a blank Quality Score is not given (not 0); a padded number is that number', async () => {
+  for (const score of [' ', '', '  \t']) {
+    const result = await run(triggerFields({ quality_score: score }));
+    assert.equal(result.quality_score, null, JSON.stringify(score));
+    assert.equal(result.action, 'update_contact', JSON.stringify(score));
+  }
+  const low = await run(triggerFields({ quality_score: ' 2 ' }));
+  assert.equal(low.quality_score, 2);
+  assert.equal(low.skip_reason, 'below_quality_threshold');
+  const numeric = await run(triggerFields({ quality_score: 4.5 }));
+  assert.equal(numeric.quality_score, 4.5);
+});
+
+// `list: true`: Zapier passes an array even when one mapped item is "a, b"; the help text
+// promises comma-separated text is split. The answer joins themes with ", " again, so the
+// test reads what the step sent.
+test('Themes: every mapped item is split on commas, trimmed, empties dropped', async () => {
+  const answer = JSON.stringify({ action: 'skip', event: {}, salesforce: { fields: {} } });
+  const cases = [
+    [['integration friction, pricing'], ['integration friction', 'pricing']],
+    [['onboarding', ' pricing , support ,', ''], ['onboarding', 'pricing', 'support']],
+    ['a,b', ['a', 'b']],
+    [[' , '], undefined],
+  ];
+  await withServerAnswering(200, { 'Content-Type': 'application/json' }, answer, async (url, server) => {
+    for (const [themes, expected] of cases) {
+      await appTester(map, { authData: { connector_url: url, api_key: 'ck_any' }, inputData: triggerFields({ themes }) });
+      assert.deepEqual(JSON.parse(server.bodies.pop()).data.themes, expected, JSON.stringify(themes));
+    }
+  });
+  const result = await run(triggerFields({ themes: ['integration friction, pricing'] }));
+  assert.equal(result.themes, 'integration friction, pricing');
 });

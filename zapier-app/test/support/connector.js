@@ -115,6 +115,38 @@ const breakLedger = (connector) => {
   }
 };
 
+/**
+ * Hold a running connector's ledger locked from another process (as a backup or a sqlite3
+ * shell would), so a write waits and the connector answers 503 ledger-busy. Resolves, once
+ * the lock is held, to an async function that lets go of it.
+ */
+const lockLedger = async (connector) => {
+  const hold = 'import sqlite3, sys\n' +
+    'db = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)\n' +
+    'db.execute("BEGIN EXCLUSIVE")\n' +
+    'print("locked", flush=True)\n' +
+    'sys.stdin.read()\n' +
+    'db.execute("ROLLBACK")\n';
+  const child = spawn(python, ['-c', hold, connector.databasePath], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk) => {
+      output += chunk.toString();
+      if (output.includes('locked')) resolve();
+    });
+    child.stderr.on('data', (chunk) => {
+      output += chunk.toString();
+    });
+    exited.then((code) => reject(new Error(`could not lock the ledger (exit ${code}): ${output}`)));
+  });
+  return async () => {
+    child.stdin.end();
+    await Promise.race([exited, deadline(10000)]);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  };
+};
+
 /** Koji's signature header value for a body: `sha256=` + HMAC-SHA256 hex. */
 const sign = (body, secret) =>
   `sha256=${crypto.createHmac('sha256', secret).update(Buffer.from(body, 'utf8')).digest('hex')}`;
@@ -137,4 +169,4 @@ const useConnector = (extraEnv) => {
   return connector;
 };
 
-module.exports = { startConnector, useConnector, breakLedger, sign, authData, REPO_ROOT };
+module.exports = { startConnector, useConnector, breakLedger, lockLedger, sign, authData, REPO_ROOT };

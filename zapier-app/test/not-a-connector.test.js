@@ -1,0 +1,77 @@
+'use strict';
+
+/**
+ * A Connector URL that names something else: a plain web server or a login proxy answering
+ * text/html (or some other JSON) with 200 on every path. The connection test must refuse it,
+ * and every step must say the same thing instead of "succeeding" with empty output or
+ * failing with a TypeError (lib/shapes.js).
+ */
+
+const assert = require('node:assert/strict');
+const { test } = require('node:test');
+const zapier = require('zapier-platform-core');
+
+const App = require('../index');
+const { withServerAnswering } = require('./support/fake-server');
+const { SAMPLE_PAYLOAD } = require('../lib/sample');
+const { SF_PREFIX, DEFAULT_SALESFORCE_FIELDS } = require('../lib/answer');
+
+const appTester = zapier.createAppTester(App);
+
+const bundle = (url, inputData = {}) => ({ authData: { connector_url: url, api_key: 'ck_any' }, inputData });
+
+const NOT_A_CONNECTOR = /The Connector URL did not answer like a Koji connector/;
+
+// Every step, with inputs that would work against a connector.
+const STEPS = [
+  ['the connection test', App.authentication.test, {}],
+  ['Verify Koji Webhook', App.creates.verify_koji_webhook.operation.perform,
+    { raw_body: JSON.stringify(SAMPLE_PAYLOAD), signature: `sha256=${'0'.repeat(64)}` }],
+  ['Map Interview', App.creates.map_interview.operation.perform, { payload_json: JSON.stringify(SAMPLE_PAYLOAD) }],
+  ['Mark Event Completed', App.creates.mark_event_completed.operation.perform, { event_key: 'x:interview.completed' }],
+  ['Find Event', App.searches.find_event.operation.perform, { event_key: 'x:interview.completed' }],
+];
+
+const assertEveryStepRefuses = async (url, what) => {
+  for (const [name, perform, inputData] of STEPS) {
+    await assert.rejects(appTester(perform, bundle(url, inputData)), (err) => {
+      assert.equal(err.name, 'AppError', `${name} on ${what}: ${err.stack}`);
+      assert.match(err.message, NOT_A_CONNECTOR, `${name} on ${what}`);
+      assert.match(err.message, /https:\/\/koji-connector\.example\.com/, `${name}: says what to enter`);
+      return true;
+    }, `${name} on ${what} must fail`);
+  }
+};
+
+test('the connection test refuses a web server answering 200 text/html on every path', async () => {
+  const page = '<!doctype html><html><body><form action="/login">Sign in</form></body></html>';
+  await withServerAnswering(200, { 'Content-Type': 'text/html' }, page, async (url) => {
+    await assert.rejects(appTester(App.authentication.test, bundle(url)), (err) => {
+      assert.equal(err.name, 'AppError');
+      assert.match(err.message, NOT_A_CONNECTOR);
+      assert.match(err.message, /GET \/v1\/salesforce\/fields answered HTTP 200 \(text\/html\)/);
+      return true;
+    });
+  });
+});
+
+test('every step refuses a login page answering 200 text/html as not a Koji connector', async () => {
+  const page = '<html><body>Please sign in</body></html>';
+  await withServerAnswering(200, { 'Content-Type': 'text/html; charset=utf-8' }, page, (url) =>
+    assertEveryStepRefuses(url, 'an HTML page'));
+});
+
+test('every step refuses another JSON API that answers 200 on every path', async () => {
+  for (const body of ['{}', '{"ok": true, "state": null}', '[]', 'null']) {
+    await withServerAnswering(200, { 'Content-Type': 'application/json' }, body, (url) =>
+      assertEveryStepRefuses(url, body));
+  }
+});
+
+test('the Zap editor still lists the default Salesforce fields when the URL is not a connector', async () => {
+  const dynamic = App.creates.verify_koji_webhook.operation.outputFields.find((f) => typeof f === 'function');
+  await withServerAnswering(200, { 'Content-Type': 'text/html' }, '<html></html>', async (url) => {
+    const fields = await appTester(dynamic, bundle(url));
+    assert.deepEqual(fields.map((f) => f.key), DEFAULT_SALESFORCE_FIELDS.map((name) => SF_PREFIX + name));
+  });
+});

@@ -1,0 +1,105 @@
+'use strict';
+
+/**
+ * Connector problems that pass on their own (docs/problems.md): 409 event-in-progress,
+ * 503 ledger-busy (with Retry-After) and 502 upstream-unavailable are Zapier's
+ * ThrottledError, so Zapier may retry the step after the delay instead of failing the run.
+ * Any other 5xx stays a plain step error (find-event-errors.test.js).
+ */
+
+const assert = require('node:assert/strict');
+const { test } = require('node:test');
+const zapier = require('zapier-platform-core');
+
+const App = require('../index');
+const { useConnector, lockLedger, sign, authData } = require('./support/connector');
+const { withServerAnswering, problem } = require('./support/fake-server');
+const { interviewEvent, rawBody } = require('./support/payloads');
+
+const appTester = zapier.createAppTester(App);
+const verify = App.creates.verify_koji_webhook.operation.perform;
+const map = App.creates.map_interview.operation.perform;
+const complete = App.creates.mark_event_completed.operation.perform;
+const find = App.searches.find_event.operation.perform;
+
+const connector = useConnector();
+
+// ThrottledError carries {message, delay} as JSON in its message.
+const throttled = (err) => {
+  assert.equal(err.name, 'ThrottledError', err.stack);
+  return JSON.parse(err.message);
+};
+
+const STEPS = [
+  ['Verify Koji Webhook', verify, { raw_body: '{}', signature: `sha256=${'0'.repeat(64)}` }],
+  ['Map Interview', map, { payload_json: '{"type": "interview.analysis_ready", "data": {}}' }],
+  ['Mark Event Completed', complete, { event_key: 'x:interview.completed' }],
+  ['Find Event', find, { event_key: 'x:interview.completed' }],
+];
+
+const assertEveryStepRetries = async (status, headers, body, expect) => {
+  await withServerAnswering(status, { 'Content-Type': 'application/problem+json', ...headers }, body, async (url) => {
+    for (const [name, perform, inputData] of STEPS) {
+      const bundle = { authData: { connector_url: url, api_key: 'ck_any' }, inputData };
+      await assert.rejects(appTester(perform, bundle), (err) => {
+        expect(throttled(err), name);
+        return true;
+      }, `${name} must raise ThrottledError`);
+    }
+  });
+};
+
+test('503 ledger-busy is a ThrottledError with the connector\'s Retry-After, in every step', async () => {
+  const body = problem(503, 'ledger-busy', 'Event ledger busy',
+    'The event ledger\'s database stayed locked for 5 s (another process holds it: a backup, a sqlite3 ' +
+    'shell?); nothing was changed. Try again later.');
+  await assertEveryStepRetries(503, { 'Retry-After': '30' }, body, ({ message, delay }, name) => {
+    assert.equal(delay, 30, name);
+    assert.match(message, /ledger-busy/, name);
+    assert.match(message, /Retry later/, name);
+    assert.match(message, /stayed locked/, `${name}: the connector's detail is kept`);
+  });
+});
+
+test('502 upstream-unavailable is a ThrottledError, 60 s without Retry-After', async () => {
+  const body = problem(502, 'upstream-unavailable', 'An upstream API did not answer usably',
+    'Koji\'s API did not answer within 10 s.');
+  await assertEveryStepRetries(502, {}, body, ({ message, delay }, name) => {
+    assert.equal(delay, 60, name);
+    assert.match(message, /upstream-unavailable/, name);
+    assert.match(message, /Retry later/, name);
+    assert.match(message, /did not answer within 10 s/, name);
+  });
+});
+
+test('Retry-After as an HTTP date is the seconds until then', async () => {
+  const body = problem(503, 'ledger-busy', 'Event ledger busy', 'Try again later.');
+  const inTwoMinutes = new Date(Date.now() + 120000).toUTCString();
+  await assertEveryStepRetries(503, { 'Retry-After': inTwoMinutes }, body, ({ delay }, name) => {
+    assert.ok(delay > 100 && delay <= 120, `${name}: ${delay}`);
+  });
+});
+
+// The real thing: another process holds the ledger's SQLite lock, the connector waits 5 s
+// and answers 503 ledger-busy with its Retry-After; nothing is changed.
+test('the real connector\'s ledger-busy is a ThrottledError with its Retry-After', async () => {
+  const body = rawBody(interviewEvent());
+  const auth = authData(connector);
+  const verified = await appTester(verify, { authData: auth, inputData: { raw_body: body, signature: sign(body, connector.secret) } });
+  const release = await lockLedger(connector);
+  try {
+    await assert.rejects(appTester(complete, { authData: auth, inputData: { event_key: verified.event_key } }),
+      (err) => {
+        const { message, delay } = throttled(err);
+        assert.equal(delay, 30);
+        assert.match(message, /ledger-busy/);
+        return true;
+      });
+  } finally {
+    await release();
+  }
+  const [entry] = await appTester(find, { authData: auth, inputData: { event_key: verified.event_key } });
+  assert.equal(entry.state, 'claimed', 'nothing was changed');
+  const completed = await appTester(complete, { authData: auth, inputData: { event_key: verified.event_key } });
+  assert.equal(completed.state, 'completed', 'the retry works once the lock is gone');
+});

@@ -39,10 +39,17 @@ class GunicornLineFilter(logging.Filter):
 _GUNICORN_LINES = GunicornLineFilter()
 
 
+# A secret shorter than this is not masked: masking "s" garbles every line, and where the
+# "[secret]"s fall spells the secret out. Production refuses secrets this short (settings.py);
+# development may run with one, and no log line carries a secret in the first place.
+MIN_MASKED_CHARS = 8
+
+
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: list[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        # Longest first: a secret that holds another is masked whole.
+        self.secrets = sorted((s for s in secrets if len(s) >= MIN_MASKED_CHARS), key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

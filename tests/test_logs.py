@@ -17,6 +17,19 @@ def test_emails_and_secrets_are_masked_should_a_message_carry_them():
     assert entry.getMessage() == "lookup for [email] with [secret] failed"
 
 
+def test_a_secret_too_short_to_mask_leaves_the_lines_alone():
+    # Before: KOJI_API_KEY=k masked every "k", which garbled each line and spelled the key out.
+    entry = record("request POST /v1/koji/verify took 3 ms")
+    RedactingFilter(["k", "s3cret7", "k3y-k3y-k3y"]).filter(entry)
+    assert entry.getMessage() == "request POST /v1/koji/verify took 3 ms"
+
+
+def test_a_secret_that_holds_another_is_masked_whole():
+    entry = record("saw %s", "whsec_current_0123456789")
+    RedactingFilter(["whsec_current", "whsec_current_0123456789"]).filter(entry)
+    assert entry.getMessage() == "saw [secret]"
+
+
 def test_ordinary_lines_are_untouched():
     entry = record("verified event type=%s key=%s", "interview.completed", "abc:interview.completed")
     RedactingFilter(["s3cret"]).filter(entry)

@@ -382,6 +382,15 @@ def test_whole_numbers_take_a_short_cut_with_the_same_outcome(raw, precision, da
     assert _whole_number(spec, raw) == _decimal_number(spec, raw)
 
 
+@pytest.mark.parametrize("convert", [_whole_number, _decimal_number])
+def test_a_bound_of_minus_zero_is_told_as_zero(convert):
+    # Found by the property test above: the memoized conversion answered "0 to 5" or "-0 to 5"
+    # for the same field, depending on whether a bound of 0 or -0.0 had been seen first.
+    spec = FieldSpec(name="N__c", type="number", precision=1, scale=0, min=-0.0, max=5,
+                     source="interview.quality_score")
+    assert "0 to 5" in convert(spec, -3).skip and "-0" not in convert(spec, -3).skip
+
+
 def test_a_ranking_that_does_not_fit_keeps_its_top_ranks_only():
     from connector.mapping import map_field
     spec = FieldSpec(name="Rank__c", type="text", length=20, question_id="q_rank", question_type="ranking")

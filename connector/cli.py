@@ -7,11 +7,13 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from connector import dev_secrets
+from connector.ledger import Ledger, LedgerUnusable
 from connector.salesforce_cli import register as register_salesforce_commands
 from connector.profile import ProfileError, load_profile
-from connector.settings import SettingsError, load_settings
+from connector.settings import SenderSettings, Settings, SettingsError, load_settings
 
 SAMPLES = {
     "interview.analysis_ready": "salesforce-guide.analysis_ready.json",
@@ -23,32 +25,45 @@ SAMPLES = {
     "report.generated": "report.generated.json",
     "ping": "ping.json",
 }
+# Koji waits this long for the answer to a webhook: a receiver slower than that fails for Koji too.
+SEND_TIMEOUT_SECONDS = 10
+# The connector's own route for a signed body: the only URL the configured API key goes to unasked.
+VERIFY_PATH = "/v1/koji/verify"
+# The user the Docker image runs the connector as (Dockerfile, useradd --uid).
+IMAGE_UID = 10001
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="connector", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--port", type=_port, default=8080)
     serve.add_argument("--workers", type=_at_least_one, default=2)
     serve.set_defaults(handler=_serve)
 
     test_event = commands.add_parser("send-test-event",
                                      help="POST a correctly signed sample event, like Koji's 'Send Test Event'")
-    test_event.add_argument("--url", required=True, help="where Koji would deliver (n8n webhook, connector verify, …)")
+    test_event.add_argument("--url", required=True, type=_web_url,
+                            help="where Koji would deliver (n8n webhook, connector verify, …)")
     test_event.add_argument("--type", default="interview.analysis_ready", choices=sorted(SAMPLES))
     test_event.add_argument("--email", help="respondent e-mail to put in the sample")
     test_event.add_argument("--interview-id", help="the id the event is keyed by: the interview id, or the study or "
                             "report id for study.published / report.generated (default: the sample's; change it "
                             "to send the event again without the duplicate check)")
-    test_event.add_argument("--secret", help="webhook secret (default: first of KOJI_WEBHOOK_SECRET)")
-    test_event.add_argument("--api-key", help="connector API key, sent as X-API-Key (for the connector's own URL)")
+    test_event.add_argument("--secret", help="webhook secret (default: first of KOJI_WEBHOOK_SECRET, or the "
+                            "development secret)")
+    test_event.add_argument("--api-key", help="connector API key, sent as X-API-Key (default, for a URL ending in "
+                            f"{VERIFY_PATH} only: first of CONNECTOR_API_KEYS, or the development key)")
     test_event.set_defaults(handler=_send_test_event)
 
     register_salesforce_commands(commands)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         status = args.handler(args)
         sys.stdout.flush()  # a reader that left shows here, where it can still be caught
@@ -75,29 +90,73 @@ def _at_least_one(text: str) -> int:
     return int(text)
 
 
+def _port(text: str) -> int:
+    # gunicorn takes any number and then fails in bind() with an OverflowError traceback.
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def _web_url(text: str) -> str:
+    # The message leaves the URL out: it may hold a password or a token.
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # an unclosed [ of an IPv6 address
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc.rpartition("@")[2]:
+        raise argparse.ArgumentTypeError("must be an http:// or https:// URL with a host, "
+                                         f"as http://127.0.0.1:8080{VERIFY_PATH}")
+    return text
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
     except SettingsError as exc:
-        print(f"connector: configuration refused: {exc}", file=sys.stderr)
-        return 2
-    try:  # refused here, before gunicorn starts, it is one clear message and exit code 2
+        return _refused(f"configuration refused: {exc}")
+    try:  # refused here, before gunicorn starts, each is one clear message and exit code 2
         load_profile(settings.mapping_profile)
-    except ProfileError as exc:
-        print(f"connector: mapping profile refused: {exc}", file=sys.stderr)
-        return 2
-    # Create (and print) development secrets once, before the workers start and read them.
-    try:
+        _open_database(settings)
+        # Create (and print) development secrets once, before the workers start and read them.
         generated = dev_secrets.fill_missing(settings)
+    except ProfileError as exc:
+        return _refused(f"mapping profile refused: {exc}")
+    except LedgerUnusable as exc:
+        return _refused(f"configuration refused: DATABASE_PATH: {exc}{_permission_hint(settings.database_path)}")
+    except dev_secrets.DevSecretsDamaged as exc:
+        return _refused(f"configuration refused: {exc}")
     except OSError as exc:  # kept next to DATABASE_PATH, whose directory may not be writable
-        print(f"connector: configuration refused: DATABASE_PATH {settings.database_path}: "
-              f"cannot keep the development secrets there ({exc.strerror or type(exc).__name__})",
-              file=sys.stderr)
-        return 2
+        return _refused(f"configuration refused: DATABASE_PATH {settings.database_path}: cannot keep the "
+                        f"development secrets there ({exc.strerror or type(exc).__name__})")
     dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
     run_gunicorn(args.host, args.port, args.workers, settings.log_level)
     return 0
+
+
+def _refused(message: str) -> int:
+    print(f"connector: {message}", file=sys.stderr)
+    return 2
+
+
+def _open_database(settings: Settings) -> None:
+    """Open the ledger's database once, so a DATABASE_PATH that cannot be used stops start-up
+    here rather than in every worker. Closed again before gunicorn forks: a SQLite connection
+    must not cross a fork."""
+    Ledger(settings.database_path, retention_seconds=settings.ledger_retention_days * 86400,
+           lease_seconds=settings.ledger_lease_seconds).close()
+
+
+def _permission_hint(path: Path) -> str:
+    """What to do when the database cannot be opened for lack of permission, or ""."""
+    # SQLite writes its -wal and -shm files next to the database: the directory must be writable too.
+    directory = next(parent for parent in path.absolute().parents if parent.exists())
+    denied = next((place for place in ([path] if path.exists() else []) + [directory]
+                   if not os.access(place, os.W_OK)), None)
+    if denied is None:
+        return ""
+    return (f" (uid {os.getuid()}, which runs the connector, has no permission to write to {denied}; the Docker "
+            f"image runs as uid {IMAGE_UID}, so a directory mounted for {directory} must be writable by that uid)")
 
 
 def sample_payload(event_type: str) -> dict:
@@ -124,47 +183,81 @@ def personalized(payload: dict, event_type: str, *, email: str | None, event_id:
     return payload
 
 
-def _send_test_event(args: argparse.Namespace) -> int:
-    import requests
+class _NoSecret(Exception):
+    """Nothing to sign with; the message says where to get a secret."""
 
+
+def _send_test_event(args: argparse.Namespace) -> int:
     from connector.signatures import SIGNATURE_HEADER, sign
 
-    secret, looked_at = (args.secret, None) if args.secret else _configured_secret()
-    if not secret:
-        # DATABASE_PATH is relative to the directory the service runs in (scripts/serve.sh: the
-        # repository), so from anywhere else the development secrets are not where we look.
-        where = (f" (no development secrets at {looked_at.resolve()}: run this where the service runs, "
-                 "or set DATABASE_PATH as it has it)") if looked_at else ""
-        print(f"connector: no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET{where}", file=sys.stderr)
-        return 2
+    try:
+        secret, api_key = _credentials(args)
+    except SettingsError as exc:
+        return _refused(f"configuration refused: {exc}")
+    except (dev_secrets.DevSecretsDamaged, _NoSecret) as exc:
+        return _refused(str(exc))
     payload = personalized(sample_payload(args.type), args.type, email=args.email, event_id=args.interview_id)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(body, secret),
                "User-Agent": "connector-send-test-event"}
-    if args.api_key:
-        headers["X-API-Key"] = args.api_key
+    if api_key:
+        headers["X-API-Key"] = api_key
+    return _post(args.url, body, headers)
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import requests
+    from urllib3.exceptions import LocationValueError  # a host like a..b: not a RequestException
+
     try:
-        response = requests.post(args.url, data=body, headers=headers, timeout=30)
-    except requests.RequestException as exc:
-        print(f"connector: could not reach {args.url}: {type(exc).__name__}", file=sys.stderr)
+        response = requests.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS)
+    except requests.Timeout:
+        print(f"connector: {_shown(url)} did not answer within {SEND_TIMEOUT_SECONDS:g} s, as long as Koji waits",
+              file=sys.stderr)
+        return 1
+    except (requests.RequestException, LocationValueError) as exc:
+        print(f"connector: could not reach {_shown(url)}: {type(exc).__name__}", file=sys.stderr)
         return 1
     print(f"{response.status_code} {response.reason}")
     print(response.text[:20000])
     return 0 if response.ok else 1
 
 
-def _configured_secret() -> tuple[str | None, Path | None]:
-    """The webhook secret to sign with, and where development secrets were looked for."""
-    try:
-        settings = load_settings()
-    except SettingsError:
-        return None, None
-    if settings.koji_webhook_secret:
-        return settings.koji_webhook_secret[0].get_secret_value(), None
+def _shown(url: str) -> str:
+    """`url` without credentials, query or fragment (a password, a token): scheme://host:port/path."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def _credentials(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The webhook secret to sign with and the API key to send: the options', else the first
+    configured, else (development mode) the ones the service generated. Only what the sender
+    needs is read, so a setting of the service's that is wrong or missing does not stop it."""
+    settings = load_settings(SenderSettings)
+    wants_key = args.api_key is None and urlsplit(args.url).path.rstrip("/").endswith(VERIFY_PATH)
+    secret = args.secret or _first(settings.koji_webhook_secret)
+    api_key = args.api_key or (_first(settings.connector_api_keys) if wants_key else None)
+    if settings.is_development and (not secret or (wants_key and not api_key)):
+        stored = dev_secrets.stored(settings)
+        secret = secret or stored.get("KOJI_WEBHOOK_SECRET")
+        api_key = api_key or (stored.get("CONNECTOR_API_KEYS") if wants_key else None)
+    if not secret:
+        raise _NoSecret("no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET" + _where(settings))
+    return secret, api_key
+
+
+def _where(settings: SenderSettings) -> str:
     if not settings.is_development:
-        return None, None
-    path = dev_secrets.secrets_path(settings)
-    return (json.loads(path.read_text())["KOJI_WEBHOOK_SECRET"] if path.exists() else None), path
+        return ""
+    # DATABASE_PATH is relative to the directory the service runs in (scripts/serve.sh: the
+    # repository), so from anywhere else the development secrets are not where we look.
+    return (f" (no development secrets at {dev_secrets.secrets_path(settings).resolve()}: run this where the "
+            "service runs, or set DATABASE_PATH as it has it)")
+
+
+def _first(values: list) -> str | None:
+    return values[0].get_secret_value() if values else None
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -14,25 +14,38 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from connector.settings import Settings
+from connector.settings import SenderSettings, Settings
+
+_NAMES = ("KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS")
 
 
-def secrets_path(settings: Settings) -> Path:
+class DevSecretsDamaged(Exception):
+    """The development secrets file exists but cannot be read, or does not hold both secrets;
+    the message names the file and what to do."""
+
+
+def secrets_path(settings: SenderSettings) -> Path:
     return settings.database_path.with_name(settings.database_path.name + ".dev-secrets.json")
+
+
+def stored(settings: SenderSettings) -> dict[str, str]:
+    """The development secrets kept for `settings` ({} before the service first made them)."""
+    path = secrets_path(settings)
+    return _read(path) if path.exists() else {}
 
 
 def fill_missing(settings: Settings) -> dict[str, str]:
     """Fill missing secrets of a development-mode `settings`; return the ones created now."""
     if not settings.is_development or (settings.koji_webhook_secret and settings.connector_api_keys):
         return {}
-    stored, created = _load_or_create(secrets_path(settings))
+    values, created = _load_or_create(secrets_path(settings))
     filled = {}
     if not settings.koji_webhook_secret:
-        settings.koji_webhook_secret = [SecretStr(stored["KOJI_WEBHOOK_SECRET"])]
-        filled["KOJI_WEBHOOK_SECRET"] = stored["KOJI_WEBHOOK_SECRET"]
+        settings.koji_webhook_secret = [SecretStr(values["KOJI_WEBHOOK_SECRET"])]
+        filled["KOJI_WEBHOOK_SECRET"] = values["KOJI_WEBHOOK_SECRET"]
     if not settings.connector_api_keys:
-        settings.connector_api_keys = [SecretStr(stored["CONNECTOR_API_KEYS"])]
-        filled["CONNECTOR_API_KEYS"] = stored["CONNECTOR_API_KEYS"]
+        settings.connector_api_keys = [SecretStr(values["CONNECTOR_API_KEYS"])]
+        filled["CONNECTOR_API_KEYS"] = values["CONNECTOR_API_KEYS"]
     # Only what is used: a generated secret printed next to one set in the environment would
     # be taken for the one in force.
     return filled if created else {}
@@ -71,7 +84,22 @@ def _load_or_create(path: Path) -> tuple[dict[str, str], bool]:
 def _read(path: Path) -> dict[str, str]:
     for _ in range(50):  # the creator may still be writing
         try:
-            return json.loads(path.read_text())
-        except ValueError:
+            return _checked(json.loads(path.read_text("utf-8")), path)
+        except ValueError:  # also a UnicodeDecodeError
             time.sleep(0.02)
-    raise RuntimeError(f"{path} is not readable JSON; delete it to generate new development secrets")
+        except OSError as exc:
+            raise DevSecretsDamaged(f"the development secrets file {path} cannot be read "
+                                    f"({exc.strerror or type(exc).__name__})") from None
+    raise DevSecretsDamaged(_damaged(path, "is not JSON"))
+
+
+def _checked(values: object, path: Path) -> dict[str, str]:
+    if not (isinstance(values, dict) and all(isinstance(values.get(name), str) and values[name] for name in _NAMES)):
+        raise DevSecretsDamaged(_damaged(path, "does not hold " + " and ".join(_NAMES)))
+    return values
+
+
+def _damaged(path: Path, why: str) -> str:
+    # New secrets mean a new webhook secret for Koji and a new key for the chain.
+    return (f"the development secrets file {path} {why}: delete it, and the next `connector serve` generates "
+            "new ones (then give Koji and your chain the new values)")

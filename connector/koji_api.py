@@ -97,7 +97,8 @@ def _get(url: str, api_key: str, timeout: float) -> Answer:
                          headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
     except requests.Timeout:
         raise KojiUnavailable(f"Koji's API did not answer within {timeout:g} s", timeout=True) from None
-    except requests.RequestException as exc:
+    except (requests.RequestException, ValueError) as exc:
+        # ValueError: urllib3's LocationParseError for a host like a..b, which is no RequestException
         raise KojiUnavailable(f"Koji's API could not be reached ({type(exc).__name__})") from None
     except AnswerTooLarge as exc:
         # Koji's stored interview: the same size on every retry, so as final as a 404.

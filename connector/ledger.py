@@ -227,9 +227,15 @@ class Ledger:
             weakref.finalize(self, self._checkpointer.stop)
 
     def close(self) -> None:
-        """Stop the checkpointer (it checkpoints a last time); connections close with their threads."""
+        """Stop the checkpointer (it checkpoints a last time) and close this thread's connection
+        (`connector serve` opens the ledger before gunicorn forks, and a SQLite connection must
+        not cross a fork); other threads' connections close with their threads."""
         if self._checkpointer is not None:
             self._checkpointer.stop()
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            db.close()
 
     def _transaction(self) -> "_Transaction":
         return _Transaction(self._connection(), self._when_free)

@@ -130,7 +130,8 @@ class SalesforceClient:
             raise SalesforceUnavailable(f"Salesforce's answer was not read: {exc}") from None
         except requests.Timeout:
             raise SalesforceUnavailable(f"Salesforce did not answer within {self.timeout:g} s", timeout=True) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, ValueError) as exc:
+            # ValueError: urllib3's LocationParseError for a host like a..b, which is no RequestException
             raise SalesforceUnavailable(f"Salesforce could not be reached ({type(exc).__name__})") from None
         if response.status_code >= 500 or "REQUEST_LIMIT_EXCEEDED" in _error_codes(response):
             raise SalesforceUnavailable(f"Salesforce answered {response.status_code} "

@@ -13,7 +13,7 @@ import sys
 from connector.field_metadata import write_field_metadata
 from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce import SalesforceClient, SalesforceError, check_fields
-from connector.settings import SettingsError, load_settings
+from connector.settings import MetadataSettings, SettingsError, load_settings
 
 COLUMNS = ("field", "profile_type", "salesforce_type", "ok")
 
@@ -32,7 +32,7 @@ def register(subparsers) -> None:
     metadata.set_defaults(handler=run_field_metadata)
 
 
-def _profile(args: argparse.Namespace, settings) -> Profile:
+def _profile(args: argparse.Namespace, settings: MetadataSettings) -> Profile:
     return load_profile(args.profile or settings.mapping_profile)
 
 
@@ -65,7 +65,8 @@ def format_report(report: dict) -> str:
 
 def run_field_metadata(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings()
+        # Only what it uses: it writes files, and needs no secret of the service's.
+        settings = load_settings(MetadataSettings)
         profile = _profile(args, settings)
     except (SettingsError, ProfileError) as exc:
         print(f"connector: {exc}", file=sys.stderr)

@@ -1,13 +1,18 @@
 """Configuration: the only module that reads the environment.
 
 Every setting is an environment variable (see README's configuration table). Nothing is
-read at import time: `load_settings()` is called by `create_app()` and the CLI.
+read at import time: `load_settings()` is called by `create_app()` and the CLI. Commands that
+need a few settings only read those (`load_settings(SenderSettings)`), so a setting they
+never use cannot stop them.
 """
 from __future__ import annotations
 
+import ipaddress
+import re
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -16,6 +21,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 # A key that can be guessed is no key; and a log mask for a one-letter secret would mask
 # that letter everywhere, which both garbles the lines and gives the secret away.
 MIN_SECRET_CHARS = 16
+# Keys that Koji and Salesforce issue: their length is the issuer's choice, not ours, so the
+# floor only stops a placeholder ("x") and the log mask it would make.
+MIN_ISSUED_SECRET_CHARS = 8
+_API_VERSION = re.compile(r"v\d+\.\d")
 
 
 class Mode(str, Enum):
@@ -33,22 +42,88 @@ def _split_csv(value: object) -> object:
     return value
 
 
-class Settings(BaseSettings):
+def _url_problem(url: str) -> str | None:
+    """Why `url` cannot be the base of the calls made to it, or None. Never quotes the URL:
+    it may hold credentials."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range is a ValueError
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// URL with a host name"
+    if parts.query or parts.fragment:
+        return "must not have a query or a fragment: the connector appends paths to it"
+    try:  # what urllib3 does before it connects (a..b has an empty label): refused now, not per call
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        return "has a host name with an empty or too long label"
+    return None
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class _Environment(BaseSettings):
     # An empty variable (`QUALITY_THRESHOLD=` in an .env file) means "not set": the default applies.
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True)
+    # nan passes no bound check (every comparison is false) and inf passes a lower one.
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", env_ignore_empty=True,
+                                      allow_inf_nan=False)
+
+
+class SenderSettings(_Environment):
+    """What `connector send-test-event` reads: the mode, the secrets, and DATABASE_PATH, next
+    to which development secrets are kept."""
 
     connector_mode: Mode = Mode.development
     # Several comma-separated secrets are all accepted, so a secret can be rotated
     # without downtime: add the new one, switch Koji over, then drop the old one.
     koji_webhook_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     connector_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-
     database_path: Path = Path("connector-state.sqlite3")
-    ledger_retention_days: float = Field(default=7, gt=0)
-    ledger_lease_seconds: float = Field(default=60, gt=0)
+
+    @field_validator("koji_webhook_secret", "connector_api_keys", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)
+
+    @field_validator("connector_mode", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @property
+    def is_development(self) -> bool:
+        return self.connector_mode is Mode.development
+
+
+class MetadataSettings(_Environment):
+    """What `connector salesforce field-metadata` reads."""
+
+    mapping_profile: Path | None = None
+    salesforce_api_version: str = "v59.0"
+
+    @field_validator("salesforce_api_version")
+    @classmethod
+    def _api_version(cls, value: str) -> str:
+        # It becomes a path segment (/services/data/v59.0/…) and the metadata's sourceApiVersion.
+        if not _API_VERSION.fullmatch(value):
+            raise ValueError("must be an API version as Salesforce writes it: v, then the number (v59.0)")
+        return value
+
+
+class Settings(SenderSettings, MetadataSettings):
+    # The upper bounds refuse what cannot be meant (1e300 days). Koji's retries span about 2.5
+    # hours: a lease longer than that keeps an event whose chain died claimed past the last one.
+    ledger_retention_days: float = Field(default=7, gt=0, le=3650)
+    ledger_lease_seconds: float = Field(default=60, gt=0, le=86400)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     quality_threshold: float | None = Field(default=None, ge=0, le=5)
-    mapping_profile: Path | None = None
 
     http_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     koji_enrich: bool = False
@@ -58,59 +133,72 @@ class Settings(BaseSettings):
     salesforce_domain_url: str | None = None
     salesforce_client_id: str | None = None
     salesforce_client_secret: SecretStr | None = None
-    salesforce_api_version: str = "v59.0"
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
-
-    @field_validator("koji_webhook_secret", "connector_api_keys", mode="before")
-    @classmethod
-    def _csv(cls, value: object) -> object:
-        return _split_csv(value)
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
-    @field_validator("connector_mode", mode="before")
+    @field_validator("koji_api_base_url", "salesforce_domain_url")
     @classmethod
-    def _lower(cls, value: object) -> object:
-        return value.strip().lower() if isinstance(value, str) else value
+    def _url(cls, value: str | None) -> str | None:
+        problem = value and _url_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _needs(self) -> "Settings":
         """Settings that only work together: refused at start-up, not on the first event."""
-        problems = []
-        if self.connector_mode is Mode.production:
-            missing = [name for name, value in (
-                ("KOJI_WEBHOOK_SECRET", self.koji_webhook_secret),
-                ("CONNECTOR_API_KEYS", self.connector_api_keys),
-            ) if not value]
-            if missing:
-                problems.append("production mode needs " + " and ".join(missing)
-                                + " (comma-separated values allowed)")
-            short = [name for name, values in (
-                ("KOJI_WEBHOOK_SECRET", self.koji_webhook_secret),
-                ("CONNECTOR_API_KEYS", self.connector_api_keys),
-            ) if any(len(value.get_secret_value()) < MIN_SECRET_CHARS for value in values)]
-            if short:
-                problems.append(" and ".join(short) + f" must be at least {MIN_SECRET_CHARS} characters each in "
-                                "production mode (a long random string: `openssl rand -hex 32`)")
+        problems = self._production_problems() if self.connector_mode is Mode.production else []
         if self.koji_enrich and self.koji_api_key is None:
             problems.append("KOJI_ENRICH=true needs KOJI_API_KEY (the key of Koji's API)")
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
-    @property
-    def is_development(self) -> bool:
-        return self.connector_mode is Mode.development
+    def _production_problems(self) -> list[str]:
+        problems = []
+        ours = {"KOJI_WEBHOOK_SECRET": self.koji_webhook_secret, "CONNECTOR_API_KEYS": self.connector_api_keys}
+        issued = {"KOJI_API_KEY": self.koji_api_key, "SALESFORCE_CLIENT_SECRET": self.salesforce_client_secret}
+        missing = [name for name, values in ours.items() if not values]
+        if missing:
+            problems.append("production mode needs " + " and ".join(missing) + " (comma-separated values allowed)")
+        short = _too_short(ours, MIN_SECRET_CHARS)
+        if short:
+            problems.append(" and ".join(short) + f" must be at least {MIN_SECRET_CHARS} characters each in "
+                            "production mode (a long random string: `openssl rand -hex 32`)")
+        short = _too_short({name: [value] for name, value in issued.items() if value}, MIN_ISSUED_SECRET_CHARS)
+        if short:
+            problems.append(" and ".join(short) + f" must be at least {MIN_ISSUED_SECRET_CHARS} characters in "
+                            "production mode (the whole key, as Koji or Salesforce issued it)")
+        # Plain http would carry KOJI_API_KEY or the client secret in clear; to this machine,
+        # it never crosses a network.
+        plain = [name for name, url in (
+            ("KOJI_API_BASE_URL", self.koji_api_base_url),
+            ("SALESFORCE_DOMAIN_URL", self.salesforce_domain_url),
+        ) if url and urlsplit(url).scheme != "https" and not _is_loopback(url)]
+        if plain:
+            problems.append(" and ".join(plain) + " must be https:// in production mode (http:// is accepted "
+                            "for this machine only: localhost, 127.0.0.1, ::1)")
+        return problems
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment (and `overrides`); raise SettingsError naming what is wrong."""
+def _too_short(secrets: dict[str, list[SecretStr]], minimum: int) -> list[str]:
+    """The names of `secrets` with a value shorter than `minimum`."""
+    return [name for name, values in secrets.items() if any(len(v.get_secret_value()) < minimum for v in values)]
+
+
+AnySettings = TypeVar("AnySettings", bound=_Environment)
+
+
+def load_settings(kind: type[AnySettings] = Settings, /, **overrides: object) -> AnySettings:
+    """Read the environment (and `overrides`) into `kind`, the service's whole Settings unless
+    a command needs fewer; raise SettingsError naming what is wrong."""
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise SettingsError(_describe(exc)) from None
 

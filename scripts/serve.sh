@@ -6,5 +6,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv="${VENV:-.venv}"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e .
+# Install only into a new venv or after pyproject.toml changed: an install needs the package
+# index (setuptools to build), which a start should not. The stamp holds pyproject.toml's hash
+# and what was installed; scripts/test.sh's '.[test]' has all that '.' has.
+stamp="$venv/.connector-install"
+hash="$("$venv/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+if ! { [[ -x "$venv/bin/connector" ]] && grep -qxF -e "$hash ." -e "$hash .[test]" "$stamp" 2>/dev/null; }; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e .
+  echo "$hash ." > "$stamp"
+fi
 exec "$venv/bin/connector" serve "$@"

@@ -9,8 +9,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 venv="${VENV:-.venv}"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
-export PATH="$PWD/$venv/bin:$PATH" CONNECTOR_PYTHON="$PWD/$venv/bin/python"
+venv="$(cd "$venv" && pwd)"  # absolute, whether VENV was relative or not
+# Install only into a new venv or after pyproject.toml changed (see scripts/serve.sh).
+stamp="$venv/.connector-install"
+hash="$("$venv/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+if ! { [[ -x "$venv/bin/connector" ]] && grep -qxF "$hash .[test]" "$stamp" 2>/dev/null; }; then
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  echo "$hash .[test]" > "$stamp"
+fi
+export PATH="$venv/bin:$PATH" CONNECTOR_PYTHON="$venv/bin/python"
 
 N8N_BIN="$(bash scripts/install-n8n.sh)"
 export N8N_BIN

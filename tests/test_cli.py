@@ -1,11 +1,14 @@
 import json
 import os
+import socket
 import subprocess
 import sys
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 
 import pytest
 
+from connector import cli
 from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
 from connector.server import bind_address
@@ -128,3 +131,181 @@ def test_output_into_a_pipe_closed_early_ends_without_a_traceback(command, tmp_p
         done = _run_into_a_closed_pipe(["salesforce", "field-metadata", "--out", str(tmp_path / "out")], tmp_path)
     assert done.stderr == ""
     assert done.returncode == 1  # as the Python docs advise for EPIPE (docs/python signal, SIGPIPE)
+
+
+# -- send-test-event and serve: settings, secrets, addresses -----------------------------
+
+SERVICE_ENV = ("KOJI_WEBHOOK_SECRET", "CONNECTOR_MODE", "CONNECTOR_API_KEYS", "MAPPING_PROFILE", "QUALITY_THRESHOLD",
+               "LEDGER_RETENTION_DAYS", "LEDGER_LEASE_SECONDS")
+DEV_SECRETS = '{"KOJI_WEBHOOK_SECRET": "whsec_dev", "CONNECTOR_API_KEYS": "ck_dev"}'
+
+
+@pytest.fixture
+def service_env(tmp_path, monkeypatch) -> Path:
+    """A development-mode environment whose state is in tmp_path; returns the dev-secrets file."""
+    for name in SERVICE_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "state.sqlite3"))
+    return tmp_path / "state.sqlite3.dev-secrets.json"
+
+
+@pytest.fixture
+def posts(monkeypatch) -> list[dict]:
+    """What send-test-event posts, answered 200 without a network."""
+    sent = []
+
+    def post(url, data, headers, timeout):
+        sent.append({"url": url, "headers": headers, "timeout": timeout})
+        return type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True})()
+    monkeypatch.setattr("requests.post", post)
+    return sent
+
+
+@pytest.fixture
+def no_gunicorn(monkeypatch):
+    def refuse(*args):
+        raise AssertionError("gunicorn was started")
+    monkeypatch.setattr("connector.server.run_gunicorn", refuse)
+
+
+def test_send_test_event_to_a_host_name_urllib3_cannot_parse_says_so_without_a_traceback(service_env, capsys):
+    # Before: urllib3's LocationParseError, which is no RequestException, was a traceback.
+    assert main(["send-test-event", "--url", "http://a..b/", "--secret", "s"]) == 1
+    assert capsys.readouterr().err == "connector: could not reach http://a..b/: LocationParseError\n"
+
+
+@pytest.mark.parametrize("problem", [{"QUALITY_THRESHOLD": "9"}, {"CONNECTOR_MODE": "production"}],
+                         ids=["bad QUALITY_THRESHOLD", "production without CONNECTOR_API_KEYS"])
+def test_send_test_event_is_not_stopped_by_settings_it_does_not_use(service_env, monkeypatch, posts, problem):
+    # Before: "no webhook secret: pass --secret or set KOJI_WEBHOOK_SECRET", though it was set.
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "whsec_from_the_environment")
+    for name, value in problem.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/webhook/koji"]) == 0
+
+    body = json.dumps(sample_payload("interview.analysis_ready"), ensure_ascii=False).encode()
+    assert posts[0]["headers"]["X-Koji-Signature"] == sign(body, "whsec_from_the_environment")
+
+
+def test_send_test_event_names_a_setting_it_uses_that_is_wrong(service_env, monkeypatch, capsys):
+    monkeypatch.setenv("CONNECTOR_MODE", "staging")
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/"]) == 2
+    assert capsys.readouterr().err.startswith("connector: configuration refused: CONNECTOR_MODE: ")
+
+
+@pytest.mark.parametrize("content", ["garbage", "{}"])
+@pytest.mark.parametrize("command", [["send-test-event", "--url", "http://127.0.0.1:9/"], ["serve", "--port", "1"]])
+def test_a_damaged_dev_secrets_file_is_named_with_what_to_do(service_env, monkeypatch, capsys, no_gunicorn,
+                                                             content, command):
+    # Before: a JSONDecodeError or KeyError traceback (send-test-event), a RuntimeError one (serve).
+    monkeypatch.setattr("connector.dev_secrets.time.sleep", lambda seconds: None)  # the wait for a writer
+    service_env.write_text(content)
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"connector: {'configuration refused: ' if command[0] == 'serve' else ''}"
+                            f"the development secrets file {service_env} ")
+    assert "delete it, and the next `connector serve` generates new ones" in error
+
+
+def test_send_test_event_shows_the_url_without_credentials_or_query(service_env, capsys):
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    url = f"http://user:pa55word@127.0.0.1:{port}/hook/x?token=abc123#frag"
+    assert main(["send-test-event", "--url", url, "--secret", "s"]) == 1
+    error = capsys.readouterr().err
+    assert error == f"connector: could not reach http://127.0.0.1:{port}/hook/x: ConnectionError\n"
+
+
+def test_send_test_event_says_a_receiver_that_never_answers_timed_out(service_env, monkeypatch, capsys):
+    assert cli.SEND_TIMEOUT_SECONDS == 10  # Koji's own wait for a webhook's answer (was 30)
+    monkeypatch.setattr(cli, "SEND_TIMEOUT_SECONDS", 0.3)
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = "http://127.0.0.1:%d/hook?token=abc123" % silent.getsockname()[1]
+        assert main(["send-test-event", "--url", url, "--secret", "s"]) == 1
+    error = capsys.readouterr().err
+    assert error == f"connector: {url.split('?')[0]} did not answer within 0.3 s, as long as Koji waits\n"
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:8080/v1/koji/verify", "ftp://user:pa55word@host/x", "http://[::1/x",
+                                 "http://user:pa55word@/x"])
+def test_send_test_event_refuses_what_is_no_web_url_without_echoing_it(url, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["send-test-event", "--url", url])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "--url: must be an http:// or https:// URL with a host" in error and "pa55word" not in error
+
+
+@pytest.mark.parametrize("url, environment, sent", [
+    ("http://127.0.0.1:8080/v1/koji/verify", {}, "ck_dev"),  # the development key of the service
+    ("http://127.0.0.1:8080/v1/koji/verify/", {"CONNECTOR_API_KEYS": "ck_env_1,ck_env_2"}, "ck_env_1"),
+    ("https://connector.example/prefix/v1/koji/verify", {"CONNECTOR_API_KEYS": "ck_env_1"}, "ck_env_1"),
+    ("http://127.0.0.1:5678/webhook/koji-interviews", {"CONNECTOR_API_KEYS": "ck_env_1"}, None),  # n8n: not its key
+])
+def test_send_test_event_sends_the_configured_api_key_to_the_connector_only(service_env, monkeypatch, posts,
+                                                                            url, environment, sent):
+    # Before: only --api-key was sent, so the connector answered 401 unless it was given.
+    service_env.write_text(DEV_SECRETS)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["send-test-event", "--url", url]) == 0
+    assert posts[0]["headers"].get("X-API-Key") == sent
+
+
+def test_send_test_event_api_key_option_wins(service_env, posts):
+    service_env.write_text(DEV_SECRETS)
+    assert main(["send-test-event", "--url", "http://127.0.0.1:5678/webhook/x", "--api-key", "ck_given"]) == 0
+    assert posts[0]["headers"]["X-API-Key"] == "ck_given"
+    assert posts[0]["timeout"] == 10
+
+
+@pytest.mark.parametrize("port", ["70000", "65536", "-1", "http"])
+def test_serve_refuses_a_port_out_of_range(port, capsys):
+    # Before: gunicorn's OverflowError traceback.
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--port", port])
+    assert stopped.value.code == 2
+    assert "--port: must be a port number from 0 to 65535" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_database_path_it_cannot_open_before_gunicorn_starts(service_env, tmp_path, monkeypatch,
+                                                                           capsys, no_gunicorn):
+    # Before: each worker refused it (one message per worker), and gunicorn exited with code 4.
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path))  # a directory
+    assert main(["serve"]) == 2
+    assert capsys.readouterr().err == (f"connector: configuration refused: DATABASE_PATH: {tmp_path} cannot be used "
+                                       "as the ledger's SQLite database: it is a directory\n")
+
+
+def test_serve_says_when_the_database_cannot_be_opened_for_lack_of_permission(service_env, tmp_path, monkeypatch,
+                                                                            capsys, no_gunicorn):
+    # As the Docker image's uid 10001 on a volume that root owns. The tests may run as root, whom
+    # no permission stops: the refusal and the missing permission are played.
+    from connector.ledger import LedgerUnusable
+
+    def unusable(path, **limits):
+        raise LedgerUnusable(f"{path} cannot be used as the ledger's SQLite database: unable to open database file")
+    monkeypatch.setattr(cli, "Ledger", unusable)
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("connector: configuration refused: DATABASE_PATH: ")
+    assert (f"(uid {os.getuid()}, which runs the connector, has no permission to write to {tmp_path}; the Docker "
+            "image runs as uid 10001") in error
+
+
+def test_the_database_check_leaves_no_connection_open_for_gunicorn_to_fork(service_env, tmp_path):
+    # A SQLite connection must not cross a fork: the workers would share its locks.
+    cli._open_database(cli.load_settings())
+    assert (tmp_path / "state.sqlite3").exists()
+    open_files = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            open_files.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:  # the listing's own descriptor, closed by now
+            pass
+    assert not [name for name in open_files if name.startswith(str(tmp_path))]

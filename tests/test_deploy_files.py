@@ -127,7 +127,12 @@ def test_n8n_is_the_pinned_version_and_can_read_what_the_workflow_reads(compose)
     assert workflow_env and workflow_env <= set(n8n["environment"])
     assert n8n["environment"]["N8N_BLOCK_ENV_ACCESS_IN_NODE"] == "false"
     assert "./n8n-workflows:/workflows:ro" in n8n["volumes"]
-    assert "5678:5678" in n8n["ports"] and n8n["environment"]["N8N_PORT"] == "5678"
+    assert n8n["environment"]["N8N_PORT"] == "5678"
+
+
+def test_n8n_is_published_on_loopback_only_behind_the_tls_proxy(compose):
+    # Before: "5678:5678", every interface, plain HTTP, while the docs put a TLS proxy in front.
+    assert compose["services"]["n8n"]["ports"] == ["127.0.0.1:5678:5678"]
 
 
 def test_the_docs_name_the_same_ports_and_variables(compose):
@@ -148,3 +153,20 @@ def test_every_link_in_the_package_points_at_something_the_dockerfile_copies():
     for link in links:
         target = link.resolve()
         assert any(target == source or source in target.parents for source in copied), (link, target)
+
+
+def test_license_is_an_spdx_expression_for_a_backend_that_reads_it():
+    # The TOML table form ({text = …}) is deprecated by setuptools (a warning on every build);
+    # the string form needs setuptools 77 or later.
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["license"] == "Apache-2.0"
+    [setuptools] = [r for r in pyproject["build-system"]["requires"] if r.startswith("setuptools")]
+    minimum = re.fullmatch(r"setuptools>=(\d+)(\.\d+)*", setuptools)
+    assert minimum and int(minimum.group(1)) >= 77, setuptools
+
+
+def test_the_uid_the_cli_names_for_the_image_is_the_images():
+    # `connector serve` tells an image user without write permission on DATABASE_PATH which uid needs it.
+    from connector.cli import IMAGE_UID
+    [run] = instructions("RUN")
+    assert f"--uid {IMAGE_UID} " in run

@@ -1,6 +1,8 @@
 import json
 import stat
 
+import pytest
+
 from connector import dev_secrets
 from connector.settings import Settings
 
@@ -41,3 +43,29 @@ def test_later_starts_still_say_development_mode_without_the_values(tmp_path, ca
     dev_secrets.announce(dev_secrets.fill_missing(again), again, every_start=True)
     err = capsys.readouterr().err
     assert "DEVELOPMENT MODE" in err and again.connector_api_keys[0].get_secret_value() not in err
+
+
+@pytest.mark.parametrize("content, why", [
+    ("garbage", "is not JSON"), ("", "is not JSON"), ("{}", "does not hold KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS"),
+    ('{"KOJI_WEBHOOK_SECRET": "whsec_dev", "CONNECTOR_API_KEYS": 7}', "does not hold"),
+    ('["whsec_dev", "ck_dev"]', "does not hold"),
+])
+def test_a_damaged_file_is_named_with_what_to_do(tmp_path, monkeypatch, content, why):
+    # Before: a RuntimeError traceback (not JSON) or a KeyError ({}).
+    monkeypatch.setattr(dev_secrets.time, "sleep", lambda seconds: None)  # the wait for a writer
+    settings = Settings(database_path=tmp_path / "state.sqlite3")
+    path = dev_secrets.secrets_path(settings)
+    path.write_text(content)
+    for read in (dev_secrets.fill_missing, dev_secrets.stored):
+        with pytest.raises(dev_secrets.DevSecretsDamaged) as caught:
+            read(settings)
+        message = str(caught.value)
+        assert f"the development secrets file {path} {why}" in message
+        assert "delete it, and the next `connector serve` generates new ones" in message
+
+
+def test_stored_secrets_are_read_as_the_service_keeps_them(tmp_path):
+    settings = Settings(database_path=tmp_path / "state.sqlite3")
+    assert dev_secrets.stored(settings) == {}  # none generated yet
+    dev_secrets.fill_missing(settings)
+    assert dev_secrets.stored(settings) == json.loads(dev_secrets.secrets_path(settings).read_text())

@@ -104,3 +104,44 @@ def test_field_metadata_to_a_place_it_cannot_write_exits_2_with_a_message(tmp_pa
     blocker.write_text("not a folder")
     assert run(["salesforce", "field-metadata", "--out", str(blocker / "project")]) == 2
     assert "cannot write the metadata" in capsys.readouterr().err
+
+
+def test_an_instance_url_urllib3_cannot_parse_is_unreachable_not_a_traceback(org, monkeypatch, capsys):
+    # The token answer names the instance the calls go to; a host like a..b was urllib3's
+    # LocationParseError (no RequestException): a traceback here, a 500 on the route.
+    fake = org()
+    issue = fake.issue_token
+
+    def broken_instance(*args):
+        status, body = issue(*args)
+        return status, {**body, "instance_url": "https://a..b.my.salesforce.com"}
+    monkeypatch.setattr(fake, "issue_token", broken_instance)
+    assert run(["salesforce", "check-fields"]) == 2
+    assert capsys.readouterr().err == "connector: Salesforce could not be reached (LocationParseError)\n"
+
+
+@pytest.mark.parametrize("name, value", [("SALESFORCE_DOMAIN_URL", "https://a..b.my.salesforce.com"),
+                                         ("SALESFORCE_DOMAIN_URL", "acme.my.salesforce.com"),
+                                         ("SALESFORCE_API_VERSION", "59.0")])
+def test_check_fields_with_a_setting_it_cannot_use_exits_2_naming_it(org, monkeypatch, capsys, name, value):
+    org()
+    monkeypatch.setenv(name, value)
+    assert run(["salesforce", "check-fields"]) == 2
+    assert capsys.readouterr().err.startswith(f"connector: {name}: ")
+
+
+def test_field_metadata_needs_none_of_the_services_secrets(tmp_path, monkeypatch, capsys):
+    # Before: production mode without KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS refused it.
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    for name in ("KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "MAPPING_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUALITY_THRESHOLD", "9")  # another setting it does not use
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path)]) == 0
+    assert "field(s) written" in capsys.readouterr().out
+
+
+def test_field_metadata_refuses_an_api_version_salesforce_would_not_take(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("SALESFORCE_API_VERSION", "banana")
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.startswith("connector: SALESFORCE_API_VERSION: must be an API version")
+    assert not (tmp_path / "sfdx-project.json").exists()

@@ -1,9 +1,14 @@
 import pytest
 
-from connector.settings import Mode, SettingsError, load_settings
+from connector.koji_api import KojiUnavailable, fetch_interview
+from connector.settings import MetadataSettings, Mode, SenderSettings, SettingsError, load_settings
 
 ENV = ["CONNECTOR_MODE", "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS",
-       "LOG_LEVEL", "KOJI_ENRICH", "KOJI_API_KEY", "DATABASE_PATH", "LEDGER_RETENTION_DAYS"]
+       "LOG_LEVEL", "KOJI_ENRICH", "KOJI_API_KEY", "DATABASE_PATH", "LEDGER_RETENTION_DAYS", "LEDGER_LEASE_SECONDS",
+       "KOJI_API_BASE_URL", "SALESFORCE_DOMAIN_URL", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_API_VERSION",
+       "MAPPING_PROFILE"]
+PRODUCTION = {"CONNECTOR_MODE": "production", "KOJI_WEBHOOK_SECRET": "whsec_0123456789abcdef",
+              "CONNECTOR_API_KEYS": "ck_0123456789abcdef"}
 
 
 @pytest.fixture(autouse=True)
@@ -122,3 +127,127 @@ def test_messages_read_without_pydantics_prefixes(monkeypatch):
         load_settings()
     assert str(caught.value).startswith("production mode needs KOJI_WEBHOOK_SECRET")
     assert "Value error" not in str(caught.value) and "settings:" not in str(caught.value)
+
+
+def production(monkeypatch, **variables: str) -> None:
+    for name, value in {**PRODUCTION, **variables}.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("name, value", [
+    ("QUALITY_THRESHOLD", "nan"), ("HTTP_TIMEOUT_SECONDS", "nan"), ("LEDGER_RETENTION_DAYS", "nan"),
+    ("LEDGER_RETENTION_DAYS", "inf"), ("LEDGER_LEASE_SECONDS", "inf"), ("LEDGER_LEASE_SECONDS", "-inf"),
+])
+def test_nan_and_infinity_are_refused_as_not_finite(monkeypatch, name, value):
+    # Before: nan was "should be less than or equal to 5" (every comparison with nan is false)
+    # and inf passed LEDGER_*'s only bound.
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"^{name}: Input should be a finite number$"):
+        load_settings()
+
+
+@pytest.mark.parametrize("name, highest", [("LEDGER_RETENTION_DAYS", 3650), ("LEDGER_LEASE_SECONDS", 86400)])
+def test_ledger_durations_have_an_upper_bound(monkeypatch, name, highest):
+    monkeypatch.setenv(name, str(highest))
+    load_settings()
+    for value in (str(highest + 1), "1e300"):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(SettingsError, match=f"{name}: Input should be less than or equal to {highest}"):
+            load_settings()
+
+
+@pytest.mark.parametrize("name", ["KOJI_API_BASE_URL", "SALESFORCE_DOMAIN_URL"])
+@pytest.mark.parametrize("value, problem", [
+    ("koji.so", "must be an http:// or https:// URL with a host name"),
+    ("ftp://koji.so", "must be an http:// or https:// URL with a host name"),
+    ("https://", "must be an http:// or https:// URL with a host name"),
+    ("https://user:pw@:8/", "must be an http:// or https:// URL with a host name"),
+    ("https://host:99999", "is not a URL"),
+    ("https://[::1", "is not a URL"),
+    ("https://a..b.my.salesforce.com", "has a host name with an empty or too long label"),
+    ("https://acme.my.salesforce.com/?token=abc", "must not have a query or a fragment"),
+])
+def test_a_url_setting_that_cannot_be_called_is_refused_at_start_up(monkeypatch, name, value, problem):
+    # Before: KOJI_API_BASE_URL=koji.so started, and every enrichment was a 502; a..b was a
+    # LocationParseError traceback (CLI) or a 500 (routes).
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value).startswith(f"{name}: {problem}")
+    assert "pw" not in str(caught.value) and "abc" not in str(caught.value)  # never the URL
+
+
+@pytest.mark.parametrize("name", ["KOJI_API_BASE_URL", "SALESFORCE_DOMAIN_URL"])
+def test_production_needs_https_to_koji_and_salesforce(monkeypatch, name):
+    # Plain http would carry KOJI_API_KEY or SALESFORCE_CLIENT_SECRET across the network in clear.
+    production(monkeypatch, **{name: "http://acme.my.salesforce.com"})
+    with pytest.raises(SettingsError, match=f"{name} must be https:// in production mode"):
+        load_settings()
+    monkeypatch.setenv(name, "https://acme.my.salesforce.com/")
+    load_settings()
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8123", "http://localhost:8123/koji", "http://[::1]:8123"])
+def test_production_takes_plain_http_to_this_machine(monkeypatch, url):
+    # Nothing crosses a network; the tests' fake Koji API and Salesforce listen there.
+    production(monkeypatch, KOJI_API_BASE_URL=url, SALESFORCE_DOMAIN_URL=url)
+    settings = load_settings()
+    assert (settings.koji_api_base_url, settings.salesforce_domain_url) == (url, url)
+
+
+def test_development_takes_plain_http_anywhere(monkeypatch):
+    monkeypatch.setenv("KOJI_API_BASE_URL", "http://koji.internal")
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "http://acme.my.salesforce.com")
+    assert load_settings().salesforce_domain_url == "http://acme.my.salesforce.com"
+
+
+@pytest.mark.parametrize("value", ["59.0", "banana", "v59", "v59.0/sobjects", "V59.0"])
+def test_salesforce_api_version_must_look_like_one(monkeypatch, value):
+    monkeypatch.setenv("SALESFORCE_API_VERSION", value)
+    with pytest.raises(SettingsError, match="^SALESFORCE_API_VERSION: must be an API version as Salesforce"):
+        load_settings()
+
+
+@pytest.mark.parametrize("value", ["v59.0", "v62.0", "v7.0"])
+def test_salesforce_api_versions_are_taken(monkeypatch, value):
+    monkeypatch.setenv("SALESFORCE_API_VERSION", value)
+    assert load_settings().salesforce_api_version == value
+
+
+@pytest.mark.parametrize("name", ["KOJI_API_KEY", "SALESFORCE_CLIENT_SECRET"])
+def test_production_refuses_a_placeholder_for_a_key_koji_or_salesforce_issued(monkeypatch, name):
+    # Before: KOJI_API_KEY=k was taken, and masking it in the logs replaced every k, giving it away.
+    production(monkeypatch, **{name: "k"})
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == f"{name} must be at least 8 characters in production mode (the whole key, as " \
+                                "Koji or Salesforce issued it)"
+    monkeypatch.setenv(name, "koji-key")  # 8
+    load_settings()
+    monkeypatch.setenv("CONNECTOR_MODE", "development")
+    monkeypatch.setenv(name, "k")
+    load_settings()
+
+
+def test_a_host_name_urllib3_cannot_parse_is_unreachable_not_a_traceback(monkeypatch):
+    # The settings refuse one at start-up; should one get past them (settings built without
+    # validation), Koji's API "could not be reached", as for any host that does not answer:
+    # before, urllib3's LocationParseError, no RequestException, was a 500 on verify.
+    settings = load_settings(koji_api_key="koji-test-key-0123")
+    settings.koji_api_base_url = "http://a..b"  # assignment is not validated
+    with pytest.raises(KojiUnavailable, match=r"^Koji's API could not be reached \(LocationParseError\)$"):
+        fetch_interview("int_1", settings)
+
+
+def test_a_command_reads_only_the_settings_it_uses(monkeypatch):
+    # send-test-event and field-metadata were stopped by settings they never use.
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("KOJI_WEBHOOK_SECRET", "s")
+    monkeypatch.setenv("QUALITY_THRESHOLD", "9")
+    with pytest.raises(SettingsError):
+        load_settings()
+    assert load_settings(SenderSettings).koji_webhook_secret[0].get_secret_value() == "s"
+    assert load_settings(MetadataSettings).salesforce_api_version == "v59.0"
+    monkeypatch.setenv("SALESFORCE_API_VERSION", "59.0")
+    with pytest.raises(SettingsError, match="SALESFORCE_API_VERSION"):
+        load_settings(MetadataSettings)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
 import time
+from contextlib import closing
 
 import pytest
 import requests
@@ -66,6 +68,44 @@ def expected(stack, payload: dict) -> dict:
                              headers=stack.connector.headers(), timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def unflatten(text: str):
+    """n8n stores execution data in the `flatted` format: a JSON array whose first entry is the
+    root, where each string inside an object or array is the index of the entry it stands for
+    (a literal string, or an object or array that may be shared)."""
+    table = json.loads(text)
+    revived: dict[int, object] = {}
+
+    def value(index: int):
+        if index in revived:
+            return revived[index]
+        entry = table[index]
+        if isinstance(entry, dict):
+            revived[index] = entry = dict(entry)
+            entry.update({k: value(int(v)) if isinstance(v, str) else v for k, v in entry.items()})
+        elif isinstance(entry, list):
+            revived[index] = entry = list(entry)
+            entry[:] = [value(int(v)) if isinstance(v, str) else v for v in entry]
+        return entry
+
+    return value(0)
+
+
+def failure_message(stack) -> str:
+    """The error message of n8n's latest execution (what an error workflow is given), from its
+    database; it is written just after the webhook's answer, so it is waited for."""
+    database = stack.n8n.folder / ".n8n" / "database.sqlite"
+    deadline = time.monotonic() + 10
+    while True:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT e.status, d.data FROM execution_entity e JOIN execution_data d "
+                             "ON d.executionId = e.id ORDER BY e.id DESC LIMIT 1").fetchone()
+        error = row and row[0] == "error" and unflatten(row[1])["resultData"].get("error")
+        if error or time.monotonic() > deadline:
+            assert error, f"the latest execution has no error: {row and row[0]}"
+            return error["message"]
+        time.sleep(0.2)
 
 
 def ledger_state(stack, key: str) -> str | None:
@@ -210,6 +250,9 @@ def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack, ste
     assert watch.patches == []
     assert watch.posts == []
     assert ledger_state(stack, key) == "released"
+    # What an error workflow is given: the event and the step that failed.
+    cause = "Salesforce: update Contact answered 503" if step["method"] == "PATCH" else "Salesforce: find Contact: "
+    assert f"Event: {key}. Cause: {cause}" in failure_message(stack)
 
     retry = fire(stack, body)
 
@@ -239,6 +282,9 @@ def test_a_salesforce_refusal_is_told_in_slack_once_and_a_retry_after_the_fix_wr
 
     assert first.status_code >= 500 and second.status_code >= 500, stack.n8n.logs()
     assert ledger_state(stack, key) == "released"
+    # An error workflow is told why, without the refused value (Salesforce's message quotes it).
+    cause = "Salesforce: update Contact answered 400 STRING_TOO_LONG"
+    assert failure_message(stack).endswith(f"Event: {key}. Cause: {cause}")
     assert watch.patches == []
     [notice] = watch.posts
     assert notice["channel"] == "C0KOJI0001"
@@ -337,6 +383,7 @@ def test_slack_failure_fails_the_delivery_and_the_retry_posts_once(stack):
 
     assert fire(stack, body).status_code >= 500
     assert watch.posts == []
+    assert "Cause: Slack: post insight: " in failure_message(stack)
     assert fire(stack, body).status_code == 200, stack.n8n.logs()
 
     # The PATCH is repeated with the same values (idempotent); the post happens once.

@@ -239,7 +239,8 @@ def test_patch_applies_good_values(sf, api, path):
 def test_a_date_time_is_answered_in_utc_with_milliseconds(sf, api, written, answered):
     # As Salesforce answers: a chain that compares it with what it writes must expect this form.
     record_id = next(iter(sf.contacts))
-    assert api("PATCH", f"/sobjects/Contact/{record_id}", json={"Last_Koji_Interview_At__c": written}).status_code == 204
+    written_now = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Last_Koji_Interview_At__c": written})
+    assert written_now.status_code == 204
     q = f"SELECT Id, Last_Koji_Interview_At__c, Last_Survey_Date__c FROM Contact WHERE Id = '{record_id}'"
     [record] = api("GET", "/query", params={"q": q}).json()["records"]
     assert record["Last_Koji_Interview_At__c"] == answered and record["Last_Survey_Date__c"] is None

@@ -8,6 +8,8 @@
  * for any failure, and every other problem as an opaque JSON dump.
  */
 
+const { notAConnector } = require('./lib/shapes');
+
 const addApiKey = (request, z, bundle) => {
   if (bundle.authData && bundle.authData.api_key) {
     request.headers = request.headers || {};
@@ -73,6 +75,11 @@ const raiseForProblem = (response, z) => {
   const slug = slugOf(problem) || `http-${status}`;
   const details = describe(problem, status);
 
+  // Only the connector's own refusal means the key is wrong: a login proxy or another site in
+  // front of it answers 401/403 too, and "reconnect" would send the user after the wrong thing.
+  if ((status === 401 || status === 403) && slug !== 'unauthorized') {
+    throw notAConnector(z, response, "the connector's problem+json refusal (unauthorized)");
+  }
   if (status === 401 || status === 403) {
     throw new z.errors.ExpiredAuthError(
       `The connector rejected the API key (${details}). Check the API key in this connection ` +

@@ -75,3 +75,12 @@ test('the Zap editor still lists the default Salesforce fields when the URL is n
     assert.deepEqual(fields.map((f) => f.key), DEFAULT_SALESFORCE_FIELDS.map((name) => SF_PREFIX + name));
   });
 });
+
+
+test('a login proxy answering 401 or 403 is not a Koji connector, not a rejected API key', async () => {
+  // Before: "The connector rejected the API key", so the user changed a key that was right.
+  for (const status of [401, 403]) {
+    await withServerAnswering(status, { 'Content-Type': 'text/html', 'WWW-Authenticate': 'Basic' },
+      '<html><body>Sign in</body></html>', (url) => assertEveryStepRefuses(url, `an HTML ${status}`));
+  }
+});

@@ -14,6 +14,8 @@ from typing import Callable, Iterator
 
 import requests
 
+from connector.server import WORKER_CLASS
+
 REPO = Path(__file__).resolve().parent.parent
 TEST_API_KEY = "ck_test_0123456789abcdef"
 TEST_WEBHOOK_SECRET = "whsec_test_0123456789abcdef"
@@ -54,8 +56,10 @@ def running_connector(tmp_path: Path, *, workers: int = 2, env: dict[str, str] |
         "LOG_LEVEL": "INFO",
         **(env or {}),
     }
+    # The worker class `connector serve` and the README's gunicorn command run: gunicorn's own
+    # refusals (a request line over its limit, say) are problem+json only with it.
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--access-logfile", "-", *extra_args,
+               "--workers", str(workers), "--worker-class", WORKER_CLASS, "--access-logfile", "-", *extra_args,
                "connector:create_app()"]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log,

@@ -223,8 +223,9 @@ def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
         subject = text_or_none(first_present(data, "study_id", "id"))
     elif event_type == "report.generated":
         subject = text_or_none(first_present(data, "report_id", "id"))
-        if subject is None and data.get("study_id") is not None:
-            subject = f"{data['study_id']}@{payload.get('timestamp') or ''}"
+        if subject is None and data.get("study_id") is not None and payload.get("timestamp"):
+            # A study has many reports: without the time, every later one was a "duplicate".
+            subject = f"{data['study_id']}@{payload['timestamp']}"
     else:
         subject = interview["id"]
     if subject is None:

@@ -176,21 +176,26 @@ class Ledger:
         return EventRecord(*row) if row else None
 
     def purge(self, now: float | None = None) -> int:
-        """Drop events first seen before the retention window; return how many.
+        """Drop events untouched for the retention window whose lease has ended; return how many.
 
+        By the last change, not the first sighting: an event claimed again or completed on the
+        window's last day is kept a window from then, and a live claim is never dropped (before,
+        a key first seen a week ago was purged under a run still working on it, and the next
+        copy was `first`, attempt 1, beside it).
         The expired keys are found in a read (which never blocks claims in WAL mode), then
         deleted by key a batch at a time, so the write lock is held for milliseconds even
         when a week of events expires at once."""
-        cutoff = (self.clock() if now is None else now) - self.retention_seconds
-        expired = [row[0] for row in self._when_free(
-            lambda db: db.execute("SELECT key FROM events WHERE first_seen < ?", (cutoff,)).fetchall())]
+        now = self.clock() if now is None else now
+        cutoff = now - self.retention_seconds
+        expired = [row[0] for row in self._when_free(lambda db: db.execute(
+            "SELECT key FROM events WHERE updated < ? AND lease_until <= ?", (cutoff, now)).fetchall())]
         removed = 0
         for start in range(0, len(expired), PURGE_BATCH):
             batch = expired[start:start + PURGE_BATCH]
-            with self._transaction() as tx:
+            with self._transaction() as tx:  # the same test again: a key may have changed since the read
                 removed += tx.execute(
-                    f"DELETE FROM events WHERE first_seen < ? AND key IN ({', '.join('?' * len(batch))})",
-                    (cutoff, *batch)).rowcount
+                    f"DELETE FROM events WHERE updated < ? AND lease_until <= ? "
+                    f"AND key IN ({', '.join('?' * len(batch))})", (cutoff, now, *batch)).rowcount
         return removed
 
     def _set_state(self, key: str, state: str, unless: str | None = None,

@@ -112,9 +112,11 @@ def release_event(key: str) -> Response:
             f"This event has had {record['attempts']} attempt(s); there is no attempt {attempt} to release.",
             errors=[{"parameter": "attempt", "message": f"must be at most {record['attempts']}"}])
     if attempt is not None and record["attempts"] != attempt and record["state"] != "completed":
+        holder = (f"attempt {record['attempts']} does" if record["state"] == "claimed"
+                  else f"attempt {record['attempts']} took it over and has released it since")
         raise ClaimSuperseded(
-            f"Attempt {attempt} no longer holds the claim: attempt {record['attempts']} does "
-            f"(its lease ran out and a newer copy claimed the event). Nothing was changed.")
+            f"Attempt {attempt} no longer holds the claim: {holder} (its lease ran out and a newer "
+            f"copy claimed the event). Nothing was changed.")
     log.info("event released key=%s state=%s", key, record["state"])
     return jsonify(record)
 

@@ -120,7 +120,9 @@ class MetadataSettings(_Environment):
 class Settings(SenderSettings, MetadataSettings):
     # The upper bounds refuse what cannot be meant (1e300 days). Koji's retries span about 2.5
     # hours: a lease longer than that keeps an event whose chain died claimed past the last one.
-    ledger_retention_days: float = Field(default=7, gt=0, le=3650)
+    # At least 3 hours: Koji retries for about 2.5, and may deliver again after a 200; a key
+    # forgotten sooner would let such a copy do the work twice.
+    ledger_retention_days: float = Field(default=7, ge=0.125, le=3650)
     ledger_lease_seconds: float = Field(default=60, gt=0, le=86400)
     max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     quality_threshold: float | None = Field(default=None, ge=0, le=5)

@@ -79,6 +79,17 @@ def test_event_key_is_interview_id_and_type():
     assert event["event"]["key"] == "abc:interview.completed"
 
 
+def test_reports_of_one_study_with_no_report_id_and_no_time_are_told_apart_by_their_bodies():
+    # Found by an audit: both were keyed "S9@:report.generated", so the second was answered
+    # skip/duplicate and its summary dropped for LEDGER_RETENTION_DAYS.
+    first = {"type": "report.generated", "data": {"study_id": "S9", "title": "Weekly report 1"}}
+    second = {"type": "report.generated", "data": {"study_id": "S9", "title": "Weekly report 2"}}
+    keys = {normalize(first)["event"]["key"], normalize(second)["event"]["key"]}
+    assert len(keys) == 2 and all(key.startswith("sha256-") for key in keys)
+    timed = {**first, "timestamp": "2026-04-16T10:24:10Z"}
+    assert normalize(timed)["event"]["key"] == "S9@2026-04-16T10:24:10Z:report.generated"
+
+
 def test_a_normalized_event_normalizes_to_itself():
     payload = json.loads((ROOT / "connector/samples/salesforce-guide.analysis_ready.json").read_text())
     once = normalize(payload)

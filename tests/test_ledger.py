@@ -9,8 +9,8 @@ import pytest
 
 from connector.errors import LedgerBusy
 
-from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Ledger, LedgerUnusable,
-                              _Checkpointer)
+from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Claim, Ledger,
+                              LedgerUnusable, _Checkpointer)
 
 
 class Clock:
@@ -91,6 +91,31 @@ def test_entries_older_than_the_retention_window_are_purged(ledger, clock):
     clock.now += 7 * 86400 + 1
     assert ledger.purge() == 1
     assert ledger.claim("old").status == FIRST
+
+
+def test_a_live_claim_is_never_purged_and_its_attempts_keep_counting(tmp_path, clock):
+    # Found by an audit: the purge went by first_seen, so a key first seen a week ago was
+    # dropped under a run still working on it; the next copy was "first", attempt 1, beside
+    # it, and the old run's release?attempt=1 then freed the new run's claim.
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60, clock=clock)
+    ledger.claim("k")
+    clock.now += 150  # the claim's lease ended and the window passed: a dead run
+    assert ledger.claim("k") == Claim(RETRY, 2)  # Koji's retry takes it over
+    clock.now += 30  # within the new lease; first seen 180 s ago, past the 100 s window
+    assert ledger.purge() == 0
+    assert ledger.claim("k").status == IN_PROGRESS
+    assert ledger.release("k", attempt=1).state == "claimed"  # the dead run's release changes nothing
+
+
+def test_an_event_completed_late_in_the_window_is_kept_a_window_from_then(ledger, clock):
+    ledger.claim("k")
+    ledger.release("k")  # skipped, say; Koji's Retry after a profile fix days later does the work
+    clock.now += 6 * 86400
+    assert ledger.claim("k").status == RETRY
+    ledger.complete("k")
+    clock.now += 2 * 86400  # 8 days after first seen, 2 after completion
+    assert ledger.purge() == 0
+    assert ledger.claim("k").status == DUPLICATE
 
 
 def _claim_in_process(path, key, queue):

@@ -161,7 +161,12 @@ def test_a_stale_release_leaves_the_newer_claim_alone(koji, client, auth):
     key = first["event"]["key"]
     record = client.get(f"/v1/events/{key}", headers=auth).get_json()
     assert (record["state"], record["attempts"]) == ("claimed", 2)
+    assert "attempt 2 does (" in stale.get_json()["detail"]
     assert client.post(retry["delivery"]["release_path"], headers=auth).get_json()["state"] == "released"
+    # Once the newer claim is released too, nobody holds it: the refusal says so.
+    again = client.post(first["delivery"]["release_path"], headers=auth)
+    assert again.status_code == 409
+    assert "attempt 2 took it over and has released it since" in again.get_json()["detail"]
 
 
 @pytest.mark.parametrize("attempt", ["0", "-1", "two", "1.5", "", "１", "9" * 12])

@@ -146,6 +146,15 @@ def test_nan_and_infinity_are_refused_as_not_finite(monkeypatch, name, value):
         load_settings()
 
 
+def test_a_retention_shorter_than_kojis_retries_is_refused(monkeypatch):
+    # A key forgotten before Koji's last retry (about 2.5 hours) lets that copy do the work again.
+    monkeypatch.setenv("LEDGER_RETENTION_DAYS", "0.1")
+    with pytest.raises(SettingsError, match="^LEDGER_RETENTION_DAYS: "):
+        load_settings()
+    monkeypatch.setenv("LEDGER_RETENTION_DAYS", "0.125")
+    assert load_settings().ledger_retention_days == 0.125
+
+
 @pytest.mark.parametrize("name, highest", [("LEDGER_RETENTION_DAYS", 3650), ("LEDGER_LEASE_SECONDS", 86400)])
 def test_ledger_durations_have_an_upper_bound(monkeypatch, name, highest):
     monkeypatch.setenv(name, str(highest))

@@ -228,8 +228,11 @@ def _check_normalized(payload: dict[str, Any]) -> None:
 def _record(record) -> dict[str, Any]:
     if record is None:
         raise NotFound("No event with this key is in the ledger (keys expire after the retention window).")
+    # lease_until: a claim whose lease has passed is one nobody is working on (its run died);
+    # the next copy takes it over. Without it a client saw "claimed" forever.
     return {"key": record.key, "state": record.state, "attempts": record.attempts,
-            "first_seen": _iso(record.first_seen), "updated": _iso(record.updated)}
+            "first_seen": _iso(record.first_seen), "updated": _iso(record.updated),
+            "lease_until": _iso(record.lease_until) if record.state == "claimed" else None}
 
 
 def _iso(epoch: float) -> str:

@@ -1,6 +1,7 @@
 import base64
 import json
 import logging
+from datetime import datetime
 
 import pytest
 
@@ -167,6 +168,18 @@ def test_a_stale_release_leaves_the_newer_claim_alone(koji, client, auth):
     again = client.post(first["delivery"]["release_path"], headers=auth)
     assert again.status_code == 409
     assert "attempt 2 took it over and has released it since" in again.get_json()["detail"]
+
+
+def test_the_state_says_until_when_a_claim_holds(koji, client, auth):
+    # Found by an audit: a claim whose run died read "claimed" forever; a client could not
+    # tell it from a live one. The lease's end tells.
+    answer = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()
+    path = f"/v1/events/{answer['event']['key']}"
+    claimed = client.get(path, headers=auth).get_json()
+    held = datetime.fromisoformat(claimed["lease_until"]) - datetime.fromisoformat(claimed["updated"])
+    assert claimed["state"] == "claimed" and 59 <= held.total_seconds() <= 61  # LEDGER_LEASE_SECONDS, 60
+    client.post(answer["delivery"]["complete_path"], headers=auth)
+    assert client.get(path, headers=auth).get_json()["lease_until"] is None
 
 
 @pytest.mark.parametrize("attempt", ["0", "-1", "two", "1.5", "", "１", "9" * 12])

@@ -18,6 +18,7 @@ const ENTRY_OUTPUT_FIELDS = [
   { key: 'attempts', label: 'Attempts', type: 'integer' },
   { key: 'first_seen', label: 'First Seen', type: 'datetime' },
   { key: 'updated', label: 'Updated', type: 'datetime' },
+  { key: 'lease_until', label: 'Lease Until (while claimed; empty otherwise)', type: 'datetime' },
 ];
 
 const ENTRY_SAMPLE = {
@@ -27,6 +28,7 @@ const ENTRY_SAMPLE = {
   attempts: 1,
   first_seen: '2025-01-15T10:26:16Z',
   updated: '2025-01-15T10:26:19Z',
+  lease_until: null,
 };
 
 const EVENT_KEY_INPUT = {

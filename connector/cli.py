@@ -10,9 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from connector import dev_secrets
-from connector.ledger import Ledger, LedgerUnusable
-from connector.salesforce_cli import register as register_salesforce_commands
+from connector.ledger import LedgerUnusable
 from connector.profile import ProfileError, load_profile
+from connector.salesforce_cli import register as register_salesforce_commands
+from connector.services import open_ledger
 from connector.settings import SenderSettings, Settings, SettingsError, load_settings
 
 SAMPLES = {
@@ -143,8 +144,7 @@ def _open_database(settings: Settings) -> None:
     """Open the ledger's database once, so a DATABASE_PATH that cannot be used stops start-up
     here rather than in every worker. Closed again before gunicorn forks: a SQLite connection
     must not cross a fork."""
-    Ledger(settings.database_path, retention_seconds=settings.ledger_retention_days * 86400,
-           lease_seconds=settings.ledger_lease_seconds).close()
+    open_ledger(settings).close()
 
 
 def _permission_hint(path: Path) -> str:

@@ -11,6 +11,8 @@ import time
 
 from flask import Flask, Response, g, request
 
+from connector.settings import MIN_ISSUED_SECRET_CHARS
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
 # Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters (a path's
 # slashes, a key=value's equals sign) end one. The
@@ -39,10 +41,10 @@ class GunicornLineFilter(logging.Filter):
 _GUNICORN_LINES = GunicornLineFilter()
 
 
-# A secret shorter than this is not masked: masking "s" garbles every line, and where the
-# "[secret]"s fall spells the secret out. Production refuses secrets this short (settings.py);
-# development may run with one, and no log line carries a secret in the first place.
-MIN_MASKED_CHARS = 8
+# A secret shorter than the shortest production accepts is not masked: masking "s" garbles
+# every line, and where the "[secret]"s fall spells the secret out. Development may run with
+# one, and no log line carries a secret in the first place.
+MIN_MASKED_CHARS = MIN_ISSUED_SECRET_CHARS
 
 
 class RedactingFilter(logging.Filter):

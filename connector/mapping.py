@@ -347,9 +347,7 @@ def _decimal(bound: float) -> Decimal:
 
 def _range(precision: int, scale: int, low: float | None, high: float | None) -> str:
     limit = 10 ** (precision - scale)
-    # + 0 writes a bound of -0.0 as 0: the memoized conversions see -0.0 and 0 as one key, so
-    # the message must not depend on which of them came first.
-    return f"{(low if low is not None else -limit) + 0:g} to {(high if high is not None else limit) + 0:g}"
+    return f"{low if low is not None else -limit:g} to {high if high is not None else limit:g}"
 
 
 def _checkbox(spec: FieldSpec, raw: Any) -> Outcome:

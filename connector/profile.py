@@ -287,6 +287,13 @@ class FieldSpec(_Strict):
             check_source(path)
         return value
 
+    @field_validator("min", "max")
+    @classmethod
+    def _no_negative_zero(cls, value: float | None) -> float | None:
+        # -0.0 equals 0 but is written "-0": the memoized conversions, keyed by the bounds, would
+        # tell a field's range as "0 to 5" or "-0 to 5" by which of the two they saw first.
+        return value + 0.0 if value is not None else None
+
     @field_validator("template")
     @classmethod
     def _template_compiles(cls, value: str | None) -> str | None:

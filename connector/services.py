@@ -42,14 +42,18 @@ def build_services(settings: Settings, profile: Profile | None = None) -> Servic
     profile = profile or load_profile(settings.mapping_profile)
     warm_up("koji-webhook.schema.json", "koji-interview.schema.json")
     profile.warm_up()
-    ledger = Ledger(settings.database_path,
-                    retention_seconds=settings.ledger_retention_days * 86400,
-                    lease_seconds=settings.ledger_lease_seconds)
+    ledger = open_ledger(settings)
     threshold = (settings.quality_threshold if settings.quality_threshold is not None
                  else profile.quality_threshold)
     return Services(settings=settings, profile=profile, ledger=ledger, pipeline=Pipeline(
         profile=profile, quality_threshold=threshold, ledger=ledger,
         fetch_interview=_koji_fetcher(settings)))
+
+
+def open_ledger(settings: Settings) -> Ledger:
+    """The ledger DATABASE_PATH names, with the retention and lease of the settings."""
+    return Ledger(settings.database_path, retention_seconds=settings.ledger_retention_days * 86400,
+                  lease_seconds=settings.ledger_lease_seconds)
 
 
 def _koji_fetcher(settings: Settings) -> Callable[[str], dict] | None:

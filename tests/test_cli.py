@@ -287,9 +287,10 @@ def test_serve_says_when_the_database_cannot_be_opened_for_lack_of_permission(se
     # no permission stops: the refusal and the missing permission are played.
     from connector.ledger import LedgerUnusable
 
-    def unusable(path, **limits):
-        raise LedgerUnusable(f"{path} cannot be used as the ledger's SQLite database: unable to open database file")
-    monkeypatch.setattr(cli, "Ledger", unusable)
+    def unusable(settings):
+        raise LedgerUnusable(f"{settings.database_path} cannot be used as the ledger's SQLite database: "
+                             "unable to open database file")
+    monkeypatch.setattr(cli, "open_ledger", unusable)
     monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)
     assert main(["serve"]) == 2
     error = capsys.readouterr().err

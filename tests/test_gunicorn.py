@@ -312,7 +312,7 @@ def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_reques
 
 
 def test_plain_gunicorn_with_the_readmes_worker_class_refuses_the_same_way(tmp_path):
-    with running_connector(tmp_path, workers=1, extra_args=("-k", WORKER_CLASS)) as live:
+    with running_connector(tmp_path, workers=1) as live:  # runs WORKER_CLASS, as the README's command
         assert_refusals_are_problems_that_quote_nothing(int(live.base_url.rsplit(":", 1)[1]))
     assert WORKER_CLASS in (REPO / "README.md").read_text()
 

@@ -20,6 +20,11 @@ def refusal(path: Path) -> str:
     return str(caught.value)
 
 
+def assert_refused_at(path: Path, line: int, where: str, reason: str) -> None:
+    message = refusal(path)
+    assert message.startswith(f"{path}:{line}: {where}: {reason}"), message
+
+
 def test_default_profile_is_the_koji_recipe():
     profile = load_profile(None)
     assert profile.quality_threshold == 3
@@ -257,8 +262,7 @@ def field_template(template: str) -> str:
 ])
 def test_a_template_cannot_read_below_a_plain_value_or_into_a_list_by_key(tmp_path, template, reason):
     path = write(tmp_path, BASE + field_template(template))
-    message = refusal(path)
-    assert message.startswith(f"{path}:7: fields.0.template: {reason}"), message
+    assert_refused_at(path, 7, "fields.0.template", reason)
 
 
 @pytest.mark.parametrize(("template", "reason"), [
@@ -271,8 +275,7 @@ def test_a_template_cannot_read_below_a_plain_value_or_into_a_list_by_key(tmp_pa
 ])
 def test_a_slack_template_cannot_read_below_a_plain_value_or_into_a_list_by_key(tmp_path, template, reason):
     path = write(tmp_path, BASE + f"slack:\n  templates:\n    updated_contact: '{template}'\n")
-    message = refusal(path)
-    assert message.startswith(f"{path}:6: slack.templates.updated_contact: {reason}"), message
+    assert_refused_at(path, 6, "slack.templates.updated_contact", reason)
 
 
 @pytest.mark.parametrize(("source", "reason"), [
@@ -291,8 +294,7 @@ def test_a_slack_template_cannot_read_below_a_plain_value_or_into_a_list_by_key(
 ])
 def test_a_source_cannot_read_below_a_plain_value_or_inside_a_list(tmp_path, source, reason):
     path = write(tmp_path, BASE + f"fields:\n  - name: A__c\n    type: text\n    source: {source}\n")
-    message = refusal(path)
-    assert message.startswith(f"{path}:7: fields.0.source: {reason}"), message
+    assert_refused_at(path, 7, "fields.0.source", reason)
 
 
 @pytest.mark.parametrize("template", [

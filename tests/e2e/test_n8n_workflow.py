@@ -580,3 +580,23 @@ def test_a_copy_while_another_is_in_flight_fails_and_writes_nothing(stack):
     assert fire(stack, body).status_code == 200, stack.n8n.logs()
     assert [patched for patched, _ in watch.patches] == [contact]
     assert len(watch.posts) == 1
+
+
+def test_an_action_the_workflow_does_not_know_releases_the_claim_for_the_retry(stack):
+    # A newer connector may answer an action this workflow was not written for. The run must
+    # fail (so Koji retries) without holding the claim: the retry is processed, not refused.
+    contact = stack.salesforce.add_contact("newer-action@acme.example")
+    body = encode(event("int_e2e_newer_action", "newer-action@acme.example"))
+    stack.gateway.rewrite_next("/v1/koji/verify", lambda answer: answer.update(action="archive"))
+    watch = Watch(stack)
+
+    response = fire(stack, body)
+
+    assert response.status_code >= 500
+    message = failure_message(stack)
+    assert "does not know" in message and "archive" in message
+    assert_nothing_sent(watch)
+    assert ledger_state(stack, "int_e2e_newer_action:interview.analysis_ready") == "released"
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()
+    assert [patched for patched, _ in watch.patches] == [contact]
+    assert len(watch.posts) == 1

@@ -2,13 +2,16 @@
 restarting or a network blip between n8n and the connector.
 
 ``fail_next("/complete", status=503)`` answers the next call whose path holds "/complete"
-with a 503 problem body (without passing it on); every other call goes to the connector
-unchanged, and what came back goes back unchanged.
+with a 503 problem body (without passing it on); ``rewrite_next("/verify", edit)`` passes the
+next such call on and hands its JSON answer to ``edit`` before returning it, like a newer
+connector answering something this workflow was not written for. Every other call goes to the
+connector unchanged, and what came back goes back unchanged.
 """
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 
 import requests
@@ -24,15 +27,29 @@ class FlakyGateway(LoopbackServer):
         self.upstream = upstream
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status answered)
         self._failures: list[dict] = []
+        self._rewrites: list[tuple[str, Callable[[dict], None]]] = []
         self._lock = threading.Lock()
 
     def fail_next(self, path_contains: str, status: int = 503, times: int = 1) -> None:
         with self._lock:
             self._failures.append({"path": path_contains, "status": status, "times": times})
 
+    def rewrite_next(self, path_contains: str, edit: Callable[[dict], None]) -> None:
+        with self._lock:
+            self._rewrites.append((path_contains, edit))
+
     def clear_failures(self) -> None:
         with self._lock:
             self._failures.clear()
+            self._rewrites.clear()
+
+    def take_rewrite(self, path: str) -> Callable[[dict], None] | None:
+        with self._lock:
+            for rule in self._rewrites:
+                if rule[0] in path:
+                    self._rewrites.remove(rule)
+                    return rule[1]
+        return None
 
     def take_failure(self, path: str) -> int | None:
         with self._lock:
@@ -68,6 +85,11 @@ class FlakyGateway(LoopbackServer):
                         self.command, gateway.upstream + self.path, data=body, timeout=30,
                         headers={k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP})
                     status, content = answer.status_code, answer.content
+                    edit = gateway.take_rewrite(self.path)
+                    if edit is not None:
+                        rewritten = answer.json()
+                        edit(rewritten)
+                        content = json.dumps(rewritten).encode()
                     headers = {k: v for k, v in answer.headers.items() if k.lower() not in _HOP_BY_HOP}
                 gateway.calls.append((self.command, self.path, status))
                 self.send_response(status)

@@ -14,10 +14,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
-from liquid.exceptions import LiquidError
-
 from connector.events import iso_utc
-from connector.profile import FieldSpec, Profile, liquid_message
+from connector.profile import RENDER_FAILURES, FieldSpec, Profile, render_failure
 from connector.soql import SoqlError, lookup_query
 from connector.text_limits import join_within, truncate
 from connector.web_links import web_url
@@ -192,15 +190,32 @@ def _raw_value(answer: dict, spec: FieldSpec) -> Any:
 
 # -- making values fit each Salesforce type ---------------------------------------------
 
+def _plain_text(value: Any) -> str | None:
+    """A list item as text, or None for one that is not a plain value: an object or a list
+    would reach Salesforce as Python's repr of it ("{'name': 'beta'}"), a flag as "True"."""
+    if isinstance(value, str):
+        return value
+    if type(value) is int or type(value) is float:
+        return str(int(value)) if type(value) is float and value.is_integer() else str(value)
+    return None
+
+
 def _text(spec: FieldSpec, raw: Any) -> Outcome:
     limit = spec.max_length
     if isinstance(raw, list):
-        items = list(dict.fromkeys(str(item).strip() for item in raw if not _is_absent(item) and str(item).strip()))
+        present = [item for item in raw if not _is_absent(item)]
+        texts = [_plain_text(item) for item in present]
+        items = list(dict.fromkeys(text.strip() for text in texts if text is not None and text.strip()))
+        not_plain = texts.count(None)
+        if not items:
+            return _left_out(f"no item is a plain value that fits in {limit} characters")
         joined, dropped = join_within(items, spec.separator, limit,
                                       ranked=spec.question_type == "ranking")
         if not joined:
             return _left_out(f"no item fits in {limit} characters")
-        warnings = [f"left out {len(dropped)} item(s) that did not fit in {limit} characters"] if dropped else []
+        warnings = [f"left out {not_plain} item(s) that are not plain values (an object, a list, a yes/no)"
+                    ] if not_plain else []
+        warnings += [f"left out {len(dropped)} item(s) that did not fit in {limit} characters"] if dropped else []
         warnings += _separator_inside(items, dropped, spec.separator)
         return Outcome(joined, warning="; ".join(warnings) or None)
     if isinstance(raw, (dict, bool)):
@@ -231,28 +246,54 @@ def _url(spec: FieldSpec, raw: Any) -> Outcome:
 
 
 def _email(spec: FieldSpec, raw: Any) -> Outcome:
-    text = str(raw).strip()
+    text = raw.strip() if isinstance(raw, str) else ""
     if not _EMAIL.fullmatch(text) or len(text) > spec.max_length:
         return _left_out("not an e-mail address that fits the field")
     return Outcome(text)
 
 
 def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
-    chosen = spec.picklist_values.get(str(raw).strip().lower()) if isinstance(raw, (str, int, float)) else None
+    # A score of 4 arrives as 4.0 (the normalized quality score is a float): it is the value "4".
+    text = _plain_text(raw)
+    chosen = spec.picklist_values.get(text.strip().lower()) if text is not None else None
     if chosen is None:
         return _left_out(f"value is not one of the picklist values ({', '.join(spec.values)})")
     return Outcome(chosen)
 
 
 def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
-    items = raw if isinstance(raw, list) else re.split(r"[;,]", str(raw))
     allowed = spec.picklist_values
-    chosen = [allowed.get(str(item).strip().lower()) for item in items if str(item).strip()]
+    if isinstance(raw, list):
+        texts = [_plain_text(item) for item in raw if not _is_absent(item)]
+        chosen = [allowed.get(text.strip().lower()) if text is not None else None
+                  for text in texts if text is None or text.strip()]
+    else:
+        chosen = _choices_in_text(str(raw), allowed)
     kept = list(dict.fromkeys(value for value in chosen if value))
     if not kept:
         return _left_out(f"no value is one of the picklist values ({', '.join(spec.values)})")
     unknown = chosen.count(None)
     return Outcome(";".join(kept), warning=f"left out {unknown} value(s) not in the picklist" if unknown else None)
+
+
+def _choices_in_text(text: str, allowed: dict[str, str]) -> list[str | None]:
+    """The values named in one text ("Reports, dashboards; API"), split on ; and , but with the
+    longest run of pieces that is a value taken whole, since a value may hold a comma
+    ("Reports, dashboards"); None for a piece that is no value."""
+    pieces = re.split(r"([;,])", text)  # the separators kept, at the odd indexes
+    chosen: list[str | None] = []
+    start = 0
+    while start < len(pieces):
+        end = next((end for end in range(len(pieces), start, -2)
+                    if "".join(pieces[start:end]).strip().lower() in allowed), None)
+        if end is None:
+            if pieces[start].strip():
+                chosen.append(None)
+            start += 2
+        else:
+            chosen.append(allowed["".join(pieces[start:end]).strip().lower()])
+            start = end + 1
+    return chosen
 
 
 def _number(spec: FieldSpec, raw: Any) -> Outcome:
@@ -411,8 +452,8 @@ def map_field(answer: dict, spec: FieldSpec) -> Outcome:
     """The value one field gets from this answer, or why it gets none."""
     try:
         raw = _raw_value(answer, spec)
-    except LiquidError as exc:
-        return _left_out(f"template could not be rendered: {liquid_message(exc)}")
+    except RENDER_FAILURES as exc:
+        return _left_out(f"template could not be rendered: {render_failure(exc)}")
     if _is_absent(raw):
         return Outcome(skip="no value in this event")
     return CONVERTERS[spec.type](spec, raw)

@@ -8,6 +8,7 @@ node marks), never a value from an event.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 from enum import Enum
@@ -17,7 +18,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from liquid import Environment, StrictDefaultUndefined
-from liquid.exceptions import LiquidError
+from liquid.exceptions import FilterError, LiquidError, UndefinedError
 from liquid.filter import string_filter
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
@@ -31,10 +32,14 @@ Action = Literal["update_contact", "notify", "skip"]
 LookupStrategy = Literal["contact_id", "external_id", "email"]
 FieldType = Literal["text", "textarea", "url", "picklist", "multipicklist", "number", "checkbox",
                     "datetime", "date", "email"]
-# Salesforce names the same types differently in Setup, describe and metadata.
+# Salesforce names the same types differently in Setup, describe and metadata. Percent and
+# Currency fields take plain numbers (95 for 95 %), so they are `number` fields here.
 TYPE_ALIASES = {"string": "text", "long text": "textarea", "long_text": "textarea", "longtextarea": "textarea",
-                "long text area": "textarea", "double": "number", "boolean": "checkbox",
-                "multi-select picklist": "multipicklist", "multiselectpicklist": "multipicklist"}
+                "long text area": "textarea", "text area": "textarea", "text area (long)": "textarea",
+                "double": "number", "int": "number", "percent": "number", "currency": "number",
+                "boolean": "checkbox", "date/time": "datetime",
+                "multi-select picklist": "multipicklist", "multiselectpicklist": "multipicklist",
+                "picklist (multi-select)": "multipicklist"}
 # The Salesforce type each Koji structured question type fits into.
 QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice": "picklist",
                         "multiple_choice": "multipicklist", "ranking": "text", "open_ended": "textarea"}
@@ -42,6 +47,11 @@ QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice"
 MAX_LENGTHS = {"text": 255, "textarea": 131072, "url": 255, "email": 80, "picklist": 255}
 PICKLIST_VALUE_LENGTH = 255  # each value of a picklist or multi-select picklist (Setup refuses longer)
 DEFAULT_LENGTHS = {"text": 255, "textarea": 32768, "url": 255, "email": 80, "picklist": 255}
+# The keys that change what a field of each type gets: any other is refused, since an admin
+# who writes `values:` on a text field believes it restricts the field, and it would not.
+KEYS_OF_TYPE = {"length": set(MAX_LENGTHS), "visible_lines": {"textarea", "multipicklist"},
+                "separator": {"text", "textarea"}, "values": {"picklist", "multipicklist"},
+                **dict.fromkeys(("precision", "scale", "min", "max"), {"number"})}
 SLACK_TEMPLATE_NAMES = ("updated_contact", "skipped", "report", "study", "contact_not_found")
 # What a template or a source path may read: the normalized answer (docs/design.md).
 ANSWER_KEYS = {
@@ -121,6 +131,27 @@ def blockquote(text: str) -> str:
 
 TEMPLATES = _Environment(undefined=StrictDefaultUndefined)
 TEMPLATES.filters["blockquote"] = blockquote
+# A profile is one file: there are no other templates to include, and looking for one
+# would read files at start-up. Without the tags, `{% include %}` is refused on its line.
+del TEMPLATES.tags["include"], TEMPLATES.tags["render"]
+
+# What rendering a template on an event can raise. Liquid's own errors, and Python errors some
+# of python-liquid's filters let through on values they do not expect (`modulo` with a decimal
+# and 0: decimal.InvalidOperation; `compact` on text: IndexError; `base64_decode` of bytes that
+# are not UTF-8: UnicodeDecodeError). Either way it is this event's values, never the service.
+RENDER_FAILURES = (LiquidError, ArithmeticError, LookupError, ValueError, TypeError)
+
+
+def render_failure(exc: Exception) -> str:
+    """Why a template could not be rendered, without Liquid's message: that quotes the path it
+    read, and a path may hold a value of the event (`interview.metadata[respondent.email]`)."""
+    if isinstance(exc, UndefinedError):
+        return "a name it reads has no value in this event (give it a default)"
+    if isinstance(exc, FilterError):
+        return "a filter could not use the value it was given"
+    if isinstance(exc, LiquidError):
+        return f"Liquid stopped it ({type(exc).__name__})"
+    return f"a filter failed on the value it was given ({type(exc).__name__})"
 
 
 class _Shape(Enum):
@@ -233,15 +264,18 @@ def check_source(path: str) -> None:
 
 def compile_template(source: str):
     """Parse a Liquid template and check the names it reads; raise ValueError when bad."""
+    if not source.strip():
+        raise ValueError("the template is empty: it could never give a value")
     try:
         template = TEMPLATES.from_string(source)
+        # Liquid only looks filters up while rendering; a typo must not wait for an event.
+        unknown = sorted(set(template.filter_names()) - set(TEMPLATES.filters))
+        segments = template.global_variable_segments()
     except LiquidError as exc:
         raise ValueError(f"Liquid: {liquid_message(exc)}") from None
-    # Liquid only looks filters up while rendering; a typo must not wait for an event.
-    unknown = sorted(set(template.filter_names()) - set(TEMPLATES.filters))
     if unknown:
         raise ValueError(f"Liquid: unknown filter {unknown[0]!r}")
-    check_paths(template.global_variable_segments())
+    check_paths(segments)
     return template
 
 
@@ -283,9 +317,34 @@ class FieldSpec(_Strict):
     @field_validator("source")
     @classmethod
     def _paths_give_values(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if value == []:
+            raise ValueError("source lists no path: it could never give a value")
         for path in [value] if isinstance(value, str) else value or []:
             check_source(path)
         return value
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_are_text(cls, value: object) -> object:
+        if isinstance(value, list) and any(not isinstance(item, str) for item in value):
+            raise ValueError("picklist values are text: quote them in the YAML ('Yes', 'No', '1'); unquoted, "
+                             "YAML reads yes, no, on and off as true or false and digits as numbers")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _precision_from_the_range(cls, data: object) -> object:
+        """A number with both bounds and no precision needs the digits of its bounds, not 18: the
+        precision is what field-metadata creates and check-fields compares with the org's field."""
+        if not isinstance(data, dict) or "precision" in data or not isinstance(data.get("type"), str):
+            return data
+        low, high, scale = data.get("min"), data.get("max"), data.get("scale", 0)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high))
+        if TYPE_ALIASES.get(data["type"].lower(), data["type"].lower()) != "number" or not numbers \
+                or not isinstance(scale, int) or isinstance(scale, bool):
+            return data
+        whole_digits = len(str(int(max(abs(low), abs(high)))))
+        return {**data, "precision": max(1, min(18, whole_digits + scale))}
 
     @field_validator("min", "max")
     @classmethod
@@ -306,6 +365,9 @@ class FieldSpec(_Strict):
         origins = [name for name in ("source", "question_id", "template") if getattr(self, name) is not None]
         if len(origins) != 1:
             raise ValueError("give exactly one of source, question_id or template")
+        self._check_keys_apply()
+        if self.question_type and self.question_id is None:
+            raise ValueError("question_type goes with question_id: it checks the structured answer's type")
         if self.question_type and QUESTION_FIELD_TYPES[self.question_type] != self.type:
             raise ValueError(f"a {self.question_type} answer goes into a "
                              f"{QUESTION_FIELD_TYPES[self.question_type]} field, not {self.type}")
@@ -318,7 +380,25 @@ class FieldSpec(_Strict):
             raise ValueError("min is larger than max: no value could be sent")
         if self.scale > self.precision:
             raise ValueError("scale cannot be larger than precision")
+        self._check_range_fits()
         return self
+
+    def _check_keys_apply(self) -> None:
+        for key in sorted(self.model_fields_set & set(KEYS_OF_TYPE)):
+            if self.type not in KEYS_OF_TYPE[key]:
+                raise ValueError(f"{key} does nothing on a {self.type} field (it is for "
+                                 f"{', '.join(sorted(KEYS_OF_TYPE[key]))} fields)")
+
+    def _check_range_fits(self) -> None:
+        """A bound beyond what the field's digits hold: every value it lets in is refused."""
+        if self.type != "number":
+            return
+        limit = 10 ** (self.precision - self.scale)
+        holds = f"Number({self.precision}, {self.scale}) holds values below {limit:,} in size"
+        if self.min is not None and self.min >= limit:
+            raise ValueError(f"min is beyond what the field holds: {holds}")
+        if self.max is not None and self.max <= -limit:
+            raise ValueError(f"max is beyond what the field holds: {holds}")
 
     def _check_values(self) -> None:
         """Picklist values Salesforce would refuse to create, or could not tell apart."""
@@ -326,6 +406,10 @@ class FieldSpec(_Strict):
         for value in self.values:
             if not value.strip():
                 raise ValueError("a picklist value cannot be empty")
+            if value != value.strip():
+                # Values from events are matched trimmed: this one could never be chosen.
+                raise ValueError("a picklist value has spaces at its start or end; Salesforce keeps "
+                                 "values without them")
             if len(value) > PICKLIST_VALUE_LENGTH:
                 raise ValueError(f"a picklist value holds at most {PICKLIST_VALUE_LENGTH} characters in "
                                  f"Salesforce; one here has {len(value)}")
@@ -360,7 +444,7 @@ class LookupSpec(_Strict):
     order: list[LookupStrategy] = Field(default_factory=lambda: ["contact_id", "email"])
     external_id_field: ApiName | None = None
     email_field: ApiName = "Email"
-    # A date or date/time field the profile writes with the interview's time. The lookups read
+    # A date/time field the profile writes with the interview's time. The lookups read
     # it, and the chain leaves a Contact alone when it holds a later time: Koji's retry of an
     # older interview (its Slack post failed, say) must not write over a newer one.
     keep_newer: ApiName | None = None
@@ -490,8 +574,9 @@ class Profile(_Strict):
             seen[spec.name.lower()] = spec, place
         if self.lookup.keep_newer is not None and self.keep_newer_field is None:
             raise PydanticCustomError(
-                "keep_newer_unknown", "lookup.keep_newer names {name}, which is not a date or datetime field of "
-                "this profile: the chain compares the time it writes there with the Contact's",
+                "keep_newer_unknown", "lookup.keep_newer names {name}, which is not a datetime field of this "
+                "profile: the chain compares the time it writes there with the Contact's (a date cannot "
+                "tell two interviews of one day apart)",
                 {"name": self.lookup.keep_newer, "places": (("lookup", "keep_newer"),)})
         return self
 
@@ -516,11 +601,11 @@ class Profile(_Strict):
 
     @cached_property
     def keep_newer_field(self) -> str | None:
-        """The name, as the fields spell it, of the date or datetime field lookup.keep_newer
+        """The name, as the fields spell it, of the datetime field lookup.keep_newer
         names (API names ignore case), or None."""
         wanted = (self.lookup.keep_newer or "").lower()
         return next((spec.name for spec in self.all_fields
-                     if spec.name.lower() == wanted and spec.type in ("datetime", "date")), None)
+                     if spec.name.lower() == wanted and spec.type == "datetime"), None)
 
     @cached_property
     def lookup_columns(self) -> tuple[str, ...]:

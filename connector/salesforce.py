@@ -19,6 +19,7 @@ a describe is checked for the shape Test Fields reads: anything else is Salesfor
 """
 from __future__ import annotations
 
+import re
 import threading
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +31,7 @@ from connector.bounded_http import Answer, AnswerTooLarge, fetch
 from connector.profile import FieldSpec, Profile
 
 # The profile type → the describe types a value of that kind can be written to.
-TYPE_FITS = {"text": {"string", "textarea"}, "textarea": {"textarea", "string"}, "url": {"url", "string"},
+TYPE_FITS = {"text": {"string", "textarea", "phone"}, "textarea": {"textarea", "string"}, "url": {"url", "string"},
              "email": {"email", "string"}, "picklist": {"picklist"}, "multipicklist": {"multipicklist"},
              "number": {"double", "int", "percent", "currency"}, "checkbox": {"boolean"},
              "datetime": {"datetime"}, "date": {"date"}}
@@ -78,13 +79,24 @@ def _json(response: Answer) -> Any:
         return None
 
 
+# Salesforce's codes are fixed words (INVALID_FIELD, invalid_client). Anything else came from
+# something that is not Salesforce (a proxy, a wrong SALESFORCE_DOMAIN_URL) and may quote the
+# request, its secret included: it is not repeated in errors or logs.
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_]{1,64}")
+_MAX_ERROR_CODES = 5
+
+
 def _error_codes(response: Answer) -> list[str]:
     body = _json(response)
     if isinstance(body, dict):  # the token endpoint: {"error", "error_description"}
-        return [str(body["error"])] if "error" in body else []
-    if not isinstance(body, list):
+        codes = [body["error"]] if "error" in body else []
+    elif isinstance(body, list):
+        codes = [item.get("errorCode") for item in body if isinstance(item, dict) and item.get("errorCode")]
+    else:
         return []
-    return [str(item.get("errorCode")) for item in body if isinstance(item, dict) and item.get("errorCode")]
+    words = [code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else "(not a Salesforce error code)"
+             for code in codes]
+    return list(dict.fromkeys(words))[:_MAX_ERROR_CODES]
 
 
 def _json_object(response: Answer, *keys: str) -> dict:

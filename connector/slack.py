@@ -13,9 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from liquid.exceptions import LiquidError
 
-from connector.profile import SLACK_TEMPLATE_NAMES, Profile, blockquote, compile_template
+from connector.profile import RENDER_FAILURES, SLACK_TEMPLATE_NAMES, Profile, blockquote, compile_template
 from connector.text_limits import truncate
 from connector.web_links import web_url
 
@@ -88,7 +87,7 @@ def _render(name: str, values: dict, context: dict | None, profile: Profile) -> 
     if custom is not None:
         try:
             return custom.render(**context).strip()
-        except LiquidError:
+        except RENDER_FAILURES:
             pass  # a profile template that cannot render this event: the built-in one still can
     return BUILT_IN[name](values).strip()
 

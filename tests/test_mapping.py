@@ -3,10 +3,10 @@ from datetime import datetime
 
 import pytest
 import requests
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from connector.mapping import (
-    CONVERTERS, _decimal_number, _whole_number, map_to_salesforce, parse_instant, salesforce_id,
+    CONVERTERS, _decimal_number, _whole_number, map_field, map_to_salesforce, parse_instant, salesforce_id,
 )
 from connector.profile import FieldSpec
 from connector.profile import load_profile
@@ -377,6 +377,9 @@ def test_whole_numbers_take_a_short_cut_with_the_same_outcome(raw, precision, da
     low, high = data.draw(bounds), data.draw(bounds)
     if low is not None and high is not None and low > high:  # a profile refuses min > max
         low, high = high, low
+    limit = 10 ** (precision - scale)
+    # A profile refuses a bound beyond the field's digits too.
+    assume((low is None or low < limit) and (high is None or high > -limit))
     spec = FieldSpec(name="N__c", type="number", precision=precision, scale=scale, min=low, max=high,
                      source="interview.quality_score")
     assert _whole_number(spec, raw) == _decimal_number(spec, raw)
@@ -414,3 +417,78 @@ def test_keep_newer_is_null_when_the_event_writes_no_time():
     answer = answer_with(event={"occurred_at": None})
     block = map_to_salesforce(answer, DEFAULT)
     assert "Last_Koji_Interview_At__c" not in block["fields"] and block["keep_newer"] is None
+
+
+# -- found by writing profiles as an admin would (session 11) --------------------------------
+
+def field_of(type_: str, **keys) -> FieldSpec:
+    return FieldSpec(name="F__c", type=type_, **keys)
+
+
+@pytest.mark.parametrize("template", [
+    # python-liquid lets Python errors out of these filters on values they do not expect.
+    "{{ interview.stats.total_messages | modulo: analysis.structured_answers_summary.question_count }}",
+    "{{ interview.status | compact: 0 }}",
+    "{{ interview.metadata | compact: 1 }}",
+    "{{ interview.stats.total_messages | minus: event.test }}",
+])
+def test_a_filter_that_fails_on_this_events_values_leaves_the_field_out(template):
+    # Before, the first one (a decimal modulo 0) was a 500 on /v1/koji/verify, on every retry.
+    answer = answer_with(interview={"stats": {"total_messages": 37.0}, "metadata": {"a": 1}, "status": ""},
+                         analysis={"structured_answers_summary": {"question_count": 0}})
+    outcome = map_field(answer, field_of("text", template=template))
+    assert outcome.value is None
+    assert outcome.skip.startswith("template could not be rendered: ") and outcome.warning == outcome.skip
+
+
+def test_a_template_that_cannot_render_is_told_without_the_events_values():
+    # Liquid's own message quotes the path it read, and the path held the respondent's e-mail.
+    answer = answer_with(interview={"metadata": {}}, respondent={"email": "sarah@acme.example"})
+    outcome = map_field(answer, field_of("text", template="{{ interview.metadata[respondent.email] }}"))
+    assert outcome.skip == ("template could not be rendered: a name it reads has no value in this event "
+                            "(give it a default)")
+
+
+def test_items_that_are_not_plain_values_are_left_out_not_sent_as_python_text():
+    # Before: "{'name': 'champion'}; {'name': 'beta'}", and True for a flag.
+    answer = answer_with(respondent={"attributes": {"tags": [{"name": "champion"}, "beta", True, ["x"], 3.0, 2.5]}})
+    outcome = map_field(answer, field_of("text", separator="; ", source="respondent.attributes.tags"))
+    assert outcome.value == "beta; 3; 2.5"
+    assert outcome.warning == "left out 3 item(s) that are not plain values (an object, a list, a yes/no)"
+
+
+def test_a_list_of_objects_alone_is_left_out():
+    answer = answer_with(respondent={"attributes": {"tags": [{"name": "champion"}]}})
+    outcome = map_field(answer, field_of("text", source="respondent.attributes.tags"))
+    assert outcome.value is None and "no item is a plain value" in outcome.skip
+
+
+@pytest.mark.parametrize("raw", [["billing@acme.example"], {"email": "billing@acme.example"}, 42])
+def test_an_email_field_takes_only_text(raw):
+    # Before, ["billing@acme.example"] was sent as "['billing@acme.example']", which passed the check.
+    answer = answer_with(respondent={"attributes": {"emails": raw}})
+    outcome = map_field(answer, field_of("email", source="respondent.attributes.emails"))
+    assert outcome.value is None and outcome.skip == "not an e-mail address that fits the field"
+
+
+@pytest.mark.parametrize(("text", "sent", "warning"), [
+    ("Reports, dashboards", "Reports, dashboards", None),
+    ("Reports, dashboards; API", "Reports, dashboards;API", None),
+    ("API, Reports", "API;Reports", None),
+    ("Reports, dashboards, API, Billing", "Reports, dashboards;API", "left out 1 value(s) not in the picklist"),
+    ("reports;  api ;", "Reports;API", None),
+])
+def test_a_multi_select_value_holding_a_comma_is_matched_whole(text, sent, warning):
+    # Before, "Reports, dashboards" was split on its comma: "Reports" was sent, and the
+    # warning said a value was not in the picklist when it was.
+    spec = field_of("multipicklist", values=["Reports", "Reports, dashboards", "API"],
+                    source="respondent.attributes.features")
+    outcome = map_field(answer_with(respondent={"attributes": {"features": text}}), spec)
+    assert (outcome.value, outcome.warning) == (sent, warning)
+
+
+@pytest.mark.parametrize(("score", "sent"), [(4.0, "4"), (4, "4"), (4.5, None)])
+def test_a_picklist_of_numbers_matches_a_whole_number_sent_as_a_float(score, sent):
+    # The normalized quality score is a float: 4 arrives as 4.0, which read "4.0" and matched nothing.
+    spec = field_of("picklist", values=["1", "2", "3", "4", "5"], source="interview.quality_score")
+    assert map_field(answer_with(interview={"quality_score": score}), spec).value == sent

@@ -96,6 +96,36 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
     ("fields:\n  - {name: B___c, type: text, source: analysis.quote}\n", 5, "fields.0.name"),
     ("fields:\n  - {name: B_, type: text, source: analysis.quote}\n", 5, "fields.0.name"),
     ("fields:\n  - {name: " + "L" * 41 + "__c, type: text, source: analysis.quote}\n", 5, "at most 40"),
+    # Found by writing profiles as an admin, following docs/mapping.md: each loaded, then gave
+    # a field nothing (or not what the admin meant) on every event, without a word at start-up.
+    ("fields:\n  - {name: T__c, type: text, template: \"{% render 'footer' %}\"}\n", 5, "unexpected tag 'render'"),
+    ("fields:\n  - {name: T__c, type: text, template: \"{% include 'footer' %}\"}\n", 5, "unexpected tag 'include'"),
+    ("slack:\n  templates:\n    report: \"{% include 'footer' %}\"\n", 6, "unexpected tag 'include'"),
+    ("fields:\n  - {name: T__c, type: text, template: ' '}\n", 5, "the template is empty"),
+    ("fields:\n  - {name: T__c, type: text, source: []}\n", 5, "source lists no path"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [Yes, No], source: analysis.sentiment}\n", 5,
+     "quote them in the YAML"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [1, 2], source: interview.quality_score}\n", 5,
+     "quote them in the YAML"),
+    ("fields:\n  - {name: P__c, type: picklist, values: ['positive ', neutral], source: analysis.sentiment}\n", 5,
+     "spaces at its start or end"),
+    ("fields:\n  - {name: T__c, type: text, values: [a, b], source: analysis.sentiment}\n", 5,
+     "values does nothing on a text field (it is for multipicklist, picklist fields)"),
+    ("fields:\n  - {name: N__c, type: number, length: 3, source: interview.quality_score}\n", 5,
+     "length does nothing on a number field"),
+    ("fields:\n  - {name: T__c, type: text, precision: 3, source: analysis.quote}\n", 5,
+     "precision does nothing on a text field (it is for number fields)"),
+    ("fields:\n  - {name: T__c, type: text, min: 1, source: analysis.quote}\n", 5, "min does nothing"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [a], separator: '; ', source: analysis.sentiment}\n", 5,
+     "separator does nothing on a picklist field"),
+    ("fields:\n  - {name: D__c, type: date, visible_lines: 3, source: interview.completed_at}\n", 5,
+     "visible_lines does nothing"),
+    ("fields:\n  - {name: T__c, type: text, question_type: ranking, source: analysis.quote}\n", 5,
+     "question_type goes with question_id"),
+    ("fields:\n  - {name: N__c, type: number, precision: 1, scale: 0, min: 10, source: interview.quality_score}\n",
+     5, "min is beyond what the field holds: Number(1, 0) holds values below 10 in size"),
+    ("fields:\n  - {name: N__c, type: number, precision: 3, scale: 2, max: -10, source: interview.quality_score}\n",
+     5, "max is beyond what the field holds: Number(3, 2) holds values below 10 in size"),
 ])
 def test_profile_errors_name_file_line_and_reason(tmp_path, body, line, reason):
     path = write(tmp_path, BASE + body)
@@ -366,18 +396,20 @@ def test_a_field_name_too_long_is_refused_on_its_own_line(tmp_path, body, line, 
 @pytest.mark.parametrize(("fields", "named"), [
     ("", "At__c"),  # written by no field
     ("fields:\n  - {name: At__c, type: text, source: interview.completed_at}\n", "At__c"),  # no date
+    # A date: an older interview retried the same day has the same value, and would be written
+    # over the newer one (the chain keeps the Contact's only when it is later).
+    ("fields:\n  - {name: At__c, type: date, source: interview.completed_at}\n", "At__c"),
 ])
-def test_keep_newer_must_name_a_date_field_the_profile_writes_on_its_line(tmp_path, fields, named):
+def test_keep_newer_must_name_a_datetime_field_the_profile_writes_on_its_line(tmp_path, fields, named):
     # Before the check, a chain would compare with a column it does not write, or as text.
     path = write(tmp_path, BASE + "lookup:\n  order: [email]\n  keep_newer: At__c\n" + fields)
-    assert refusal(path) == (f"{path}:6: lookup.keep_newer: lookup.keep_newer names {named}, which is not a date "
-                             "or datetime field of this profile: the chain compares the time it writes there "
-                             "with the Contact's")
+    assert refusal(path) == (f"{path}:6: lookup.keep_newer: lookup.keep_newer names {named}, which is not a "
+                             "datetime field of this profile: the chain compares the time it writes there "
+                             "with the Contact's (a date cannot tell two interviews of one day apart)")
 
 
-@pytest.mark.parametrize("kind", ["datetime", "date"])
-def test_keep_newer_names_the_field_as_the_fields_spell_it(tmp_path, kind):
-    body = (f"lookup:\n  keep_newer: last_at__C\nfields:\n  - {{name: Last_At__c, type: {kind}, "
+def test_keep_newer_names_the_field_as_the_fields_spell_it(tmp_path):
+    body = ("lookup:\n  keep_newer: last_at__C\nfields:\n  - {name: Last_At__c, type: datetime, "
             "source: interview.completed_at}\n")
     profile = load_profile(write(tmp_path, BASE + body))
     assert profile.keep_newer_field == "Last_At__c" and profile.lookup_columns == ("Id", "Last_At__c")
@@ -385,3 +417,25 @@ def test_keep_newer_names_the_field_as_the_fields_spell_it(tmp_path, kind):
 
 def test_the_default_profile_keeps_the_newer_interview():
     assert load_profile(None).lookup_columns == ("Id", "Last_Koji_Interview_At__c")
+
+
+@pytest.mark.parametrize(("bounds", "precision"), [
+    ("min: 0, max: 10", 2), ("min: 1, max: 5", 1), ("min: -100, max: 5", 3), ("min: 0, max: 10, scale: 1", 3),
+    ("min: 0, max: 99.5, scale: 1", 3), ("max: 10", 18), ("min: 0, max: 10, precision: 5", 5),
+])
+def test_a_number_with_both_bounds_needs_only_their_digits(tmp_path, bounds, precision):
+    # Before, it was Number(18, 0) whatever its range: check-fields told an org's Number(2, 0)
+    # field for an NPS that it was too small, and field-metadata created Number(18, 0).
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: N__c, type: number, {bounds}, source: interview.quality_score}}\n")
+    [spec] = load_profile(path).fields
+    assert spec.precision == precision
+
+
+@pytest.mark.parametrize(("written", "meant"), [
+    ("Date/Time", "datetime"), ("Text Area", "textarea"), ("Text Area (Long)", "textarea"), ("Percent", "number"),
+    ("currency", "number"), ("int", "number"), ("Picklist (Multi-Select)", "multipicklist"),
+])
+def test_salesforce_setup_and_describe_type_names_are_understood(tmp_path, written, meant):
+    extra = ", values: [a]" if meant == "multipicklist" else ""
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: F__c, type: '{written}'{extra}, source: analysis.quote}}\n")
+    assert load_profile(path).fields[0].type == meant

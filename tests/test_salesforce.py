@@ -219,7 +219,38 @@ def test_target_fields_lists_what_the_profile_writes():
     assert fields[0] == {"name": "NPS_Score__c", "label": "NPS Score", "type": "number", "length": None,
                          "precision": 2, "scale": 0, "values": [], "source": "structured answer q_nps"}
     assert target_fields(DEFAULT)[5]["source"] == "interview.completed_at or event.occurred_at"
-    assert SURVEY_FIELDS  # the fake's score fields match the example's names
+    # The fake org's score fields are the example's, so tests that use them test what it writes.
+    assert [(f["name"], f["precision"], f["scale"]) for f in SURVEY_FIELDS if f["type"] == "double"] == [
+        (f["name"], f["precision"], f["scale"]) for f in fields if f["type"] == "number"]
+    assert {f["name"] for f in SURVEY_FIELDS} == {f["name"] for f in fields}
+
+
+def test_a_phone_field_takes_a_text_field_of_its_length(tmp_path):
+    # Contact's Phone and MobilePhone are phone fields (40 characters): before, no profile type fitted them.
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nactions: {interview.completed: update_contact}\nlookup: {order: [email]}\n"
+                    "fields:\n  - {name: MobilePhone, type: text, length: 40, source: respondent.attributes.phone}\n")
+    profile = load_profile(path)
+    phone = describe_field("MobilePhone", "phone", length=40)
+    assert report_for([phone, describe_field("Email", "email", length=80)], profile)["ok"] is True
+    too_long = report_for([dict(phone, length=30), describe_field("Email", "email", length=80)], profile)
+    assert rows(too_long)["MobilePhone"]["length_fits"] is False
+
+
+@pytest.mark.parametrize(("body", "codes"), [
+    (b'{"error": "invalid_client", "error_description": "invalid client credentials"}', ["invalid_client"]),
+    (b'[{"errorCode": "STRING_TOO_LONG", "message": "Themes: data value too large", "fields": ["T__c"]}]',
+     ["STRING_TOO_LONG"]),
+    # Not Salesforce (a proxy, a wrong domain URL) quoting the request it was sent: secret included.
+    (b'{"error": "invalid_client: got grant_type=client_credentials&client_secret=sfsecret_LEAK123"}',
+     ["(not a Salesforce error code)"]),
+    (b'[{"errorCode": "INVALID_FIELD"}, {"errorCode": "jane@corp.example LEAKQUOTE"}, {"errorCode": 7}]',
+     ["INVALID_FIELD", "(not a Salesforce error code)"]),
+    (json.dumps([{"errorCode": f"CODE_{n}"} for n in range(9)]).encode(), [f"CODE_{n}" for n in range(5)]),
+])
+def test_only_words_shaped_like_salesforce_codes_are_repeated(body, codes):
+    from connector.bounded_http import Answer
+    assert salesforce_module._error_codes(Answer(400, body)) == codes
 
 
 @contextmanager

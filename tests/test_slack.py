@@ -133,10 +133,14 @@ def test_the_example_templates_do_not_repeat_the_header(answer, in_the_header):
     assert [part for part in in_the_header if part in body] == []
 
 
-def test_a_template_that_fails_on_an_event_falls_back_to_the_built_in(tmp_path):
+@pytest.mark.parametrize("template", [
+    "{{ respondent.attributes.plan }}",  # a name this event lacks
+    '{{ "" | compact: 0 }}',  # python-liquid's compact on text raises IndexError, not a Liquid error: it was a 500
+])
+def test_a_template_that_fails_on_an_event_falls_back_to_the_built_in(tmp_path, template):
     path = tmp_path / "p.yaml"
     path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n"
-                    "slack:\n  templates:\n    updated_contact: '{{ respondent.attributes.plan }}'\n")
+                    f"slack:\n  templates:\n    updated_contact: '{template.replace(chr(39), chr(39) * 2)}'\n")
     message = slack_for(interview(), load_profile(path))
     assert "> Great tool." in message["blocks"][1]["text"]["text"]
 

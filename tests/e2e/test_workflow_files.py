@@ -108,11 +108,34 @@ class TestShippedWorkflow:
             if node["type"].endswith(".httpRequest"):
                 assert f"$('{SETTINGS}')" in url, node["name"]
 
-    def test_every_skip_reason_and_action_has_its_own_branch(self, path):
-        text = path.read_text()
-        for value in ("update_contact", "notify", "skip", "anonymous", "below_quality_threshold",
-                      "failed_quality_gate", "duplicate"):
-            assert f'"rightValue": "{value}"' in text, value
+    @pytest.mark.parametrize(("switch", "routes"), [
+        # None: the fallback output, for any other value.
+        ("Route on action", {"update_contact": "Salesforce: find Contact", "notify": "Worth a Slack post?",
+                             "skip": "Why skipped?", None: "Why it failed"}),
+        ("Why skipped?", {"anonymous": "Skipped: anonymous", "below_quality_threshold": "Skipped: low quality",
+                          "failed_quality_gate": "Skipped: failed quality gate", "duplicate": "Skipped: duplicate",
+                          None: "Skipped: not mapped"}),
+    ])
+    def test_every_action_and_skip_reason_leads_to_its_own_branch(self, path, switch, routes):
+        # Read from the switch's rules and the outputs they feed, not from the text: a rewired
+        # output (two reasons into one node) keeps every value in the file.
+        workflow = load(path)
+        parameters = node_named(workflow, switch)["parameters"]
+        rules = parameters["rules"]["values"]
+        led = {}
+        for index, rule in enumerate(rules):
+            [condition] = rule["conditions"]["conditions"]
+            led[condition["rightValue"]] = targets(workflow, switch, output=index)
+        if parameters["options"].get("fallbackOutput") == "extra":
+            led[None] = targets(workflow, switch, output=len(rules))
+        assert led == {value: {target} for value, target in routes.items()}
+
+    def test_an_action_the_workflow_does_not_know_releases_the_claim(self, path):
+        workflow = load(path)
+        route = node_named(workflow, "Route on action")["parameters"]
+        assert route["options"]["fallbackOutput"] == "extra"
+        assert every_path_reaches(workflow, "Route on action", release_node(workflow),
+                                  output=len(route["rules"]["values"]))
 
     def test_salesforce_and_slack_failures_release_the_claim_then_fail(self, path):
         workflow = load(path)

@@ -18,8 +18,10 @@ https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorco
   ``nextRecordsUrl`` (``…/query/01g…-2000``) to GET for the next page;
 * ``PATCH …/sobjects/Contact/{Id}`` (``contact`` too) → 204, all or nothing, with
   INVALID_FIELD, INVALID_FIELD_FOR_INSERT_UPDATE, STRING_TOO_LONG,
-  INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, JSON_PARSER_ERROR,
+  INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, TOO_MANY_ENUM_VALUE, JSON_PARSER_ERROR,
   NUMBER_OUTSIDE_VALID_RANGE, INVALID_EMAIL_ADDRESS, MALFORMED_ID, NOT_FOUND;
+  e-mail addresses are checked by the fake's own rules (``is_salesforce_email``), never
+  the connector's;
 * ``PATCH …/composite/sobjects`` (≤ 200 records, ``allOrNone``, ``statusCode``);
 * ``GET …/sobjects/Contact/describe`` and ``GET …/sobjects/Contact/{Id}``;
 * records are answered as Salesforce answers them: a date/time in UTC as
@@ -49,6 +51,13 @@ MAX_URI_BYTES = 16384
 MAX_WHERE_CHARS = 4000
 MAX_COLLECTION_RECORDS = 200
 QUERY_PAGE_SIZE = 2000
+# A multi-select picklist: describe gives every one ``length`` 4099 (as Salesforce's describe
+# and UI API answers show it), and a record takes at most 100 selected values, else
+# TOO_MANY_ENUM_VALUE: "You can select a maximum of 100 values for a multi-select picklist"
+# (SOAP API Developer Guide, "Core Data Types Used in API Calls", StatusCode; the REST API
+# answers with the same codes).
+MULTIPICKLIST_LENGTH = 4099
+MAX_MULTIPICKLIST_VALUES = 100
 # Salesforce keeps 10 query cursors per user and releases the oldest for an 11th
 # (SOAP API guide, queryMore()).
 MAX_OPEN_CURSORS = 10
@@ -73,6 +82,8 @@ def describe_field(name: str, type: str, label: str | None = None, **overrides) 
         "externalId": False, "restrictedPicklist": False, "picklistValues": [],
         "visibleLines": None,
     }
+    if type == "multipicklist":
+        entry["length"] = MULTIPICKLIST_LENGTH
     entry.update(overrides)
     return entry
 
@@ -280,6 +291,29 @@ def _as_answered(field: dict | None, value):
 
 # -- value checks --------------------------------------------------------------------
 
+# An Email field, by Salesforce's own rules (Salesforce Help, "Salesforce Email Address Format
+# Technical Standards Validation", article 000384328, and before it "How does Salesforce qualify
+# an email address?", 000001145), written here on purpose apart from the connector's check:
+# * the local part takes A-Z a-z 0-9 and ! # $ % & ' * + - / = ? ^ _ ` { | } ~ and "."; a "."
+#   may not come first, but ".." inside and a final "." are accepted (a..a@test.jp, a..@test.jp:
+#   Salesforce departs from the RFC there, at its Japanese customers' request);
+# * the domain takes A-Z a-z 0-9 and "-": here dot-separated host-name labels, at least two;
+# * a comment in matched parentheses is allowed and ignored (john.doe@(comment)example.com);
+# * non-Latin characters only in an org that turned on Email Address Internationalization,
+#   which this fake's org has not; quotes, brackets, spaces and a second "@" are refused.
+_EMAIL_ATOM_CHAR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_EMAIL_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_COMMENT = r"(?:\([\x20-\x27\x2a-\x5b\x5d-\x7e]*\))?"
+_SALESFORCE_EMAIL = re.compile(
+    rf"{_EMAIL_COMMENT}{_EMAIL_ATOM_CHAR}(?:{_EMAIL_ATOM_CHAR}|\.)*{_EMAIL_COMMENT}"
+    rf"@{_EMAIL_COMMENT}{_EMAIL_LABEL}(?:\.{_EMAIL_LABEL})+{_EMAIL_COMMENT}")
+
+
+def is_salesforce_email(value: str) -> bool:
+    """Whether Salesforce (without Email Address Internationalization) takes ``value`` in an Email field."""
+    return _SALESFORCE_EMAIL.fullmatch(value) is not None
+
+
 _EARLIEST = datetime(1700, 1, 1, tzinfo=timezone.utc)
 _LATEST = datetime(4000, 12, 31, tzinfo=timezone.utc)
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2})$")
@@ -338,10 +372,16 @@ def _check_text(field: dict, value) -> dict | None:
         if bad:
             return {"message": f"{label}: bad value for restricted picklist field: {bad[0]}",
                     "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "fields": [name]}
-    if field["length"] and len(value) > field["length"]:
-        return {"message": f"{label}: data value too large: {value[:20]} (max length={field['length']})",
+    if field["type"] == "multipicklist" and len(value.split(";")) > MAX_MULTIPICKLIST_VALUES:
+        # The code and the limit are Salesforce's (see MAX_MULTIPICKLIST_VALUES); the wording is not documented.
+        return {"message": f"{label}: too many values selected for a multi-select picklist: "
+                           f"{len(value.split(';'))} (max={MAX_MULTIPICKLIST_VALUES})",
+                "errorCode": "TOO_MANY_ENUM_VALUE", "fields": [name]}
+    length = field["length"] or (MULTIPICKLIST_LENGTH if field["type"] == "multipicklist" else 0)
+    if length and len(value) > length:
+        return {"message": f"{label}: data value too large: {value[:20]} (max length={length})",
                 "errorCode": "STRING_TOO_LONG", "fields": [name]}
-    if field["type"] == "email" and value and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+    if field["type"] == "email" and value and not is_salesforce_email(value):
         return {"message": f"{label}: invalid email address: {value[:40]}",
                 "errorCode": "INVALID_EMAIL_ADDRESS", "fields": [name]}
     return None
@@ -723,6 +763,8 @@ def fields_matching(specs) -> list[dict]:
     for spec in specs:
         kind = PROFILE_TO_DESCRIBE[spec.type]
         extra = {"length": spec.max_length or 0} if kind not in ("double", "boolean", "datetime", "date") else {}
+        if kind == "multipicklist":  # Salesforce sets this length itself: no profile chooses it
+            extra = {"length": MULTIPICKLIST_LENGTH}
         if kind == "double":
             extra = {"precision": spec.precision, "scale": spec.scale}
         if spec.values:

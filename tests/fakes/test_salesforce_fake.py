@@ -1,11 +1,15 @@
 """The fake Salesforce refuses what the real one refuses (salesforce-rest.md)."""
 import base64
 import re
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from tests.fakes.salesforce import RECIPE_FIELDS, REFRESH_TOKEN, FakeSalesforce, contact_id, id_suffix
+from tests.fakes.salesforce import (
+    RECIPE_FIELDS, REFRESH_TOKEN, FakeSalesforce, check_value, contact_id, describe_field, fields_matching, id_suffix,
+    picklist,
+)
 
 API = "/services/data/v59.0"
 
@@ -339,3 +343,156 @@ def test_requests_are_recorded(sf, api):
     api("GET", "/query", params={"q": "SELECT Id FROM Contact"})
     last = sf.requests[-1]
     assert last["method"] == "GET" and last["path"] == API + "/query" and last["query"]["q"].startswith("SELECT")
+
+
+# -- e-mail fields: the fake's own check, modelled on Salesforce's (not the connector's) -------------
+
+@pytest.mark.parametrize("email", [
+    "['a@b.example']",                 # a Python list turned into a string
+    "<a@b.example>",                   # angle brackets
+    "Ann <a@b.example>",               # a display name
+    '"ann lee"@b.example',             # a quoted local part
+    "ann lee@b.example",               # a space
+    " a@b.example",                    # a leading space
+    "a@b.example\n",                   # a final newline
+    ".a@b.example",                    # a "." first in the local part
+    "josé@exämple.com",                # non-ASCII (no Email Address Internationalization)
+    "ann@exämple.com",
+    "a@@b.example",
+    "a@b@c.example",
+    "@b.example",
+    "a@",
+    "a@localhost",                     # one domain label
+    "a@b..example",
+    "a@-b.example",
+    "a@b_c.example",
+    "a@[192.0.2.1]",
+    "a@b.example, c@d.example",        # two addresses
+    "a@b.example;c@d.example",
+])
+def test_patch_refuses_what_salesforce_refuses_in_an_email_field(sf, api, email):
+    record_id = next(iter(sf.contacts))
+    before = dict(sf.contacts[record_id])
+    answer = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Email": email})
+    assert answer.status_code == 400
+    assert answer.json() == [{"message": f"Email: invalid email address: {email[:40]}",
+                              "errorCode": "INVALID_EMAIL_ADDRESS", "fields": ["Email"]}]
+    assert sf.contacts[record_id] == before and sf.patches == []
+
+
+@pytest.mark.parametrize("email", [
+    "ann@example.com",
+    "o'brien@example.com",
+    "Ann.Lee+koji@Mail.Example.co.uk",
+    "x_y-z@sub-domain.example",
+    "abcdefg.hijklmnopqrstuvwxyz!#$%&'*/=?^_+-`{|}~0123456789@acme-inc.com",
+    # Salesforce takes ".." inside and a "." at the end of the local part, and comments
+    # (Help article 000384328), though the RFC does not.
+    "a..a@test.jp",
+    "a..@test.jp",
+    "john.doe@(comment)example.com",
+    "",                                # an empty text value clears the field
+])
+def test_patch_takes_ordinary_email_addresses(sf, api, email):
+    record_id = next(iter(sf.contacts))
+    answer = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Email": email})
+    assert answer.status_code == 204, answer.text
+    assert sf.contacts[record_id]["Email"] == email
+
+
+def test_an_email_that_is_not_a_string_is_a_parser_error(sf, api):
+    record_id = next(iter(sf.contacts))
+    answer = api("PATCH", f"/sobjects/Contact/{record_id}", json={"Email": ["a@b.example"]})
+    assert answer.status_code == 400 and errors(answer) == ["JSON_PARSER_ERROR"]
+
+
+def test_a_custom_email_field_is_checked_the_same_way():
+    field = describe_field("Work_Email__c", "email", length=80)
+    assert check_value(field, "ann@example.com") is None
+    assert check_value(field, "<ann@example.com>")["errorCode"] == "INVALID_EMAIL_ADDRESS"
+    assert check_value(field, "a" * 70 + "@example.com")["errorCode"] == "STRING_TOO_LONG"
+
+
+def test_a_bad_email_in_a_collection_fails_only_its_record(sf, api):
+    first = next(iter(sf.contacts))
+    second = sf.add_contact("b@example.com")
+    records = [{"attributes": {"type": "Contact"}, "id": first, "Email": "ann@example.com"},
+               {"attributes": {"type": "Contact"}, "id": second, "Email": "josé@exämple.com"}]
+    results = api("PATCH", "/composite/sobjects", json={"allOrNone": False, "records": records}).json()
+    assert [r["success"] for r in results] == [True, False]
+    assert results[1]["errors"] == [{"statusCode": "INVALID_EMAIL_ADDRESS", "fields": ["Email"],
+                                     "message": "Email: invalid email address: josé@exämple.com"}]
+    assert sf.contacts[second]["Email"] == "b@example.com"
+
+
+# -- multi-select picklists: at most 100 values and 4,099 characters -------------------------------
+
+TOPICS = [f"topic {n:03d}" for n in range(150)]
+MULTI_FIELDS = [describe_field("Interview_Topics__c", "multipicklist"),
+                describe_field("Interview_Tags__c", "multipicklist", restrictedPicklist=True,
+                               picklistValues=picklist(*TOPICS))]
+
+
+@pytest.fixture
+def multi_api():
+    with FakeSalesforce(fields=MULTI_FIELDS) as fake:
+        record_id = fake.add_contact("ann@example.com")
+        bearer = {"Authorization": "Bearer " + token(fake).json()["access_token"]}
+
+        def patch(body):
+            return requests.patch(f"{fake.base_url}{API}/sobjects/Contact/{record_id}", json=body,
+                                  headers=bearer, timeout=5)
+        patch.fake, patch.record_id = fake, record_id
+        yield patch
+
+
+def test_describe_gives_a_multi_select_picklist_salesforces_length(multi_api):
+    assert {f["name"]: f["length"] for f in multi_api.fake.describe()["fields"]
+            if f["type"] == "multipicklist"} == {"Interview_Topics__c": 4099, "Interview_Tags__c": 4099}
+    spec = SimpleNamespace(name="Topics__c", label="Topics", type="multipicklist", max_length=None,
+                           precision=18, scale=0, values=["a", "b"])
+    assert fields_matching([spec])[0]["length"] == 4099
+
+
+@pytest.mark.parametrize("value", [
+    "topic 001",
+    "topic 001;topic 002;topic 149",
+    ";".join(TOPICS[:100]),                     # the most values Salesforce takes
+    ";".join(["v" * 99] * 41),                  # 4,099 characters exactly
+])
+@pytest.mark.parametrize("field", ["Interview_Topics__c", "Interview_Tags__c"])
+def test_a_multi_select_picklist_takes_up_to_100_values_and_4099_characters(multi_api, field, value):
+    if field == "Interview_Tags__c" and "v" in value:
+        value = ";".join(TOPICS[:41])           # a restricted field takes only its own values
+    answer = multi_api({field: value})
+    assert answer.status_code == 204, answer.text
+    assert multi_api.fake.contacts[multi_api.record_id][field] == value
+
+
+@pytest.mark.parametrize(("value", "code"), [
+    (";".join(TOPICS[:101]), "TOO_MANY_ENUM_VALUE"),
+    (";".join(["x" * 55] * 150), "TOO_MANY_ENUM_VALUE"),   # 150 values, 8,399 characters
+    (";".join(["v" * 99] * 40 + ["v" * 100]), "STRING_TOO_LONG"),  # 41 values, 4,100 characters
+    (";".join(["w" * 255] * 100), "STRING_TOO_LONG"),
+])
+def test_a_multi_select_picklist_refuses_too_many_values_or_characters(multi_api, value, code):
+    answer = multi_api({"Interview_Topics__c": value})
+    assert answer.status_code == 400
+    [error] = answer.json()
+    assert error["errorCode"] == code and error["fields"] == ["Interview_Topics__c"]
+    assert set(error) == {"message", "errorCode", "fields"}
+    assert multi_api.fake.contacts[multi_api.record_id].get("Interview_Topics__c") is None
+    assert multi_api.fake.patches == []
+
+
+def test_a_restricted_multi_select_picklist_refuses_too_many_and_unknown_values(multi_api):
+    assert [e["errorCode"] for e in multi_api({"Interview_Tags__c": ";".join(TOPICS[:101])}).json()] == [
+        "TOO_MANY_ENUM_VALUE"]
+    assert [e["errorCode"] for e in multi_api({"Interview_Tags__c": "topic 001;nope"}).json()] == [
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"]
+
+
+def test_a_multi_select_picklist_is_limited_even_when_built_without_a_length():
+    field = describe_field("M__c", "multipicklist", length=0)
+    assert check_value(field, ";".join(["v" * 99] * 41)) is None
+    assert check_value(field, "v" * 4100)["errorCode"] == "STRING_TOO_LONG"

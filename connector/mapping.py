@@ -23,6 +23,17 @@ from connector.web_links import web_url
 _ID_CHARS = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?")  # fullmatch: "$" lets a final newline in
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # with fullmatch: "$" would let a final newline in
+# What an Email field is sent: an address Salesforce takes (Salesforce Help, "Email Address Format
+# Technical Standards Validation": ASCII, the local part's characters, a host name), without
+# the oddities it tolerates (a..b@, comments), and nothing an org without Email Address
+# Internationalization refuses. A refused value would fail the whole PATCH. A lookup by e-mail
+# reads the looser _EMAIL: a query for an odd address finds nothing and loses nothing.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_FIELD_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
+# A multi-select picklist holds at most 100 chosen values (else TOO_MANY_ENUM_VALUE) in at most
+# 4,099 characters, the length describe gives every such field.
+MULTIPICKLIST_VALUES, MULTIPICKLIST_CHARS = 100, 4099
 NO_CONTACT_EVENTS = ("study.published", "report.generated")
 NO_LOOKUP = {"strategy": None, "field": None, "value": None, "soql": None}
 _TRUE, _FALSE = {"true", "yes", "y", "1"}, {"false", "no", "n", "0"}
@@ -247,7 +258,7 @@ def _url(spec: FieldSpec, raw: Any) -> Outcome:
 
 def _email(spec: FieldSpec, raw: Any) -> Outcome:
     text = raw.strip() if isinstance(raw, str) else ""
-    if not _EMAIL.fullmatch(text) or len(text) > spec.max_length:
+    if not _FIELD_EMAIL.fullmatch(text) or len(text) > spec.max_length:
         return _left_out("not an e-mail address that fits the field")
     return Outcome(text)
 
@@ -273,7 +284,12 @@ def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
     if not kept:
         return _left_out(f"no value is one of the picklist values ({', '.join(spec.values)})")
     unknown = chosen.count(None)
-    return Outcome(";".join(kept), warning=f"left out {unknown} value(s) not in the picklist" if unknown else None)
+    joined, dropped = join_within(kept[:MULTIPICKLIST_VALUES], ";", MULTIPICKLIST_CHARS)
+    too_many = max(0, len(kept) - MULTIPICKLIST_VALUES) + len(dropped)
+    warnings = [f"left out {unknown} value(s) not in the picklist"] if unknown else []
+    warnings += [f"left out {too_many} value(s) beyond what a multi-select holds ({MULTIPICKLIST_VALUES} values, "
+                 f"{MULTIPICKLIST_CHARS:,} characters)"] if too_many else []
+    return Outcome(joined, warning="; ".join(warnings) or None)
 
 
 def _choices_in_text(text: str, allowed: dict[str, str]) -> list[str | None]:

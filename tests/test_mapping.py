@@ -12,7 +12,7 @@ from connector.profile import FieldSpec
 from connector.profile import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from tests.fakes.salesforce import (
-    RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, check_value, describe_field, fields_matching,
+    RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, check_value, describe_field, fields_matching, picklist,
 )
 
 
@@ -492,3 +492,36 @@ def test_a_picklist_of_numbers_matches_a_whole_number_sent_as_a_float(score, sen
     # The normalized quality score is a float: 4 arrives as 4.0, which read "4.0" and matched nothing.
     spec = field_of("picklist", values=["1", "2", "3", "4", "5"], source="interview.quality_score")
     assert map_field(answer_with(interview={"quality_score": score}), spec).value == sent
+
+
+@pytest.mark.parametrize("address", ["<a@b.example>", "josé@exämple.com", ".a@b.example", "a@b..example",
+                                     "a@b_c.example", "a b@c.example", "a@b", '"a"@b.example', "a@@b.example"])
+def test_an_address_salesforce_refuses_is_left_out_of_an_email_field(address):
+    # Salesforce answers INVALID_EMAIL_ADDRESS, and a refused value fails the whole PATCH.
+    outcome = map_field(answer_with(respondent={"attributes": {"alt": address}}),
+                        field_of("email", source="respondent.attributes.alt"))
+    assert outcome.value is None and outcome.skip == "not an e-mail address that fits the field"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.emails() | st.text(max_size=60))
+def test_every_address_sent_to_an_email_field_is_one_salesforce_takes(address):
+    # Checked by the fake's own reading of Salesforce's rules, written apart from the connector's.
+    outcome = map_field(answer_with(respondent={"attributes": {"alt": address}}),
+                        field_of("email", source="respondent.attributes.alt"))
+    assume(outcome.value is not None)
+    assert check_value(describe_field("Alt__c", "email", length=80), outcome.value) is None
+
+
+@pytest.mark.parametrize(("count", "size", "sent", "warning"), [
+    (150, 5, 100, "left out 50 value(s) beyond what a multi-select holds (100 values, 4,099 characters)"),
+    (30, 202, 20, "left out 10 value(s) beyond what a multi-select holds (100 values, 4,099 characters)"),
+    (100, 5, 100, None),
+])
+def test_a_multi_select_is_sent_within_salesforces_limits(count, size, sent, warning):
+    values = [f"{n:0{size}d}" for n in range(count)]
+    spec = field_of("multipicklist", values=values, source="respondent.attributes.features")
+    outcome = map_field(answer_with(respondent={"attributes": {"features": values}}), spec)
+    assert len(outcome.value.split(";")) == sent and outcome.warning == warning
+    field = describe_field("F__c", "multipicklist", picklistValues=picklist(*values), restrictedPicklist=True)
+    assert check_value(field, outcome.value) is None

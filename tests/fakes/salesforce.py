@@ -516,7 +516,9 @@ class FakeSalesforce(LoopbackServer):
         columns = [self._column(name) for name in query["fields"]]
         matches = list(self.contacts.values())
         if query["where"]:
-            matches = [r for r in matches if self._matches(r, *query["where"])]
+            # Checked before any record is read: Salesforce refuses a bad filter in an empty org too.
+            test = self._filter(*query["where"])
+            matches = [r for r in matches if test(r)]
         if query["limit"] is not None:
             matches = matches[:query["limit"]]
         records = [self._record_view(r, columns, version) for r in matches]
@@ -548,15 +550,16 @@ class FakeSalesforce(LoopbackServer):
                            "field name.")
         return field["name"]
 
-    def _matches(self, record: dict, name: str, values: list[str]) -> bool:
+    def _filter(self, name: str, values: list[str]):
+        """Whether a record passes ``name IN values``; a column or an id Salesforce refuses is refused now."""
         column = self._column(name)
         if column == "Id":
             wanted = [_canonical_id(v) for v in values]
             if None in wanted:
                 raise _refusal(400, "INVALID_QUERY_FILTER_OPERATOR", "invalid ID field")
-            return record["Id"] in wanted
-        current = record.get(column)
-        return isinstance(current, str) and current.lower() in {v.lower() for v in values}
+            return lambda record: record["Id"] in wanted
+        lowered = {v.lower() for v in values}
+        return lambda record: isinstance(record.get(column), str) and record[column].lower() in lowered
 
     def _record_view(self, record: dict, columns: list[str], version: str | None = None) -> dict:
         url = f"/services/data/{version or self.api_version}/sobjects/Contact/{record['Id']}"

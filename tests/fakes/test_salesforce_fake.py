@@ -169,6 +169,18 @@ def test_unknown_column_and_object(api):
     assert errors(api("GET", "/query", params={"q": "SELECT Id FROM Lead"})) == ["INVALID_TYPE"]
 
 
+@pytest.mark.parametrize(("q", "code"), [
+    ("SELECT Id FROM Contact WHERE Nope__c = 'x'", "INVALID_FIELD"),
+    ("SELECT Id FROM Contact WHERE Id = 'garbage'", "INVALID_QUERY_FILTER_OPERATOR"),
+])
+def test_a_bad_filter_is_refused_in_an_org_with_no_contacts_too(sf, api, q, code):
+    # It was checked record by record, so an empty org answered 200 with no records (found by a
+    # test audit: a golden lookup with a misspelt column passed when it ran first).
+    sf.contacts.clear()
+    answer = api("GET", "/query", params={"q": q})
+    assert answer.status_code == 400 and errors(answer) == [code]
+
+
 def test_long_uri_is_414(api):
     q = "SELECT Id FROM Contact WHERE Email IN (" + ",".join(f"'user{i}@example.com'" for i in range(800)) + ")"
     assert api("GET", "/query", params={"q": q}).status_code == 414

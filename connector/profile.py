@@ -46,6 +46,7 @@ QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice"
 # Upper bounds Salesforce sets per type (Setup refuses longer fields).
 MAX_LENGTHS = {"text": 255, "textarea": 131072, "url": 255, "email": 80, "picklist": 255}
 PICKLIST_VALUE_LENGTH = 255  # each value of a picklist or multi-select picklist (Setup refuses longer)
+MAX_PICKLIST_VALUES = 1000  # values of a restricted picklist, as field-metadata creates it
 DEFAULT_LENGTHS = {"text": 255, "textarea": 32768, "url": 255, "email": 80, "picklist": 255}
 # The keys that change what a field of each type gets: any other is refused, since an admin
 # who writes `values:` on a text field believes it restricts the field, and it would not.
@@ -294,7 +295,7 @@ def liquid_message(exc: LiquidError) -> str:
 class FieldSpec(_Strict):
     name: ApiName
     type: FieldType
-    label: str | None = None
+    label: str | None = Field(default=None, min_length=1, max_length=40)  # Setup's limit for a field label
     length: int | None = Field(default=None, ge=1)
     precision: int = Field(default=18, ge=1, le=18)
     scale: int = Field(default=0, ge=0, le=17)
@@ -402,6 +403,9 @@ class FieldSpec(_Strict):
 
     def _check_values(self) -> None:
         """Picklist values Salesforce would refuse to create, or could not tell apart."""
+        if len(self.values) > MAX_PICKLIST_VALUES:
+            raise ValueError(f"a picklist holds at most {MAX_PICKLIST_VALUES:,} values in Salesforce; this one "
+                             f"has {len(self.values):,}")
         seen = set()
         for value in self.values:
             if not value.strip():

@@ -126,6 +126,11 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
      5, "min is beyond what the field holds: Number(1, 0) holds values below 10 in size"),
     ("fields:\n  - {name: N__c, type: number, precision: 3, scale: 2, max: -10, source: interview.quality_score}\n",
      5, "max is beyond what the field holds: Number(3, 2) holds values below 10 in size"),
+    # Setup's limits, met by field-metadata's output only if the profile meets them.
+    ("fields:\n  - {name: T__c, label: '" + "L" * 41 + "', type: text, source: analysis.quote}\n", 5,
+     "fields.0.label: String should have at most 40 characters"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [" + ", ".join(f"v{n}" for n in range(1001)) +
+     "], source: analysis.sentiment}\n", 5, "a picklist holds at most 1,000 values in Salesforce; this one has 1,001"),
 ])
 def test_profile_errors_name_file_line_and_reason(tmp_path, body, line, reason):
     path = write(tmp_path, BASE + body)

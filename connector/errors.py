@@ -32,6 +32,7 @@ from typing import Any
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
+from connector.logs import described_request
 from connector.text_limits import truncate
 
 PROBLEM_BASE = "https://github.com/koji-connector/connector/blob/main/docs/problems.md#"
@@ -208,7 +209,7 @@ def problem_response(problem: Problem) -> Response:
 def init_app(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(problem: Problem) -> Response:
-        log.info("refused %s %s: %s", request.method, request.path, problem.slug)
+        log.info("refused problem=%s %s", problem.slug, described_request())
         return problem_response(problem)
 
     @app.errorhandler(HTTPException)
@@ -231,6 +232,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         # The exception text may hold payload data: log the type only.
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.path,
-                  exc_info=app.debug)
+        log.error("unexpected error=%s %s", type(exc).__name__, described_request(), exc_info=app.debug)
         return problem_response(Problem("The connector failed unexpectedly; nothing was changed."))

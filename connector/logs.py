@@ -1,32 +1,109 @@
 """Log lines: one per request plus one per decision, as key=value text on stderr.
 
-Views log ids and decisions only. As a second line of defence the filter below masks
-anything shaped like an e-mail address and any configured secret, should a message or an
-exception text ever carry one, and escapes control characters, so one message is one line."""
+Views log ids and decisions only, and of a request only what the connector chose: its route
+rule (never the path, which any caller, even one without a key, fills with what it likes), an
+event key when it has the shape of one (`shown_key`) and an event type when it is one Koji
+documents (`shown_type`). As a second line of defence the filter below masks anything that
+may be an e-mail address and any configured secret, should a message, an exception text or a
+traceback ever carry one, and escapes control characters, so one message is one line.
+
+gunicorn's own lines are rewritten from parts that are safe: a refused request by the class
+of its error (not the text gunicorn quotes), an access line without query, user, Referer or
+User-Agent."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import sys
 import time
+from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
 
+from connector.events import VERIFICATION_TYPES
+from connector.profile import EVENT_TYPES
 from connector.settings import MIN_ISSUED_SECRET_CHARS
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]")
-# Local parts may hold apostrophes (o'brien@…): only whitespace and delimiters (a path's
-# slashes, a key=value's equals sign) end one. The
-# domain needs no dot and may be any script (jane@localhost, jane@[127.0.0.1], an IDN), and
-# the @ may be percent-encoded, as in a path gunicorn logs undecoded (jane%40corp.example).
-_EMAIL = re.compile(r"[^\s@\"<>(),;:/=\[\]]+(?:@|%40)[^\s@'\"<>(),;:/]+")
+_CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\u0085\u2028\u2029]")
+# Any whitespace-free run holding an @, or one percent-encoded as in a path gunicorn logs
+# undecoded, is masked whole. Addresses take too many shapes to recognise one
+# ("jane.doe"@corp.example, jane(work)%40corp.example, jane%3Ddoe%40…, jane@localhost, an IDN):
+# masking only what looked like the address left "jane=" or "Doe" standing beside "[email]".
+_AT_RUN = re.compile(r"\S*(?:@|%40)\S*")
+
+# Event keys as connector.events builds them: an id, for a report of a study "@" and the
+# webhook's timestamp, then ":" and the event type. A "key" of any other shape is a path a
+# caller typed or a payload's free text, and is logged as a hash (`shown_key`).
+KNOWN_EVENT_TYPES = frozenset(EVENT_TYPES) | VERIFICATION_TYPES
+_ISO_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:?\d\d)"
+# Longer than any id Koji issues (a UUID is 36, the body-hash subject 39): a longer "id" is
+# more likely words run together than an id.
+_ID_CHARS = r"[A-Za-z0-9_-]{1,128}"
+_ID = re.compile(_ID_CHARS)
+_KEY = re.compile(rf"{_ID_CHARS}(?:@{_ISO_TIME})?:(?P<type>[a-z._]{{1,64}})")
+# A key on a line of the connector's own, `key=s1@2024-05-01T10:00:00Z:report.generated`, is
+# not an address: the mask leaves it readable.
+_LOGGED_KEY = re.compile(r"(?:[a-z_]+=)?(?P<key>\S+)")
+SHOWN_HASH_CHARS = 12
+NO_ROUTE = "(no route)"
+# Werkzeug takes any token as a method, so a caller could write words there too.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+# Where the app leaves the route of a request for gunicorn's access line, which is written
+# after the app answered, from the same WSGI environ (gunicorn's atom "{connector.route}e").
+ROUTE_ENVIRON_KEY = "connector.route"
+
+
+def shown_key(key: str) -> str:
+    """An event key as logged: whole when it has a key's shape (an id and a known type), else
+    `key#` and the first 12 hex digits of its UTF-8 bytes' sha256, which an operator can
+    compute from the key an answer gave (`printf %s "$key" | sha256sum`) to find its lines."""
+    match = _KEY.fullmatch(key)
+    if match and match["type"] in KNOWN_EVENT_TYPES:
+        return key
+    return "key#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:SHOWN_HASH_CHARS]
+
+
+def shown_id(value: object) -> str:
+    """An interview id from a payload as logged: whole when it has an id's shape, else a hash."""
+    text = str(value)
+    return text if _ID.fullmatch(text) else "id#" + hashlib.sha256(
+        text.encode("utf-8", "surrogatepass")).hexdigest()[:SHOWN_HASH_CHARS]
+
+
+def shown_type(event_type: object) -> str:
+    """An event type as logged: a payload's `event` or `type` is the sender's text."""
+    return event_type if isinstance(event_type, str) and event_type in KNOWN_EVENT_TYPES else "other"
+
+
+def shown_method(method: object) -> str:
+    return method if isinstance(method, str) and method in _METHODS else "other"
+
+
+def described_request() -> str:
+    """The current request as log lines name it: method, route rule, and an event route's key."""
+    rule = request.url_rule.rule if request.url_rule is not None else NO_ROUTE
+    described = f"method={shown_method(request.method)} route={rule}"
+    key = (request.view_args or {}).get("key")
+    return described if key is None else f"{described} key={shown_key(key)}"
+
+
+def _unmask_key(run: re.Match) -> str:
+    key = _LOGGED_KEY.fullmatch(run.group())
+    return run.group() if key and shown_key(key["key"]) == key["key"] else "[email]"
 
 
 class GunicornLineFilter(logging.Filter):
     """gunicorn's DEBUG lines quote raw request bytes ("No more data after: b'POST … X-API-Key:
     … {"quote": …}'"), headers and bodies a mask cannot recognise: with LOG_LEVEL=DEBUG the
-    connector's own lines are written, gunicorn's are not. And a client whose headers stopped
-    coming (the worker's read timeout, connector.server) is one line, not a traceback at ERROR:
-    it is expected, not a fault of the connector's."""
+    connector's own lines are written, gunicorn's are not. Its warning about a request it
+    refused quotes the request line or the header it choked on (a name, a signature, a bearer
+    token without its colon): it is written with the error's class instead. And a client whose
+    headers stopped coming (the worker's read timeout, connector.server) is one line, not a
+    traceback at ERROR: it is expected, not a fault of the connector's."""
+
+    _INVALID_REQUEST = re.compile(r"Invalid request from ip=(\S*): ")  # workers/base.py, handle_error
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno <= logging.DEBUG:
@@ -35,10 +112,41 @@ class GunicornLineFilter(logging.Filter):
             record.msg, record.args = "a client sent no whole request within the read timeout; connection closed", None
             record.exc_info = record.exc_text = None
             record.levelno, record.levelname = logging.INFO, "INFO"
+        elif isinstance(record.msg, str) and (refused := self._INVALID_REQUEST.match(record.msg)):
+            # gunicorn formats the line itself, but logs it while it handles the error: the
+            # exception being handled is the one it refused.
+            error = sys.exc_info()[1]
+            record.msg = "Invalid request from ip=%s: %s (refused before the app; the request's text is not logged)"
+            record.args = (refused[1], type(error).__name__ if error is not None else "unknown error")
+        elif record.msg == "Error handling request %s":  # its argument is the URI, query and all
+            record.msg, record.args = "Error handling request (the URI is not logged)", None
+        return True
+
+
+class AccessLineFilter(logging.Filter):
+    """gunicorn's access line (--access-logfile, with any --access-logformat) may quote the
+    query string, the Basic-auth user name, the Referer, the User-Agent, any header: it is
+    rebuilt from safe parts (address, time, method, route rule, protocol, status, length,
+    duration), in the combined format's shape with "-" for what is left out, so that tools
+    reading that format still can."""
+
+    _PROTOCOL = re.compile(r"HTTP/\d\.\d")
+    _ROUTE = "{%s}e" % ROUTE_ENVIRON_KEY  # gunicorn's atoms name environ values so, lower-cased
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not isinstance(record.args, Mapping):  # not gunicorn's access call: the redacting filter's business
+            return True
+        # gunicorn's atoms: address, time, method, protocol, status, length, µs ("-" when missing)
+        h, t, m, protocol, s, b, micros, route = (record.args.get(name, "-") for name in (*"htmHsbD", self._ROUTE))
+        record.msg = '%s - - %s "%s %s %s" %s %s "-" "-" %s'
+        record.args = (h, t, shown_method(m), route if route != "-" else NO_ROUTE,
+                       protocol if self._PROTOCOL.fullmatch(str(protocol)) else "-", s, b,
+                       f"{micros / 1000:.1f}ms" if isinstance(micros, int) else "-")
         return True
 
 
 _GUNICORN_LINES = GunicornLineFilter()
+_ACCESS_LINES = AccessLineFilter()
 
 
 # A secret shorter than the shortest production accepts is not masked: masking "s" garbles
@@ -55,15 +163,27 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        redacted = _EMAIL.sub("[email]", message)
         # A line break in a logged path or key would start a forged log line of the sender's
         # making ("…\n… level=ERROR …"): control characters are written as escapes.
-        redacted = _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), redacted)
-        for secret in self.secrets:
-            redacted = redacted.replace(secret, "[secret]")
+        redacted = self._redact(message, _CONTROL)
         if redacted != message:
             record.msg, record.args = redacted, None
+        # The formatter appends the traceback after this filter has run, formatting it itself
+        # unless exc_text is set: set, masked, it is written instead. A traceback is lines.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._redact(record.exc_text, _CONTROL_BUT_LINE_BREAKS)
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info, _CONTROL_BUT_LINE_BREAKS)
         return True
+
+    def _redact(self, text: str, control: re.Pattern) -> str:
+        redacted = _AT_RUN.sub(_unmask_key, text)
+        redacted = control.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), redacted)
+        for secret in self.secrets:
+            redacted = redacted.replace(secret, "[secret]")
+        return redacted
 
 
 def init_app(app: Flask, level: str, secrets: list[str]) -> None:
@@ -72,18 +192,24 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
     handler.setFormatter(logging.Formatter(
         "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s"))
     handler.addFilter(redacting)
-    # gunicorn's own lines quote what it refused ("Invalid HTTP request line: '…'") and, with
-    # an access log, every request line with its query string.
-    for name in ("gunicorn.error", "gunicorn.access"):
+    # Each before the redacting filter, which would otherwise format the line gunicorn gave.
+    for name, lines in (("gunicorn.error", _GUNICORN_LINES), ("gunicorn.access", _ACCESS_LINES)):
         gunicorn_logger = logging.getLogger(name)
         for old in [f for f in gunicorn_logger.filters if isinstance(f, RedactingFilter)]:
             gunicorn_logger.removeFilter(old)
-        gunicorn_logger.addFilter(_GUNICORN_LINES)  # added once: the same object each time
+        gunicorn_logger.addFilter(lines)  # added once: the same object each time
         gunicorn_logger.addFilter(redacting)
     logger = logging.getLogger("connector")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
+
+    @app.after_request
+    def _note_route(response: Response) -> Response:
+        rule = request.url_rule.rule if request.url_rule is not None else NO_ROUTE
+        request.environ[ROUTE_ENVIRON_KEY] = rule
+        return response
+
     if not logger.isEnabledFor(logging.INFO):
         return  # the level is fixed at start-up: no request line will be written, so time nothing
 
@@ -94,6 +220,5 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
     @app.after_request
     def _log_request(response: Response) -> Response:
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        logger.info("request method=%s path=%s status=%s ms=%.1f", request.method,
-                    request.path, response.status_code, elapsed)
+        logger.info("request %s status=%s ms=%.1f", described_request(), response.status_code, elapsed)
         return response

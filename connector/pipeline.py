@@ -17,6 +17,7 @@ from connector.errors import EventInProgress
 from connector.events import INTERVIEW_TYPES, normalize, unusable_timestamps
 from connector.koji_api import AnotherInterview, KojiRefused
 from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
+from connector.logs import shown_id
 from connector.mapping import map_to_salesforce
 from connector.profile import Profile
 from connector.slack import build_slack_message
@@ -101,7 +102,7 @@ class Pipeline:
             # Koji would give every retry the same answer, and after its last retry the event
             # would be lost: the webhook's own data is better than nothing.
             log.warning("enrichment refused interview_id=%s status=%s: %s; answered from the webhook's own data",
-                        interview_id, exc.status, exc)
+                        shown_id(interview_id), exc.status, exc)
             return event, [not_enriched_warning(exc.status, exc.reason)]
         return merge_missing(event, full), []
 
@@ -124,7 +125,7 @@ def _anonymous_here_only(event: dict[str, Any], decision: Decision) -> Decision:
     look up by), but the answer and the log say how to make such events update the Contact."""
     log.warning("interview_id=%s skipped as anonymous: the webhook names the respondent only by ids the "
                 "profile does not look up by; KOJI_ENRICH=true fetches the e-mail from Koji's API",
-                event["interview"]["id"])
+                shown_id(event["interview"]["id"]))
     return replace(decision, reason=decision.reason + (
         " The webhook names the respondent only by Koji's respondent id or an external id: set "
         "KOJI_ENRICH=true (with KOJI_API_KEY) to fetch the e-mail from Koji's API, or look up by the "

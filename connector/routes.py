@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from gunicorn.http.errors import ParseException
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from werkzeug.routing import PathConverter
 
 from connector import signatures
@@ -18,6 +19,7 @@ from connector.errors import (
     TransferCodingNotImplemented, UnsupportedMediaType, UpstreamUnavailable, ValidationFailed,
 )
 from connector.events import NormalizedEvent
+from connector.logs import shown_key, shown_type
 from connector.salesforce import SalesforceError, SalesforceNotConfigured, check_fields, target_fields
 from connector.services import Services
 from connector.validation import check, parse_json_object
@@ -98,7 +100,7 @@ def event_state(key: str) -> Response:
 @bp.post("/v1/events/<event_key:key>/complete")
 def complete_event(key: str) -> Response:
     record = _record(services().ledger.complete(key))
-    log.info("event completed key=%s attempts=%s", key, record["attempts"])
+    log.info("event completed key=%s attempts=%s", shown_key(key), record["attempts"])
     return jsonify(record)
 
 
@@ -117,7 +119,7 @@ def release_event(key: str) -> Response:
         raise ClaimSuperseded(
             f"Attempt {attempt} no longer holds the claim: {holder} (its lease ran out and a newer "
             f"copy claimed the event). Nothing was changed.")
-    log.info("event released key=%s state=%s", key, record["state"])
+    log.info("event released key=%s state=%s", shown_key(key), record["state"])
     return jsonify(record)
 
 
@@ -220,9 +222,19 @@ def _check_normalized(payload: dict[str, Any]) -> None:
     try:
         NormalizedEvent.model_validate({k: v for k, v in payload.items() if k in NormalizedEvent.model_fields})
     except ValidationError as exc:
-        raise ValidationFailed("The normalized event does not match its schema.", errors=[
-            {"pointer": "".join(f"/{part}" for part in error["loc"]), "message": error["msg"]}
-            for error in exc.errors(include_input=False, include_url=False)]) from None
+        errors = [_normalized_error(error) for error in exc.errors(include_input=False, include_url=False)]
+        raise ValidationFailed("The normalized event does not match its schema.",
+                               errors=list({(e["pointer"], e["message"]): e for e in errors}.values())) from None
+
+
+def _normalized_error(error: ErrorDetails) -> dict[str, str]:
+    """{pointer, message} as validation.check gives them. A property the schema does not allow
+    is pointed at by its parent, as jsonschema's additionalProperties is: its name is the
+    caller's (an e-mail, a name), and one such entry says what is wrong."""
+    loc = error["loc"][:-1] if error["type"] == "extra_forbidden" else error["loc"]
+    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)
+    message = "has properties the schema does not allow" if error["type"] == "extra_forbidden" else error["msg"]
+    return {"pointer": pointer, "message": message}
 
 
 def _record(record) -> dict[str, Any]:
@@ -240,10 +252,13 @@ def _iso(epoch: float) -> str:
 
 
 def _log_answer(verb: str, answer: dict[str, Any]) -> None:
-    # Ids and decisions only: never e-mails, names or quotes.
+    # Ids and decisions only: never e-mails, names or quotes. The type and the key come from
+    # the payload (an unsigned one, on /v1/salesforce/map), so they are shown by their shape.
+    if not log.isEnabledFor(logging.INFO):
+        return  # the hot path at WARNING: no hashing of keys that are not written
     delivery = answer.get("delivery") or {}
     log.info("%s event type=%s key=%s action=%s skip_reason=%s delivery=%s", verb,
-             answer["event"]["type"], answer["event"]["key"], answer["action"],
+             shown_type(answer["event"]["type"]), shown_key(answer["event"]["key"]), answer["action"],
              answer["skip_reason"], delivery.get("status"))
 
 

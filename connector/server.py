@@ -4,9 +4,11 @@ problem+json, and a client that stalls holds a worker for CLIENT_TIMEOUT_SECONDS
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http.errors import ConfigurationProblem, InvalidHeader
 from gunicorn.workers.sync import SyncWorker
 
 from connector.errors import (
@@ -30,15 +32,28 @@ _GUNICORN_REFUSALS: dict[int, type[Problem]] = {
 _write_html_error = util.write_error
 
 
-def _write_problem(sock, status: int, reason: str, message: str) -> None:
+def _write_problem(sock, status: int, reason: str, message: str, *, detail: str | None = None) -> None:
     problem = _GUNICORN_REFUSALS.get(status)
     if problem is None:  # 403 for a PROXY line or TLS, neither of which serve turns on
         _write_html_error(sock, status, reason, message)
         return
-    body = json.dumps(problem().to_dict()).encode()
+    body = json.dumps(problem(detail).to_dict()).encode()
     head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
             f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+class ScriptNameMismatch(InvalidHeader):
+    """A SCRIPT_NAME header (gunicorn takes it from forwarded_allow_ips, 127.0.0.1 by default)
+    that the path does not start with. gunicorn raises ConfigurationProblem for it, answered
+    "500 Bad Request" with its detail lost: it is the request's fault, so a 400 naming the
+    header. InvalidHeader is what gunicorn answers 400 with."""
+
+    detail = ("The path does not start with the SCRIPT_NAME header's value. Send SCRIPT_NAME only from a proxy "
+              "that serves the connector under that prefix, with paths under it, or leave it out.")
+
+    def __init__(self, req) -> None:
+        super().__init__("SCRIPT_NAME", req)
 
 
 class ProblemJsonWorker(SyncWorker):
@@ -48,16 +63,25 @@ class ProblemJsonWorker(SyncWorker):
       coming is closed (connector.logs writes one line for it), one whose body stops coming is
       answered 408 by the app;
     - its own refusals (a request line or headers over its limits, bytes that are not HTTP)
-      are problem+json like every other refusal."""
+      are problem+json like every other refusal (connector.logs writes gunicorn's line for
+      them without the text it quotes);
+    - a SCRIPT_NAME header the path does not start with is a 400 that says so."""
 
     def handle(self, listener, client, addr) -> None:
         client.settimeout(CLIENT_TIMEOUT_SECONDS)
         super().handle(listener, client, addr)
 
+    def handle_request(self, listener, req, client, addr):
+        try:
+            return super().handle_request(listener, req, client, addr)
+        except ConfigurationProblem:  # raised for nothing else (gunicorn.http.wsgi.create)
+            raise ScriptNameMismatch(req) from None
+
     def handle_error(self, req, client, addr, exc) -> None:
         # gunicorn writes these through util.write_error. A sync worker handles one request
         # at a time, so swapping it for the length of this call affects nothing else.
-        util.write_error = _write_problem
+        detail = exc.detail if isinstance(exc, ScriptNameMismatch) else None  # others quote the request
+        util.write_error = partial(_write_problem, detail=detail)
         try:
             super().handle_error(req, client, addr, exc)
         finally:

@@ -1,10 +1,13 @@
 """Every problem type the connector can answer is documented where its `type` URI points, and
 the problems Flask raises (no route, wrong method) say more than their title."""
+import io
+import logging
 import re
 from pathlib import Path
 
 import pytest
 
+from conftest import API_KEY, SECRETS
 from connector import errors
 
 PROBLEMS_DOC = Path(__file__).resolve().parents[1] / "docs" / "problems.md"
@@ -57,3 +60,23 @@ def test_a_404_repeats_a_long_path_only_in_part(client):
     assert len(body["detail"]) < 300
     assert "/v1/unknown/xxx" in body["detail"]
     assert "instance" not in body
+
+
+def test_a_traceback_written_in_debug_mode_is_masked_like_the_line(app, client, monkeypatch):
+    # Before: the filter rewrote the message only; the formatter then appended the traceback,
+    # exception text and all.
+    stream = io.StringIO()
+    logging.getLogger("connector").handlers[0].setStream(stream)
+    app.debug = True  # _unexpected logs the traceback only then
+
+    def fail(*args, **kwargs):
+        raise ValueError(f"no Contact for o'brien@northwind.example with {SECRETS[0]}")
+
+    monkeypatch.setattr(app.extensions["connector"].pipeline, "answer", fail)
+    response = client.post("/v1/salesforce/map", json={"interview_id": "i1"}, headers={"X-API-Key": API_KEY})
+    assert response.status_code == 500
+    text = stream.getvalue()
+    assert "northwind" not in text and SECRETS[0] not in text
+    assert "Traceback (most recent call last)" in text
+    assert "ValueError: no Contact for [email] with [secret]" in text
+    assert "unexpected error=ValueError method=POST route=/v1/salesforce/map" in text

@@ -2,6 +2,7 @@
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -73,11 +74,12 @@ def test_logs_never_hold_secrets_emails_or_quotes(tmp_path):
         requests.post(live.base_url + "/v1/salesforce/map", json=json.loads(sample_bytes("interview.full.json")),
                       headers=live.headers(), timeout=10)
         logs = live.logs()
-    assert "verified event" in logs and "path=/v1/salesforce/map" in logs
     for forbidden in ["northwind.example", "tailspin.example", "three weekends", "weekly report",
-                      live.webhook_secret, live.api_key]:
+                      live.webhook_secret, live.api_key, "FORGED"]:
         assert forbidden not in logs, forbidden
-    assert "x\\n2026-11-22" in logs  # the refusal was logged, as one line
+    assert "verified event" in logs and "route=/v1/salesforce/map" in logs
+    # the refusal was logged, by its route and the key's hash, as one line
+    assert "refused problem=unauthorized method=POST route=/v1/events/<event_key:key>/complete key=key#" in logs
     assert not any(line.startswith("2026-11-22 14:00:00,000") for line in logs.splitlines())
 
 
@@ -309,6 +311,57 @@ def test_gunicorns_own_refusals_are_problem_json_and_quote_nothing_of_the_reques
     with serving(tmp_path) as (port, log):
         assert_refusals_are_problems_that_quote_nothing(port)
     assert "Invalid request from" in log.read_text() and "jane@" not in log.read_text()
+
+
+QUOTING = {  # gunicorn's warning quoted what it refused: a query, a header without its colon, a coding
+    b"POST /v1/koji/verify?respondent=Jane Doe&quote=The onboarding was awful HTTP/1.1\r\nHost: x\r\n\r\n":
+        (400, "malformed-request", "InvalidHTTPVersion"),
+    b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nX-Koji-Signature sha256=" + b"0123456789abcdef" * 4 + b"\r\n\r\n":
+        (400, "malformed-request", "InvalidHeader"),
+    b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nAuthorization Bearer sk-live-OTHERTOKEN0123\r\n\r\n":
+        (400, "malformed-request", "InvalidHeader"),
+    b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Jane Doe secret quote\r\n\r\n":
+        (501, "unsupported-transfer-coding", "UnsupportedTransferCoding"),
+    # gunicorn takes SCRIPT_NAME from 127.0.0.1 (forwarded_allow_ips); it answered "500 Bad Request"
+    b"GET /v1/events/Jane-Doe-hates-the-pricing HTTP/1.1\r\nHost: x\r\nSCRIPT_NAME: /zzz\r\n\r\n":
+        (400, "malformed-request", "ScriptNameMismatch"),
+}
+
+
+def test_gunicorns_refusals_are_logged_by_their_error_never_by_the_text_they_quote(tmp_path):
+    with running_connector(tmp_path, workers=1) as live:
+        port = int(live.base_url.rsplit(":", 1)[1])
+        answers = {request: exchange(port, request) for request in QUOTING}
+        time.sleep(0.2)  # the worker writes its line after the answer
+        logs = live.logs()
+    for quoted in ["Jane", "Doe", "onboarding", "0123456789abcdef", "OTHERTOKEN", "secret quote", "/zzz", "pricing"]:
+        assert quoted not in logs, quoted
+    for request, (status, slug, error) in QUOTING.items():
+        assert_problem(*answers[request], status, slug)
+        assert f"Invalid request from ip=127.0.0.1: {error} (" in logs, error
+    head, body = answers[list(QUOTING)[-1]]
+    assert head.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert "SCRIPT_NAME" in json.loads(body)["detail"]
+    assert '"GET (no route) HTTP/1.1" 400 ' in logs  # its access line: 400 too, and no path
+
+
+def test_the_access_log_holds_no_query_user_referer_or_agent(tmp_path):
+    # Before: 127.0.0.1 - Jane Doe [...] "POST /v1/events/x/release?attempt=1&name=Jane+Doe&sig=sha256%3D0123…
+    # HTTP/1.1" 404 251 "https://crm.example/contact/Jane-Doe?note=hates+pricing" "…"
+    with running_connector(tmp_path, workers=1) as live:  # --access-logfile -
+        requests.post(live.base_url + "/v1/events/Jane%20Doe%20hates%20the%20pricing/release",
+                      params={"attempt": 1, "name": "Jane Doe", "sig": "sha256=" + "0123456789abcdef" * 4},
+                      auth=("Jane Doe", "pw"), timeout=10,
+                      headers={"Referer": "https://crm.example/contact/Jane-Doe?note=hates+pricing",
+                               "User-Agent": "Jane's laptop", "X-API-Key": live.api_key})
+        requests.get(live.base_url + "/v1/Jane%20Doe?note=hates+pricing", timeout=10)
+        time.sleep(0.2)
+        logs = live.logs()
+    for leaked in ["Jane", "pricing", "0123456789abcdef", "crm.example", "name=", "attempt="]:
+        assert leaked not in logs, leaked
+    assert re.search(r'127\.0\.0\.1 - - \[[^]]+\] "POST /v1/events/<event_key:key>/release HTTP/1\.1" 404 \d+ "-" "-" '
+                     r'\d+\.\dms', logs), logs
+    assert '"GET (no route) HTTP/1.1" 404' in logs
 
 
 def test_plain_gunicorn_with_the_readmes_worker_class_refuses_the_same_way(tmp_path):

@@ -203,3 +203,14 @@ def test_a_timestamp_that_cannot_be_read_is_not_left_out_silently(payload, path,
 ])
 def test_a_readable_or_absent_timestamp_gives_no_warning(payload):
     assert pipeline_with(None).answer(payload, claim=False)["salesforce"]["warnings"] == []
+
+
+def test_an_interview_id_that_is_no_id_is_logged_as_a_hash(caplog):
+    # The id is the sender's text (unsigned on /v1/salesforce/map): words in it must not reach the log.
+    payload = sample(WEBHOOK_SETUP)
+    payload["data"]["interview_id"] = "Jane Doe hated the onboarding"
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        pipeline_with(refusing(InterviewNotFound("no interview", status=404))).answer(payload, claim=False)
+    messages = [r.getMessage() for r in caplog.records if r.name == "connector.pipeline"]
+    assert messages and all("interview_id=id#" in m for m in messages)
+    assert "Jane" not in caplog.text and "onboarding" not in caplog.text

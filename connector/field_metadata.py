@@ -37,7 +37,18 @@ def _metadata_type(spec: FieldSpec) -> str:
 
 
 def _label(spec: FieldSpec) -> str:
-    return spec.label or spec.name.removesuffix("__c").replace("_", " ")
+    return spec.label or _label_of(spec.name)
+
+
+def _label_of(name: str) -> str:
+    """Setup's default label: the API name without namespace or suffix, "_" as spaces."""
+    return name.removesuffix("__c").rpartition("__")[2].replace("_", " ")
+
+
+def is_ours_to_create(name: str) -> bool:
+    # A standard field exists already; a field with a namespace (ns__Field__c) belongs to a
+    # managed package, and the Metadata API creates components only in the org's own namespace.
+    return name.endswith("__c") and "__" not in name.removesuffix("__c")
 
 
 def _value_set(values: list[str]) -> list[tuple[str, object]]:
@@ -89,12 +100,18 @@ def field_xml(spec: FieldSpec, external_id: bool = False) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8") + b"\n"
 
 
-def _external_id_spec(profile: Profile) -> FieldSpec | None:
-    name = profile.external_id_field
-    if "external_id" not in profile.lookup_order or not name or not name.endswith("__c"):
-        return None
-    return FieldSpec(name=name, type="text", length=255, label=name.removesuffix("__c").replace("_", " "),
-                     source="respondent.external_id")
+def _lookup_specs(profile: Profile) -> list[FieldSpec]:
+    """The custom fields the lookups read, as the fields the profile does not write itself would
+    be created: an External ID text field, and an Email field for a custom e-mail lookup."""
+    specs = []
+    if "external_id" in profile.lookup_order and profile.external_id_field:
+        name = profile.external_id_field
+        specs.append(FieldSpec(name=name, type="text", length=255, label=_label_of(name),
+                               source="respondent.external_id"))
+    if "email" in profile.lookup_order and profile.lookup.email_field.endswith("__c"):
+        name = profile.lookup.email_field
+        specs.append(FieldSpec(name=name, type="email", label=_label_of(name), source="respondent.email"))
+    return specs
 
 
 def _project_file(out_dir: Path, api_version: str) -> None:
@@ -112,14 +129,15 @@ def write_field_metadata(profile: Profile, out_dir: str | os.PathLike, api_versi
     folder.mkdir(parents=True, exist_ok=True)
     _project_file(Path(out_dir), api_version)
     written = []
-    specs = [(spec, False) for spec in profile.all_fields]
-    external = _external_id_spec(profile)
-    if external is not None and external.name not in {spec.name for spec, _ in specs}:
-        specs.append((external, True))
-    for spec, is_external in specs:
-        if not spec.name.endswith("__c"):
+    # API names ignore case: a lookup field the profile also writes is one field, one file.
+    specs = {spec.name.lower(): spec for spec in profile.all_fields}
+    for spec in _lookup_specs(profile):
+        specs.setdefault(spec.name.lower(), spec)
+    external = (profile.external_id_field or "").lower() if "external_id" in profile.lookup_order else None
+    for key, spec in specs.items():
+        if not is_ours_to_create(spec.name):
             continue
         path = folder / f"{spec.name}.field-meta.xml"
-        path.write_bytes(field_xml(spec, external_id=is_external))
+        path.write_bytes(field_xml(spec, external_id=key == external))
         written.append(path)
     return written

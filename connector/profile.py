@@ -35,7 +35,7 @@ FieldType = Literal["text", "textarea", "url", "picklist", "multipicklist", "num
 # Salesforce names the same types differently in Setup, describe and metadata. Percent and
 # Currency fields take plain numbers (95 for 95 %), so they are `number` fields here.
 TYPE_ALIASES = {"string": "text", "long text": "textarea", "long_text": "textarea", "longtextarea": "textarea",
-                "long text area": "textarea", "text area": "textarea", "text area (long)": "textarea",
+                "long text area": "textarea", "text area (long)": "textarea",
                 "double": "number", "int": "number", "percent": "number", "currency": "number",
                 "boolean": "checkbox", "date/time": "datetime",
                 "multi-select picklist": "multipicklist", "multiselectpicklist": "multipicklist",
@@ -47,6 +47,10 @@ QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice"
 MAX_LENGTHS = {"text": 255, "textarea": 131072, "url": 255, "email": 80, "picklist": 255}
 PICKLIST_VALUE_LENGTH = 255  # each value of a picklist or multi-select picklist (Setup refuses longer)
 MAX_PICKLIST_VALUES = 1000  # values of a restricted picklist, as field-metadata creates it
+VISIBLE_LINES = {"textarea": (2, 50), "multipicklist": (3, 10)}  # what Setup offers per type
+# A label or a picklist value is one line of text: XML 1.0 cannot hold most control
+# characters, and a picklist value cannot hold a line break.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 DEFAULT_LENGTHS = {"text": 255, "textarea": 32768, "url": 255, "email": 80, "picklist": 255}
 # The keys that change what a field of each type gets: any other is refused, since an admin
 # who writes `values:` on a text field believes it restricts the field, and it would not.
@@ -324,6 +328,15 @@ class FieldSpec(_Strict):
             check_source(path)
         return value
 
+    @field_validator("label")
+    @classmethod
+    def _label_is_a_line(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("a label cannot be blank")
+        if value is not None and _CONTROL_CHARACTERS.search(value):
+            raise ValueError("a label is one line of text: no line breaks, tabs or control characters")
+        return value
+
     @field_validator("values", mode="before")
     @classmethod
     def _values_are_text(cls, value: object) -> object:
@@ -379,10 +392,17 @@ class FieldSpec(_Strict):
         self._check_values()
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError("min is larger than max: no value could be sent")
-        if self.scale > self.precision:
-            raise ValueError("scale cannot be larger than precision")
+        if self.scale >= self.precision:
+            # Salesforce's Length (precision - scale) is at least 1: Number(3, 3) cannot be created.
+            raise ValueError("scale must be smaller than precision (Salesforce needs a digit before the point)")
+        self._check_visible_lines()
         self._check_range_fits()
         return self
+
+    def _check_visible_lines(self) -> None:
+        low, high = VISIBLE_LINES.get(self.type, (1, 50))
+        if self.visible_lines is not None and not low <= self.visible_lines <= high:
+            raise ValueError(f"visible_lines of a {self.type} field is {low} to {high} in Salesforce Setup")
 
     def _check_keys_apply(self) -> None:
         for key in sorted(self.model_fields_set & set(KEYS_OF_TYPE)):
@@ -410,6 +430,8 @@ class FieldSpec(_Strict):
         for value in self.values:
             if not value.strip():
                 raise ValueError("a picklist value cannot be empty")
+            if _CONTROL_CHARACTERS.search(value):
+                raise ValueError("a picklist value is one line of text: no line breaks, tabs or control characters")
             if value != value.strip():
                 # Values from events are matched trimmed: this one could never be chosen.
                 raise ValueError("a picklist value has spaces at its start or end; Salesforce keeps "

@@ -38,7 +38,7 @@ TYPE_FITS = {"text": {"string", "textarea", "phone"}, "textarea": {"textarea", "
 TEXT_TYPES = {"text", "textarea", "url", "email", "picklist"}
 # What Test Fields reads of a describe field, and the JSON type Salesforce always gives it.
 DESCRIBED_TYPES = {"name": str, "type": str, "updateable": bool, "length": int, "precision": int, "scale": int,
-                   "picklistValues": list}
+                   "digits": int, "filterable": bool, "picklistValues": list}
 # The largest answer read: a Contact describe of an org with many fields is a few MB.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
@@ -233,6 +233,9 @@ def _is_a(value: Any, kind: type) -> bool:
 def _length_fits(spec: FieldSpec, described: dict) -> bool | None:
     if spec.type in TEXT_TYPES:
         return (spec.max_length or 0) <= (described.get("length") or 0)
+    if spec.type == "number" and described.get("type") == "int":
+        # An integer field has no precision in describe: its size is `digits`, and it takes no decimals.
+        return spec.scale == 0 and spec.precision <= (described.get("digits") or 0)
     if spec.type == "number":
         digits = spec.precision - spec.scale
         return (spec.scale <= (described.get("scale") or 0)
@@ -271,7 +274,8 @@ def _problems(spec: FieldSpec, described: dict, row: dict) -> list[str]:
     if not row["type_fits"]:
         problems.append(f"the profile sends {spec.type} but the field is {described.get('type')}")
     if row["length_fits"] is False:
-        have = (f"{described.get('precision')},{described.get('scale')}" if spec.type == "number"
+        have = (f"{described.get('digits')} digits, no decimals" if described.get("type") == "int"
+                else f"{described.get('precision')},{described.get('scale')}" if spec.type == "number"
                 else str(described.get("length")))
         want = f"{spec.precision},{spec.scale}" if spec.type == "number" else str(spec.max_length)
         problems.append(f"the field is too small: Salesforce has {have}, the profile needs {want}")
@@ -285,12 +289,23 @@ def check_fields(profile: Profile, client: SalesforceClient) -> dict:
     described = {field["name"].lower(): field for field in client.describe_contact()["fields"]}
     rows = [check_field(spec, described.get(spec.name.lower())) for spec in profile.all_fields]
     for name in _lookup_fields(profile):
-        if name.lower() not in described:
-            rows.append({"field": name, "profile_type": "lookup", "exists": False, "salesforce_type": None,
-                         "updateable": None, "type_fits": None, "length_fits": None, "picklist_fits": None,
-                         "missing_values": [], "ok": False,
-                         "problems": ["the lookup field does not exist on the Contact"]})
+        rows.append(_lookup_row(name, described.get(name.lower())))
     return {"ok": all(row["ok"] for row in rows), "sobject": profile.sobject, "fields": rows}
+
+
+def _lookup_row(name: str, described: dict | None) -> dict:
+    """A row for a field the lookups filter on: it must exist, and Salesforce must let a WHERE
+    clause use it (a Long Text Area cannot be filtered on: the query would be refused)."""
+    problems = []
+    if described is None:
+        problems.append("the lookup field does not exist on the Contact")
+    elif described.get("filterable") is False:
+        problems.append(f"Salesforce cannot filter on this field ({described.get('type')}), so a lookup "
+                        "by it is refused: use a text, e-mail or External ID field")
+    return {"field": name, "profile_type": "lookup", "exists": described is not None,
+            "salesforce_type": described.get("type") if described else None, "updateable": None,
+            "type_fits": None, "length_fits": None, "picklist_fits": None, "missing_values": [],
+            "ok": not problems, "problems": problems}
 
 
 def _lookup_fields(profile: Profile) -> list[str]:

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from connector.field_metadata import write_field_metadata
+from connector.field_metadata import is_ours_to_create, write_field_metadata
 from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce import SalesforceClient, SalesforceError, check_fields
 from connector.settings import MetadataSettings, SettingsError, load_settings
@@ -78,6 +78,10 @@ def run_field_metadata(args: argparse.Namespace) -> int:
         return 2
     for path in paths:
         print(path)
+    existing = [spec.name for spec in profile.all_fields if not is_ours_to_create(spec.name)]
+    if existing:
+        print(f"\nNot written, as they exist already (standard fields, or a package's with its namespace): "
+              f"{', '.join(existing)}. `connector salesforce check-fields` checks them.")
     print(f"\n{len(paths)} field(s) written. Deploy with:\n"
           f"  cd {args.out} && sf project deploy start --source-dir force-app --target-org <alias>")
     return 0

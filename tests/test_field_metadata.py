@@ -92,3 +92,40 @@ def test_a_short_textarea_is_written_as_a_text_area_not_a_long_one(tmp_path):
     documents = parsed(tmp_path / "out", load_profile(profile))
     assert text(documents["Short__c"], "md:type") == "TextArea" and text(documents["Short__c"], "md:length") is None
     assert text(documents["Long__c"], "md:type") == "LongTextArea" and text(documents["Long__c"], "md:length") == "256"
+
+
+def profile_of(tmp_path, body: str):
+    path = tmp_path / "p.yaml"
+    path.write_text("version: 1\nactions: {interview.completed: update_contact}\n" + body)
+    return load_profile(path)
+
+
+def test_a_field_of_another_namespace_gets_no_file(tmp_path):
+    # It belongs to a managed package: a deploy of ns__… from this org is refused.
+    profile = profile_of(tmp_path, "fields:\n  - {name: ns__Koji_Score__c, type: number, precision: 2, "
+                                   "source: interview.quality_score}\n  - {name: Own__c, type: text, source: analysis.quote}\n")
+    assert set(parsed(tmp_path / "out", profile)) == {"Own__c"}
+
+
+def test_a_default_label_leaves_out_the_namespace_and_suffix(tmp_path):
+    from connector.field_metadata import _label_of
+    assert _label_of("ns__Koji_Quote__c") == "Koji Quote" and _label_of("Koji_Quote__c") == "Koji Quote"
+
+
+def test_an_external_id_field_the_profile_also_writes_is_one_file_marked_external(tmp_path):
+    # Before: written as a plain field (externalId false), and with other capitals a second file.
+    for named in ("Koji_Ext_Id__c", "koji_ext_id__c"):
+        profile = profile_of(tmp_path, f"lookup: {{order: [external_id, email], external_id_field: {named}}}\n"
+                                       "fields:\n  - {name: Koji_Ext_Id__c, type: text, length: 100, "
+                                       "source: respondent.external_id}\n")
+        docs = parsed(tmp_path / named, profile)
+        assert set(docs) == {"Koji_Ext_Id__c"}
+        assert (text(docs["Koji_Ext_Id__c"], "md:externalId"), text(docs["Koji_Ext_Id__c"], "md:length")) == (
+            "true", "100")
+
+
+def test_a_custom_email_lookup_field_is_written_as_an_email_field(tmp_path):
+    # check-fields asks for it; field-metadata wrote nothing for it.
+    profile = profile_of(tmp_path, "lookup: {order: [email], email_field: Koji_Email__c}\n")
+    docs = parsed(tmp_path / "out", profile)
+    assert set(docs) == {"Koji_Email__c"} and text(docs["Koji_Email__c"], "md:type") == "Email"

@@ -127,6 +127,16 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
     ("fields:\n  - {name: N__c, type: number, precision: 3, scale: 2, max: -10, source: interview.quality_score}\n",
      5, "max is beyond what the field holds: Number(3, 2) holds values below 10 in size"),
     # Setup's limits, met by field-metadata's output only if the profile meets them.
+    ("fields:\n  - {name: T__c, label: \"Bell\\x07label\", type: text, source: analysis.quote}\n", 5, "one line of text"),
+    ("fields:\n  - {name: T__c, label: '  ', type: text, source: analysis.quote}\n", 5, "a label cannot be blank"),
+    ("fields:\n  - {name: P__c, type: picklist, values: [\"line\\nbreak\"], source: analysis.sentiment}\n", 5,
+     "a picklist value is one line of text"),
+    ("fields:\n  - {name: T__c, type: textarea, length: 300, visible_lines: 1, source: analysis.quote}\n", 5,
+     "visible_lines of a textarea field is 2 to 50"),
+    ("fields:\n  - {name: M__c, type: multipicklist, values: [a], visible_lines: 11, source: analysis.themes}\n", 5,
+     "visible_lines of a multipicklist field is 3 to 10"),
+    ("fields:\n  - {name: N__c, type: number, precision: 3, scale: 3, source: interview.quality_score}\n", 5,
+     "scale must be smaller than precision"),
     ("fields:\n  - {name: T__c, label: '" + "L" * 41 + "', type: text, source: analysis.quote}\n", 5,
      "fields.0.label: String should have at most 40 characters"),
     ("fields:\n  - {name: P__c, type: picklist, values: [" + ", ".join(f"v{n}" for n in range(1001)) +
@@ -437,7 +447,7 @@ def test_a_number_with_both_bounds_needs_only_their_digits(tmp_path, bounds, pre
 
 
 @pytest.mark.parametrize(("written", "meant"), [
-    ("Date/Time", "datetime"), ("Text Area", "textarea"), ("Text Area (Long)", "textarea"), ("Percent", "number"),
+    ("Date/Time", "datetime"), ("Text Area (Long)", "textarea"), ("Percent", "number"),
     ("currency", "number"), ("int", "number"), ("Picklist (Multi-Select)", "multipicklist"),
 ])
 def test_salesforce_setup_and_describe_type_names_are_understood(tmp_path, written, meant):

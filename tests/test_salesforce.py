@@ -155,7 +155,7 @@ def replace(name: str, **changes) -> list[dict]:
 
 def test_matching_org_is_ok():
     report = report_for(RECIPE_FIELDS)
-    assert report["ok"] is True and len(report["fields"]) == 6  # the Email lookup field exists: no row
+    assert report["ok"] is True and len(report["fields"]) == 7  # and a row for the Email lookup field
     assert all(row["ok"] and row["problems"] == [] for row in report["fields"])
 
 
@@ -223,6 +223,26 @@ def test_target_fields_lists_what_the_profile_writes():
     assert [(f["name"], f["precision"], f["scale"]) for f in SURVEY_FIELDS if f["type"] == "double"] == [
         (f["name"], f["precision"], f["scale"]) for f in fields if f["type"] == "number"]
     assert {f["name"] for f in SURVEY_FIELDS} == {f["name"] for f in fields}
+
+
+def test_an_integer_field_is_sized_by_its_digits():
+    # describe gives an int field precision 0 and its size in `digits`: it read as "too small" always.
+    fits = rows(report_for(replace("Interview_Quality_Score__c", type="int", precision=0, digits=9)))
+    assert fits["Interview_Quality_Score__c"]["ok"] is True
+    too_small = rows(report_for(replace("Interview_Quality_Score__c", type="int", precision=0, digits=0)))
+    assert too_small["Interview_Quality_Score__c"]["problems"] == [
+        "the field is too small: Salesforce has 0 digits, no decimals, the profile needs 1,0"]
+
+
+def test_a_lookup_field_salesforce_cannot_filter_on_is_reported():
+    # A WHERE on a Long Text Area is refused: every lookup by it would fail, yet check-fields said ok.
+    profile = load_profile(EXAMPLES / "external-id-lookup.yaml")
+    unfilterable = describe_field("Koji_External_Id__c", "textarea", length=32768, externalId=False)
+    report = report_for(RECIPE_FIELDS + [unfilterable], profile)
+    assert report["ok"] is False
+    assert rows(report)["Koji_External_Id__c"]["problems"] == [
+        "Salesforce cannot filter on this field (textarea), so a lookup by it is refused: use a text, e-mail or "
+        "External ID field"]
 
 
 def test_a_phone_field_takes_a_text_field_of_its_length(tmp_path):

@@ -36,8 +36,8 @@ def test_check_fields_against_a_matching_org(tmp_path, salesforce):
     client = app_with(tmp_path, **salesforce_settings(salesforce))
     report = client.post("/v1/salesforce/check-fields", headers=AUTH).get_json()
     assert report["ok"] is True
-    assert {row["field"] for row in report["fields"]} == {f["name"] for f in RECIPE_FIELDS}
-    assert all(row["exists"] and row["updateable"] for row in report["fields"])
+    assert {row["field"] for row in report["fields"]} == {f["name"] for f in RECIPE_FIELDS} | {"Email"}
+    assert all(row["exists"] and (row["updateable"] or row["profile_type"] == "lookup") for row in report["fields"])
 
 
 def test_check_fields_reports_a_missing_field(tmp_path):

@@ -81,6 +81,8 @@ def describe_field(name: str, type: str, label: str | None = None, **overrides) 
         "createable": True, "nillable": True, "custom": name.endswith("__c"),
         "externalId": False, "restrictedPicklist": False, "picklistValues": [],
         "visibleLines": None,
+        # A Long Text Area (and a Rich Text Area) cannot be used in a WHERE clause.
+        "filterable": type != "textarea" or (overrides.get("length") or 0) <= 255,
     }
     if type == "multipicklist":
         entry["length"] = MULTIPICKLIST_LENGTH

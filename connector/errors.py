@@ -209,7 +209,8 @@ def problem_response(problem: Problem) -> Response:
 def init_app(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(problem: Problem) -> Response:
-        log.info("refused problem=%s %s", problem.slug, described_request())
+        if log.isEnabledFor(logging.INFO):  # the request is described only for a line that is written
+            log.info("refused problem=%s %s", problem.slug, described_request())
         return problem_response(problem)
 
     @app.errorhandler(HTTPException)

@@ -52,6 +52,7 @@ NO_ROUTE = "(no route)"
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
 # Where the app leaves the route of a request for gunicorn's access line, which is written
 # after the app answered, from the same WSGI environ (gunicorn's atom "{connector.route}e").
+# Not Werkzeug's own "werkzeug.request": Flask sets it to None when the request ends.
 ROUTE_ENVIRON_KEY = "connector.route"
 
 
@@ -199,16 +200,18 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
             gunicorn_logger.removeFilter(old)
         gunicorn_logger.addFilter(lines)  # added once: the same object each time
         gunicorn_logger.addFilter(redacting)
+    if logging.getLogger("gunicorn.access").handlers:
+        # Only under an access log (gunicorn's --access-logfile has configured it before the
+        # workers load the app): elsewhere no line reads it, and verify is measured per µs.
+        @app.after_request
+        def _note_route(response: Response) -> Response:
+            request.environ[ROUTE_ENVIRON_KEY] = request.url_rule.rule if request.url_rule is not None else NO_ROUTE
+            return response
+
     logger = logging.getLogger("connector")
     logger.handlers[:] = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False
-
-    @app.after_request
-    def _note_route(response: Response) -> Response:
-        rule = request.url_rule.rule if request.url_rule is not None else NO_ROUTE
-        request.environ[ROUTE_ENVIRON_KEY] = rule
-        return response
 
     if not logger.isEnabledFor(logging.INFO):
         return  # the level is fixed at start-up: no request line will be written, so time nothing

@@ -239,7 +239,8 @@ def _separator_inside(items: list[str], dropped: list[str], separator: str) -> l
     """A warning when a sent item holds the separator: "pricing, packaging" joined with ", "
     reads as two themes in Salesforce. Counted, not quoted: an item may be the customer's words."""
     mark = separator.strip() or separator
-    holding = sum(1 for item in items if mark in item and item not in dropped)
+    left_out = set(dropped)
+    holding = sum(1 for item in items if mark in item and item not in left_out)
     if not holding:
         return []
     return [f"{holding} item(s) hold the separator {mark!r} and read as more than one; "
@@ -263,10 +264,17 @@ def _email(spec: FieldSpec, raw: Any) -> Outcome:
     return Outcome(text)
 
 
-def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
-    # A score of 4 arrives as 4.0 (the normalized quality score is a float): it is the value "4".
+def _choice(allowed: dict[str, str], raw: Any) -> str | None:
+    """The picklist value `raw` names, or None. A score of 4 arrives as 4.0 (the normalized
+    quality score is a float): it is the value "4", and the value "4.0" too when that is the one."""
     text = _plain_text(raw)
-    chosen = spec.picklist_values.get(text.strip().lower()) if text is not None else None
+    if text is None:
+        return None
+    return allowed.get(str(raw).strip().lower()) or allowed.get(text.strip().lower())
+
+
+def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
+    chosen = _choice(spec.picklist_values, raw)
     if chosen is None:
         return _left_out(f"value is not one of the picklist values ({', '.join(spec.values)})")
     return Outcome(chosen)
@@ -275,11 +283,9 @@ def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
 def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
     allowed = spec.picklist_values
     if isinstance(raw, list):
-        texts = [_plain_text(item) for item in raw if not _is_absent(item)]
-        chosen = [allowed.get(text.strip().lower()) if text is not None else None
-                  for text in texts if text is None or text.strip()]
+        chosen = [_choice(allowed, item) for item in raw if not _is_absent(item) and str(item).strip()]
     else:
-        chosen = _choices_in_text(str(raw), allowed)
+        chosen = _choices_in_text(str(raw), allowed, spec.picklist_commas)
     kept = list(dict.fromkeys(value for value in chosen if value))
     if not kept:
         return _left_out(f"no value is one of the picklist values ({', '.join(spec.values)})")
@@ -292,15 +298,17 @@ def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
     return Outcome(joined, warning="; ".join(warnings) or None)
 
 
-def _choices_in_text(text: str, allowed: dict[str, str]) -> list[str | None]:
+def _choices_in_text(text: str, allowed: dict[str, str], commas: int) -> list[str | None]:
     """The values named in one text ("Reports, dashboards; API"), split on ; and , but with the
     longest run of pieces that is a value taken whole, since a value may hold a comma
-    ("Reports, dashboards"); None for a piece that is no value."""
+    ("Reports, dashboards"); None for a piece that is no value. A run is at most as long as
+    the value with the most commas (`commas` of them): the work grows with the text, no faster."""
     pieces = re.split(r"([;,])", text)  # the separators kept, at the odd indexes
     chosen: list[str | None] = []
     start = 0
     while start < len(pieces):
-        end = next((end for end in range(len(pieces), start, -2)
+        longest = min(len(pieces), start + 2 * commas + 1)
+        end = next((end for end in range(longest, start, -2)
                     if "".join(pieces[start:end]).strip().lower() in allowed), None)
         if end is None:
             if pieces[start].strip():

@@ -462,6 +462,11 @@ class FieldSpec(_Strict):
         return {value.lower(): value for value in self.values}
 
     @cached_property
+    def picklist_commas(self) -> int:
+        """The most commas one picklist value holds: how far a value written in text may run."""
+        return max((value.count(",") for value in self.values), default=0)
+
+    @cached_property
     def compiled_template(self):
         return compile_template(self.template) if self.template is not None else None
 

@@ -49,8 +49,8 @@ class ScriptNameMismatch(InvalidHeader):
     "500 Bad Request" with its detail lost: it is the request's fault, so a 400 naming the
     header. InvalidHeader is what gunicorn answers 400 with."""
 
-    detail = ("The path does not start with the SCRIPT_NAME header's value. Send SCRIPT_NAME only from a proxy "
-              "that serves the connector under that prefix, with paths under it, or leave it out.")
+    detail = ("The path does not start with the SCRIPT_NAME prefix (a SCRIPT_NAME header from a trusted proxy, "
+              "or gunicorn's SCRIPT_NAME environment variable). Send paths under that prefix, or leave it out.")
 
     def __init__(self, req) -> None:
         super().__init__("SCRIPT_NAME", req)

@@ -114,6 +114,15 @@ def _lookup_specs(profile: Profile) -> list[FieldSpec]:
     return specs
 
 
+def fields_not_created(profile: Profile) -> list[str]:
+    """The fields the profile writes or looks up by that get no file: they exist already."""
+    looked_up = [spec.name for spec in _lookup_specs(profile)]
+    if "email" in profile.lookup_order:
+        looked_up.append(profile.lookup.email_field)  # Email itself too, which _lookup_specs leaves out
+    names = dict.fromkeys([spec.name for spec in profile.all_fields] + looked_up)
+    return [name for name in names if not is_ours_to_create(name)]
+
+
 def _project_file(out_dir: Path, api_version: str) -> None:
     path = out_dir / "sfdx-project.json"
     if path.exists():

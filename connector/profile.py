@@ -400,6 +400,9 @@ class FieldSpec(_Strict):
         return self
 
     def _check_visible_lines(self) -> None:
+        if self.visible_lines is not None and self.type == "textarea" and (self.max_length or 0) <= 255:
+            raise ValueError("visible_lines is for a Long Text Area (length over 255); a textarea of 255 "
+                             "characters or fewer is a Text Area, which has none")
         low, high = VISIBLE_LINES.get(self.type, (1, 50))
         if self.visible_lines is not None and not low <= self.visible_lines <= high:
             raise ValueError(f"visible_lines of a {self.type} field is {low} to {high} in Salesforce Setup")
@@ -416,10 +419,10 @@ class FieldSpec(_Strict):
             return
         limit = 10 ** (self.precision - self.scale)
         holds = f"Number({self.precision}, {self.scale}) holds values below {limit:,} in size"
-        if self.min is not None and self.min >= limit:
-            raise ValueError(f"min is beyond what the field holds: {holds}")
-        if self.max is not None and self.max <= -limit:
-            raise ValueError(f"max is beyond what the field holds: {holds}")
+        for key, bound in (("min", self.min), ("max", self.max)):
+            if bound is not None and abs(bound) >= limit:
+                # Values past the digits are left out whatever the bound says: it is not the range.
+                raise ValueError(f"{key} is beyond what the field holds: {holds}")
 
     def _check_values(self) -> None:
         """Picklist values Salesforce would refuse to create, or could not tell apart."""

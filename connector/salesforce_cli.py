@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from connector.field_metadata import is_ours_to_create, write_field_metadata
+from connector.field_metadata import fields_not_created, write_field_metadata
 from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce import SalesforceClient, SalesforceError, check_fields
 from connector.settings import MetadataSettings, SettingsError, load_settings
@@ -78,7 +78,7 @@ def run_field_metadata(args: argparse.Namespace) -> int:
         return 2
     for path in paths:
         print(path)
-    existing = [spec.name for spec in profile.all_fields if not is_ours_to_create(spec.name)]
+    existing = fields_not_created(profile)
     if existing:
         print(f"\nNot written, as they exist already (standard fields, or a package's with its namespace): "
               f"{', '.join(existing)}. `connector salesforce check-fields` checks them.")

@@ -126,6 +126,10 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
      5, "min is beyond what the field holds: Number(1, 0) holds values below 10 in size"),
     ("fields:\n  - {name: N__c, type: number, precision: 3, scale: 2, max: -10, source: interview.quality_score}\n",
      5, "max is beyond what the field holds: Number(3, 2) holds values below 10 in size"),
+    ("fields:\n  - {name: N__c, type: number, precision: 1, min: 0, max: 100, source: interview.quality_score}\n",
+     5, "max is beyond what the field holds: Number(1, 0) holds values below 10 in size"),
+    ("fields:\n  - {name: T__c, type: textarea, length: 200, visible_lines: 7, source: analysis.quote}\n", 5,
+     "visible_lines is for a Long Text Area"),
     # Setup's limits, met by field-metadata's output only if the profile meets them.
     ("fields:\n  - {name: T__c, label: \"Bell\\x07label\", type: text, source: analysis.quote}\n", 5, "one line of text"),
     ("fields:\n  - {name: T__c, label: '  ', type: text, source: analysis.quote}\n", 5, "a label cannot be blank"),

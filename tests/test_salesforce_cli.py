@@ -92,6 +92,19 @@ def test_field_metadata_writes_files(tmp_path, capsys):
     assert json.loads((tmp_path / "sfdx-project.json").read_text())["packageDirectories"][0]["path"] == "force-app"
 
 
+def test_field_metadata_names_the_fields_it_leaves_to_the_org(tmp_path, capsys):
+    # A standard field, a managed package's, and the lookups' e-mail and namespaced External ID fields.
+    profile = tmp_path / "p.yaml"
+    profile.write_text("version: 1\nactions: {interview.completed: update_contact}\n"
+                       "lookup: {order: [external_id, email], external_id_field: pkg__Koji_Ext__c}\n"
+                       "fields:\n  - {name: Title, type: text, length: 128, source: respondent.company}\n"
+                       "  - {name: ns__Score__c, type: number, precision: 1, source: interview.quality_score}\n")
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path / "out"), "--profile", str(profile)]) == 0
+    assert list(tmp_path.rglob("*.field-meta.xml")) == []
+    assert ("Not written, as they exist already (standard fields, or a package's with its namespace): "
+            "Title, ns__Score__c, pkg__Koji_Ext__c, Email.") in capsys.readouterr().out
+
+
 def test_bad_profile_exits_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("version: 1\nactions: {interview.done: skip}\n")

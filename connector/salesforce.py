@@ -38,7 +38,7 @@ TYPE_FITS = {"text": {"string", "textarea", "phone"}, "textarea": {"textarea", "
 TEXT_TYPES = {"text", "textarea", "url", "email", "picklist"}
 # What Test Fields reads of a describe field, and the JSON type Salesforce always gives it.
 DESCRIBED_TYPES = {"name": str, "type": str, "updateable": bool, "length": int, "precision": int, "scale": int,
-                   "digits": int, "filterable": bool, "picklistValues": list}
+                   "digits": int, "filterable": bool, "restrictedPicklist": bool, "picklistValues": list}
 # The largest answer read: a Contact describe of an org with many fields is a few MB.
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
 
@@ -261,7 +261,9 @@ def check_field(spec: FieldSpec, described: dict | None) -> dict:
                    length_fits=_length_fits(spec, described))
         if spec.type in ("picklist", "multipicklist"):
             row["missing_values"] = _missing_values(spec, described)
-            row["picklist_fits"] = not row["missing_values"]
+            # An unrestricted picklist takes any value through the API: the missing ones are
+            # listed (a user picking in Salesforce will not see them) but refuse nothing.
+            row["picklist_fits"] = not row["missing_values"] or described.get("restrictedPicklist") is False
         row["problems"] += _problems(spec, described, row)
     row["ok"] = not row["problems"]
     return row
@@ -279,7 +281,7 @@ def _problems(spec: FieldSpec, described: dict, row: dict) -> list[str]:
                 else str(described.get("length")))
         want = f"{spec.precision},{spec.scale}" if spec.type == "number" else str(spec.max_length)
         problems.append(f"the field is too small: Salesforce has {have}, the profile needs {want}")
-    if row["missing_values"]:
+    if not row["picklist_fits"] and row["missing_values"]:
         problems.append("picklist values missing or inactive: " + ", ".join(row["missing_values"]))
     return problems
 

@@ -181,6 +181,15 @@ def test_missing_picklist_value():
     assert row["picklist_fits"] is False and row["missing_values"] == ["neutral"]
 
 
+def test_values_missing_from_an_unrestricted_picklist_are_listed_but_refuse_nothing():
+    # Salesforce takes any value into an unrestricted picklist through the API: not a failure.
+    report = report_for(replace("Interview_Sentiment__c", restrictedPicklist=False,
+                                picklistValues=picklist("positive", "negative")))
+    row = rows(report)["Interview_Sentiment__c"]
+    assert (row["picklist_fits"], row["missing_values"], row["problems"]) == (True, ["neutral"], [])
+    assert report["ok"] is True
+
+
 def test_inactive_picklist_value():
     values = picklist("positive", "neutral", "negative")
     values[1]["active"] = False

@@ -104,22 +104,22 @@ def _lookup_specs(profile: Profile) -> list[FieldSpec]:
     """The custom fields the lookups read, as the fields the profile does not write itself would
     be created: an External ID text field, and an Email field for a custom e-mail lookup."""
     specs = []
-    if "external_id" in profile.lookup_order and profile.external_id_field:
-        name = profile.external_id_field
+    looked_up = profile.looked_up_fields
+    if "external_id" in looked_up:
+        name = looked_up["external_id"]
         specs.append(FieldSpec(name=name, type="text", length=255, label=_label_of(name),
                                source="respondent.external_id"))
-    if "email" in profile.lookup_order and profile.lookup.email_field.endswith("__c"):
-        name = profile.lookup.email_field
+    if looked_up.get("email", "").endswith("__c"):
+        name = looked_up["email"]
         specs.append(FieldSpec(name=name, type="email", label=_label_of(name), source="respondent.email"))
     return specs
 
 
 def fields_not_created(profile: Profile) -> list[str]:
     """The fields the profile writes or looks up by that get no file: they exist already."""
-    looked_up = [spec.name for spec in _lookup_specs(profile)]
-    if "email" in profile.lookup_order:
-        looked_up.append(profile.lookup.email_field)  # Email itself too, which _lookup_specs leaves out
-    names = dict.fromkeys([spec.name for spec in profile.all_fields] + looked_up)
+    looked_up = profile.looked_up_fields
+    names = dict.fromkeys([spec.name for spec in profile.all_fields] +
+                          [looked_up[strategy] for strategy in ("external_id", "email") if strategy in looked_up])
     return [name for name in names if not is_ours_to_create(name)]
 
 
@@ -142,7 +142,7 @@ def write_field_metadata(profile: Profile, out_dir: str | os.PathLike, api_versi
     specs = {spec.name.lower(): spec for spec in profile.all_fields}
     for spec in _lookup_specs(profile):
         specs.setdefault(spec.name.lower(), spec)
-    external = (profile.external_id_field or "").lower() if "external_id" in profile.lookup_order else None
+    external = profile.looked_up_fields.get("external_id", "").lower()
     for key, spec in specs.items():
         if not is_ours_to_create(spec.name):
             continue

@@ -56,21 +56,26 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 ROUTE_ENVIRON_KEY = "connector.route"
 
 
-def shown_key(key: str) -> str:
-    """An event key as logged: whole when it has a key's shape (an id and a known type), else
-    `key#` and the first 12 hex digits of its UTF-8 bytes' sha256, which an operator can
-    compute from the key an answer gave (`printf %s "$key" | sha256sum`) to find its lines."""
+def _has_key_shape(key: str) -> bool:
     match = _KEY.fullmatch(key)
-    if match and match["type"] in KNOWN_EVENT_TYPES:
-        return key
-    return "key#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:SHOWN_HASH_CHARS]
+    return match is not None and match["type"] in KNOWN_EVENT_TYPES
+
+
+def _hashed(kind: str, text: str) -> str:
+    """`kind#` and the first 12 hex digits of the text's UTF-8 sha256, which an operator can
+    compute from the value an answer gave (`printf %s "$key" | sha256sum`) to find its lines."""
+    return f"{kind}#" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:SHOWN_HASH_CHARS]
+
+
+def shown_key(key: str) -> str:
+    """An event key as logged: whole when it has a key's shape (an id and a known type), else hashed."""
+    return key if _has_key_shape(key) else _hashed("key", key)
 
 
 def shown_id(value: object) -> str:
-    """An interview id from a payload as logged: whole when it has an id's shape, else a hash."""
+    """An interview id from a payload as logged: whole when it has an id's shape, else hashed."""
     text = str(value)
-    return text if _ID.fullmatch(text) else "id#" + hashlib.sha256(
-        text.encode("utf-8", "surrogatepass")).hexdigest()[:SHOWN_HASH_CHARS]
+    return text if _ID.fullmatch(text) else _hashed("id", text)
 
 
 def shown_type(event_type: object) -> str:
@@ -82,17 +87,20 @@ def shown_method(method: object) -> str:
     return method if isinstance(method, str) and method in _METHODS else "other"
 
 
+def _route_rule() -> str:
+    return request.url_rule.rule if request.url_rule is not None else NO_ROUTE
+
+
 def described_request() -> str:
     """The current request as log lines name it: method, route rule, and an event route's key."""
-    rule = request.url_rule.rule if request.url_rule is not None else NO_ROUTE
-    described = f"method={shown_method(request.method)} route={rule}"
+    described = f"method={shown_method(request.method)} route={_route_rule()}"
     key = (request.view_args or {}).get("key")
     return described if key is None else f"{described} key={shown_key(key)}"
 
 
 def _unmask_key(run: re.Match) -> str:
     key = _LOGGED_KEY.fullmatch(run.group())
-    return run.group() if key and shown_key(key["key"]) == key["key"] else "[email]"
+    return run.group() if key and _has_key_shape(key["key"]) else "[email]"
 
 
 class GunicornLineFilter(logging.Filter):
@@ -205,7 +213,7 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
         # workers load the app): elsewhere no line reads it, and verify is measured per µs.
         @app.after_request
         def _note_route(response: Response) -> Response:
-            request.environ[ROUTE_ENVIRON_KEY] = request.url_rule.rule if request.url_rule is not None else NO_ROUTE
+            request.environ[ROUTE_ENVIRON_KEY] = _route_rule()
             return response
 
     logger = logging.getLogger("connector")

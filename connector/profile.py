@@ -296,6 +296,10 @@ def liquid_message(exc: LiquidError) -> str:
     return str(exc).splitlines()[0]
 
 
+def _canonical_type(name: str) -> str:
+    return TYPE_ALIASES.get(name.lower(), name.lower())
+
+
 class FieldSpec(_Strict):
     name: ApiName
     type: FieldType
@@ -317,7 +321,7 @@ class FieldSpec(_Strict):
     @field_validator("type", mode="before")
     @classmethod
     def _alias(cls, value: object) -> object:
-        return TYPE_ALIASES.get(value.lower(), value.lower()) if isinstance(value, str) else value
+        return _canonical_type(value) if isinstance(value, str) else value
 
     @field_validator("source")
     @classmethod
@@ -354,7 +358,7 @@ class FieldSpec(_Strict):
             return data
         low, high, scale = data.get("min"), data.get("max"), data.get("scale", 0)
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (low, high))
-        if TYPE_ALIASES.get(data["type"].lower(), data["type"].lower()) != "number" or not numbers \
+        if _canonical_type(data["type"]) != "number" or not numbers \
                 or not isinstance(scale, int) or isinstance(scale, bool):
             return data
         whole_digits = len(str(int(max(abs(low), abs(high)))))
@@ -653,6 +657,15 @@ class Profile(_Strict):
     @property
     def external_id_field(self) -> str | None:
         return self.lookup.external_id_field
+
+    @property
+    def looked_up_fields(self) -> dict[str, str]:
+        """The fields the lookups filter on, by strategy: the e-mail field, then the External ID
+        field (a Contact id needs none)."""
+        fields = {"email": self.lookup.email_field} if "email" in self.lookup.order else {}
+        if "external_id" in self.lookup.order and self.lookup.external_id_field:
+            fields["external_id"] = self.lookup.external_id_field
+        return fields
 
 
 def load_profile(path: str | os.PathLike | None) -> Profile:

@@ -22,7 +22,7 @@ from connector.events import NormalizedEvent
 from connector.logs import shown_key, shown_type
 from connector.salesforce import SalesforceError, SalesforceNotConfigured, check_fields, target_fields
 from connector.services import Services
-from connector.validation import check, parse_json_object
+from connector.validation import check, json_pointer, parse_json_object
 
 WEBHOOK_SCHEMA = "koji-webhook.schema.json"
 INTERVIEW_SCHEMA = "koji-interview.schema.json"
@@ -232,9 +232,8 @@ def _normalized_error(error: ErrorDetails) -> dict[str, str]:
     is pointed at by its parent, as jsonschema's additionalProperties is: its name is the
     caller's (an e-mail, a name), and one such entry says what is wrong."""
     loc = error["loc"][:-1] if error["type"] == "extra_forbidden" else error["loc"]
-    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in loc)
     message = "has properties the schema does not allow" if error["type"] == "extra_forbidden" else error["msg"]
-    return {"pointer": pointer, "message": message}
+    return {"pointer": json_pointer(loc), "message": message}
 
 
 def _record(record) -> dict[str, Any]:

@@ -248,16 +248,20 @@ def _missing_values(spec: FieldSpec, described: dict) -> list[str]:
     return [value for value in spec.values if value not in active]
 
 
+def _row(name: str, profile_type: str, described: dict | None) -> dict[str, Any]:
+    """A report row with nothing checked yet: every key is there, the checks fill them in."""
+    return {"field": name, "profile_type": profile_type, "exists": described is not None,
+            "salesforce_type": described.get("type") if described else None, "updateable": None,
+            "type_fits": None, "length_fits": None, "picklist_fits": None, "missing_values": [], "problems": []}
+
+
 def check_field(spec: FieldSpec, described: dict | None) -> dict:
     """One row of the Test Fields report: does the org's field take what the profile sends?"""
-    row: dict[str, Any] = {"field": spec.name, "profile_type": spec.type, "exists": described is not None,
-                           "salesforce_type": None, "updateable": None, "type_fits": None, "length_fits": None,
-                           "picklist_fits": None, "missing_values": [], "problems": []}
+    row = _row(spec.name, spec.type, described)
     if described is None:
         row["problems"].append("the field does not exist on the Contact (or this user cannot see it)")
     else:
-        row.update(salesforce_type=described.get("type"), updateable=bool(described.get("updateable")),
-                   type_fits=described.get("type") in TYPE_FITS[spec.type],
+        row.update(updateable=bool(described.get("updateable")), type_fits=described.get("type") in TYPE_FITS[spec.type],
                    length_fits=_length_fits(spec, described))
         if spec.type in ("picklist", "multipicklist"):
             row["missing_values"] = _missing_values(spec, described)
@@ -290,7 +294,7 @@ def check_fields(profile: Profile, client: SalesforceClient) -> dict:
     """Describe the Contact and check every mapped field ("Test Fields" before saving)."""
     described = {field["name"].lower(): field for field in client.describe_contact()["fields"]}
     rows = [check_field(spec, described.get(spec.name.lower())) for spec in profile.all_fields]
-    for name in _lookup_fields(profile):
+    for name in profile.looked_up_fields.values():
         rows.append(_lookup_row(name, described.get(name.lower())))
     return {"ok": all(row["ok"] for row in rows), "sobject": profile.sobject, "fields": rows}
 
@@ -298,25 +302,14 @@ def check_fields(profile: Profile, client: SalesforceClient) -> dict:
 def _lookup_row(name: str, described: dict | None) -> dict:
     """A row for a field the lookups filter on: it must exist, and Salesforce must let a WHERE
     clause use it (a Long Text Area cannot be filtered on: the query would be refused)."""
-    problems = []
+    row = _row(name, "lookup", described)
     if described is None:
-        problems.append("the lookup field does not exist on the Contact")
+        row["problems"].append("the lookup field does not exist on the Contact")
     elif described.get("filterable") is False:
-        problems.append(f"Salesforce cannot filter on this field ({described.get('type')}), so a lookup "
-                        "by it is refused: use a text, e-mail or External ID field")
-    return {"field": name, "profile_type": "lookup", "exists": described is not None,
-            "salesforce_type": described.get("type") if described else None, "updateable": None,
-            "type_fits": None, "length_fits": None, "picklist_fits": None, "missing_values": [],
-            "ok": not problems, "problems": problems}
-
-
-def _lookup_fields(profile: Profile) -> list[str]:
-    names = []
-    if "email" in profile.lookup_order:
-        names.append(profile.lookup.email_field)
-    if "external_id" in profile.lookup_order and profile.external_id_field:
-        names.append(profile.external_id_field)
-    return names
+        row["problems"].append(f"Salesforce cannot filter on this field ({described.get('type')}), so a lookup "
+                               "by it is refused: use a text, e-mail or External ID field")
+    row["ok"] = not row["problems"]
+    return row
 
 
 def target_fields(profile: Profile) -> list[dict]:

@@ -94,9 +94,13 @@ def _validator(schema_name: str) -> Draft202012Validator:
     return Draft202012Validator(load_schema(schema_name))
 
 
+def json_pointer(parts) -> str:
+    """An RFC 6901 JSON pointer to the value reached through `parts` (keys and indexes)."""
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
 def _describe(error: ValidationError) -> dict[str, str]:
-    pointer = "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in error.path)
-    return {"pointer": pointer, "message": _message(error)}
+    return {"pointer": json_pointer(error.path), "message": _message(error)}
 
 
 def _message(error: ValidationError) -> str:

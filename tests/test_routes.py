@@ -513,6 +513,16 @@ def test_identity_codings_are_taken(koji, client, auth):
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
+def test_a_coding_in_a_repeated_header_is_seen(client, auth):
+    # The codings are read from the environ, where the server joins repeated headers with ",".
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    response = client.post("/v1/koji/verify", data=raw, headers=[
+        *auth.items(), ("Content-Encoding", "identity"), ("Content-Encoding", "gzip"),
+        ("X-Koji-Signature", sign(raw, SECRETS[0]))])
+    assert response.status_code == 415
+    assert problem_slug(response) == "unsupported-media-type"
+
+
 class FailingStream:
     """gunicorn's body reader when the bytes it reads are not a body."""
 

@@ -307,14 +307,16 @@ def _analysis(data: dict[str, Any]) -> dict[str, Any]:
 def _themes(value: Any) -> list[str]:
     if isinstance(value, str):
         value = value.split(",")
-    themes = []
+    # Ordered, and a dict's lookup for repeats: with a list's `in`, 140,000 themes in one text
+    # (a 1 MiB body) took longer than gunicorn's worker timeout.
+    themes: dict[str, None] = {}
     for item in _list(value):
         if isinstance(item, dict):
             item = first_present(item, "name", "theme", "label", "title")
         text = text_or_none(item)
-        if text and text not in themes:
-            themes.append(text)
-    return themes
+        if text:
+            themes[text] = None
+    return list(themes)
 
 
 def _sentiment(value: Any) -> tuple[str | None, dict[str, Any]]:

@@ -15,6 +15,7 @@ from functools import cache, lru_cache
 from typing import Any, NamedTuple
 
 from connector.events import iso_utc
+from connector.payload_fields import is_email_shaped
 from connector.profile import RENDER_FAILURES, FieldSpec, Profile, render_failure
 from connector.soql import SoqlError, lookup_query
 from connector.text_limits import join_within, truncate
@@ -22,12 +23,11 @@ from connector.web_links import web_url
 
 _ID_CHARS = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-5]{3})?")  # fullmatch: "$" lets a final newline in
 _ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # with fullmatch: "$" would let a final newline in
 # What an Email field is sent: an address Salesforce takes (Salesforce Help, "Email Address Format
 # Technical Standards Validation": ASCII, the local part's characters, a host name), without
 # the oddities it tolerates (a..b@, comments), and nothing an org without Email Address
 # Internationalization refuses. A refused value would fail the whole PATCH. A lookup by e-mail
-# reads the looser _EMAIL: a query for an odd address finds nothing and loses nothing.
+# reads the looser payload_fields.is_email_shaped: a query for an odd address finds nothing and loses nothing.
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _FIELD_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
@@ -117,7 +117,7 @@ def _lookup_value(strategy: str, value: str) -> tuple[str | None, str | None]:
             return None, (f"respondent.salesforce_contact_id is the id of another kind of record (prefix "
                           f"{canonical[:3]}), not a Contact (003…); not used")
         return canonical, None
-    if strategy == "email" and not _EMAIL.fullmatch(value):
+    if strategy == "email" and not is_email_shaped(value):
         return None, "respondent.email is not an e-mail address; not used"
     if strategy == "external_id" and len(value) > EXTERNAL_ID_CHARS:
         # No Salesforce field can hold it, so no record can match; and a value this long
@@ -259,7 +259,7 @@ def _url(spec: FieldSpec, raw: Any) -> Outcome:
 
 def _email(spec: FieldSpec, raw: Any) -> Outcome:
     text = raw.strip() if isinstance(raw, str) else ""
-    if not _FIELD_EMAIL.fullmatch(text) or len(text) > spec.max_length:
+    if len(text) > spec.max_length or not _FIELD_EMAIL.fullmatch(text):
         return _left_out("not an e-mail address that fits the field")
     return Outcome(text)
 
@@ -285,7 +285,7 @@ def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
     if isinstance(raw, list):
         chosen = [_choice(allowed, item) for item in raw if not _is_absent(item) and str(item).strip()]
     else:
-        chosen = _choices_in_text(str(raw), allowed, spec.picklist_commas)
+        chosen = _choices_in_text(str(raw), allowed, spec.picklist_runs)
     kept = list(dict.fromkeys(value for value in chosen if value))
     if not kept:
         return _left_out(f"no value is one of the picklist values ({', '.join(spec.values)})")
@@ -298,26 +298,36 @@ def _multipicklist(spec: FieldSpec, raw: Any) -> Outcome:
     return Outcome(joined, warning="; ".join(warnings) or None)
 
 
-def _choices_in_text(text: str, allowed: dict[str, str], commas: int) -> list[str | None]:
+def _choices_in_text(text: str, allowed: dict[str, str], runs: frozenset[str]) -> list[str | None]:
     """The values named in one text ("Reports, dashboards; API"), split on ; and , but with the
     longest run of pieces that is a value taken whole, since a value may hold a comma
-    ("Reports, dashboards"); None for a piece that is no value. A run is at most as long as
-    the value with the most commas (`commas` of them): the work grows with the text, no faster."""
-    pieces = re.split(r"([;,])", text)  # the separators kept, at the odd indexes
+    ("Reports, dashboards"); None for a piece that is no value.
+
+    A run grows only while it is the beginning of such a value (`runs`, FieldSpec.picklist_runs),
+    so the work grows with the text and the values' own length, no faster: trying every run up
+    to the comma-richest value's length at every piece cost seconds for a signed MiB of "x,"
+    against a value with 30 commas."""
+    pieces = _PICKLIST_SEPARATORS.split(text)  # the separators kept, at the odd indexes
     chosen: list[str | None] = []
-    start = 0
-    while start < len(pieces):
-        longest = min(len(pieces), start + 2 * commas + 1)
-        end = next((end for end in range(longest, start, -2)
-                    if "".join(pieces[start:end]).strip().lower() in allowed), None)
-        if end is None:
-            if pieces[start].strip():
-                chosen.append(None)
+    start, count = 0, len(pieces)
+    while start < count:
+        run = pieces[start].strip().lower()
+        if not run:
             start += 2
-        else:
-            chosen.append(allowed["".join(pieces[start:end]).strip().lower()])
-            start = end + 1
+            continue
+        value, taken = allowed.get(run), start + 1  # the longest value found, and where it ends
+        end = start + 1
+        while run in runs and end + 2 <= count:
+            end += 2
+            run = "".join(pieces[start:end]).strip().lower()
+            if run in allowed:
+                value, taken = allowed[run], end
+        chosen.append(value)
+        start = taken + 1
     return chosen
+
+
+_PICKLIST_SEPARATORS = re.compile(r"([;,])")
 
 
 def _number(spec: FieldSpec, raw: Any) -> Outcome:

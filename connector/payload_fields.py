@@ -9,7 +9,11 @@ from typing import Any
 # is a Contact's that can be looked up (prefix 003, checksum) the mapping decides, and says why not.
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _CONTACT_PREFIX = "003"
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")  # with fullmatch: "$" would let a final newline in
+# No address is longer (RFC 5321: a path of 256 octets, its brackets included). Checked before
+# the pattern, whose backtracking grows with the square of the length: a 200,000-character
+# "a@.....@" held a worker past gunicorn's timeout, and every retry again.
+MAX_EMAIL_CHARS = 254
 _CONTACT_ID_KEYS = ("salesforce_contact_id", "salesforceContactId", "sf_contact_id",
                     "sfdc_contact_id", "contact_id", "contactId")
 
@@ -41,9 +45,15 @@ def pick_email(data: dict[str, Any], person: dict[str, Any]) -> str | None:
                       attributes.get("email"), metadata.get("email"),
                       metadata.get("respondent_email")):
         text = text_or_none(candidate)
-        if text and _EMAIL.fullmatch(text):
+        if text and is_email_shaped(text):
             return text
     return None
+
+
+def is_email_shaped(text: str) -> bool:
+    """Loosely an address (something@host.tld): enough to look a Contact up by; a query for an
+    odd address finds nothing and loses nothing."""
+    return len(text) <= MAX_EMAIL_CHARS and _EMAIL.fullmatch(text) is not None
 
 
 def pick_salesforce_contact_id(data: dict[str, Any], person: dict[str, Any]) -> str | None:

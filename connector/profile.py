@@ -469,9 +469,15 @@ class FieldSpec(_Strict):
         return {value.lower(): value for value in self.values}
 
     @cached_property
-    def picklist_commas(self) -> int:
-        """The most commas one picklist value holds: how far a value written in text may run."""
-        return max((value.count(",") for value in self.values), default=0)
+    def picklist_runs(self) -> frozenset[str]:
+        """The beginnings of the values that hold a comma, each cut before one of its commas,
+        trimmed and in lower case ("reports" for "Reports, dashboards"): a value written in text
+        is read across a comma only while what has been read is one of these."""
+        runs: set[str] = set()
+        for value in self.values:
+            parts = value.lower().split(",")
+            runs.update(",".join(parts[:count]).strip() for count in range(1, len(parts)))
+        return frozenset(runs)
 
     @cached_property
     def compiled_template(self):

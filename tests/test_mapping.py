@@ -549,12 +549,43 @@ class _CountingDict(dict):
 
 
 @pytest.mark.parametrize("pieces", [100, 1000, 10000])
-def test_reading_a_multi_select_from_text_does_work_in_step_with_its_length(pieces):
+@pytest.mark.parametrize("commas", [1, 30])
+def test_reading_a_multi_select_from_text_does_work_in_step_with_its_length(pieces, commas):
     # Each start tried every end before: "x," * 3200 in a signed webhook held a worker past
-    # gunicorn's timeout (a 500). Counted, not timed: lookups grow with the text, no faster.
+    # gunicorn's timeout (a 500); then every end up to the comma-richest value's length, so
+    # a value with 30 commas made a MiB take 15 s. Counted, not timed: lookups grow with the
+    # text, no faster, whatever the values.
     from connector.mapping import _choices_in_text
-    allowed = _CountingDict({"reports, dashboards": "Reports, dashboards", "x": "x"})
-    _CountingDict.lookups = 0
-    chosen = _choices_in_text("x," * pieces, allowed, commas=1)
+    long_value = ",".join(["x"] + [f"p{n}" for n in range(commas)])
+    spec = field_of("multipicklist", values=[long_value, "Reports, dashboards", "x"],
+                    source="respondent.attributes.features")
+    allowed = _CountingDict(spec.picklist_values)
+    runs = _CountingSet(spec.picklist_runs)
+    _CountingDict.lookups = _CountingSet.lookups = 0
+    chosen = _choices_in_text("x," * pieces, allowed, runs)
     assert chosen == ["x"] * pieces
-    assert _CountingDict.lookups <= 3 * pieces
+    assert _CountingDict.lookups + _CountingSet.lookups <= 4 * pieces
+
+
+class _CountingSet(frozenset):
+    lookups = 0
+
+    def __contains__(self, key):
+        type(self).lookups += 1
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize(("text", "chosen"), [
+    ("Reports, dashboards; API", ["Reports, dashboards", "API"]),
+    ("reports ,dashboards", ["Reports", None]),  # a value is matched whole, its inner spaces too
+    ("Reports, dashboards, exports, API", ["Reports, dashboards, exports", "API"]),
+    ("Reports, dashboards, API", ["Reports, dashboards", "API"]),
+    ("Reports, API", ["Reports", "API"]),
+    ("Reports;;, ,Sales", ["Reports", "Sales"]),
+    ("A , B;A", ["A , B", None]),
+])
+def test_a_value_holding_commas_is_read_whole_and_the_longest_wins(text, chosen):
+    from connector.mapping import _choices_in_text
+    spec = field_of("multipicklist", values=["Reports, dashboards, exports", "Reports, dashboards", "Reports",
+                                             "API", "Sales", "A , B"], source="respondent.attributes.features")
+    assert _choices_in_text(text, spec.picklist_values, spec.picklist_runs) == chosen

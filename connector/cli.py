@@ -39,9 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     serve = commands.add_parser("serve", help="run the service under gunicorn")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=_port, default=8080)
-    serve.add_argument("--workers", type=_at_least_one, default=2)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: %(default)s; 0.0.0.0 for every interface)")
+    serve.add_argument("--port", type=_port, default=8080, help="TCP port, 0-65535 (default: %(default)s)")
+    serve.add_argument("--workers", type=_at_least_one, default=2,
+                       help="gunicorn worker processes, at least 1 (default: %(default)s)")
     serve.set_defaults(handler=_serve)
 
     test_event = commands.add_parser("send-test-event",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from http import HTTPStatus
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
@@ -38,7 +39,8 @@ def _write_problem(sock, status: int, reason: str, message: str, *, detail: str 
         _write_html_error(sock, status, reason, message)
         return
     body = json.dumps(problem(detail).to_dict()).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+    # The status's own phrase: gunicorn gives "Bad Request" for its 501 and 431 too.
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
             f"Content-Type: {PROBLEM_MEDIA_TYPE}\r\nContent-Length: {len(body)}\r\n\r\n")
     util.write_nonblock(sock, head.encode("latin-1") + body)
 

@@ -10,6 +10,10 @@ worker's memory. Every outbound call of the service reads its answer through `fe
   requests' own waits, `timeout` each, so a call takes at most about twice `timeout`.)
 - the answer's body, decoded (a gzip answer counts as what it inflates to), holds at most
   `max_bytes`; reading stops there.
+- a redirect (any 3xx) is not followed: it is AnswerIsRedirect, raised on its status line.
+  Followed, a redirect from a configured host sent the call (a POST's body with its secret
+  included) to a host nobody configured, whose answer was then taken for the service's, and
+  each hop had a `timeout` of its own: a loop of 30 hops outlived every deadline.
 """
 from __future__ import annotations
 
@@ -31,6 +35,14 @@ class AnswerTooSlow(requests.ReadTimeout):
     """The answer did not arrive whole in time: a timeout like requests' own."""
 
 
+class AnswerIsRedirect(Exception):
+    """The service answered with a redirect. Its Location is not repeated: it can hold anything."""
+
+    def __init__(self, status: int):
+        super().__init__(f"the service answered {status}, a redirect, which the connector does not follow")
+        self.status = status
+
+
 class AnswerTooLarge(Exception):
     def __init__(self, limit: int):
         super().__init__(f"the answer is larger than the {limit:,} bytes the connector reads")
@@ -40,9 +52,10 @@ class AnswerTooLarge(Exception):
 def fetch(session: requests.Session, method: str, url: str, *, timeout: float, max_bytes: int,
           **kwargs) -> Answer:
     """The status and whole body of one call. Raises what requests raises (a Timeout, a
-    ConnectionError…), AnswerTooSlow (a Timeout too) or AnswerTooLarge."""
+    ConnectionError…), AnswerTooSlow (a Timeout too), AnswerTooLarge or AnswerIsRedirect."""
     deadline = time.monotonic() + timeout
-    response = session.request(method, url, timeout=timeout, stream=True, **kwargs)
+    response = session.request(method, url, timeout=timeout, stream=True, allow_redirects=False,
+                               hooks={"response": _refuse_redirect}, **kwargs)
     try:
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > max_bytes:
@@ -50,6 +63,15 @@ def fetch(session: requests.Session, method: str, url: str, *, timeout: float, m
         return Answer(response.status_code, _body(response, deadline, max_bytes))
     finally:
         response.close()  # an answer left unread is not put back in the pool
+
+
+def _refuse_redirect(response: requests.Response, **_) -> None:
+    # A hook, because requests reads a redirect's whole body before it returns, even with
+    # allow_redirects=False (to offer the next hop as response.next): outside `max_bytes` and the
+    # deadline. The hook runs on the status line, before that read.
+    if 300 <= response.status_code < 400:
+        response.close()
+        raise AnswerIsRedirect(response.status_code)
 
 
 def _body(response: requests.Response, deadline: float, max_bytes: int) -> bytes:

@@ -13,6 +13,10 @@ the strict JSON reader of the inbound bodies, then koji-interview.schema.json.
         │                       gives the same one
         ├── KojiAuthError       401/403: the API key is wrong or lacks the right
         ├── InterviewNotFound   404: no interview with that id (or not in this project)
+        ├── KojiRedirected      any 3xx, not followed: KOJI_API_BASE_URL names another place
+        │                       than the API, and will on every retry until someone changes it
+        ├── UnfetchableId       an id that would not stay one segment of the path ("", ".",
+        │                       ".."): nothing is asked (`status` None)
         ├── KojiAnswerUnusable  200 with a JSON object the connector refuses (nested too deep,
         │                       NaN, a lone surrogate, against the schema, over MAX_ANSWER_BYTES):
         │                       the same bytes on every retry, so as final as a 404
@@ -29,7 +33,7 @@ from urllib.parse import quote
 
 import requests
 
-from connector.bounded_http import Answer, AnswerTooLarge, fetch
+from connector.bounded_http import Answer, AnswerIsRedirect, AnswerTooLarge, fetch
 from connector.errors import MalformedJson, ValidationFailed
 from connector.validation import check, parse_json_object
 
@@ -58,7 +62,7 @@ class KojiRefused(KojiApiError):
     """`reason`, when set, says why without any value from the answer, for the answer's
     `not enriched` warning; without it, the status says enough."""
 
-    def __init__(self, message: str, *, status: int, reason: str | None = None):
+    def __init__(self, message: str, *, status: int | None, reason: str | None = None):
         super().__init__(message)
         self.status = status
         self.reason = reason
@@ -70,6 +74,26 @@ class KojiAuthError(KojiRefused):
 
 class InterviewNotFound(KojiRefused):
     pass
+
+
+class KojiRedirected(KojiRefused):
+    """Final, like a wrong key (401/403), rather than 502: the redirect comes from the configured
+    base URL (http for https, another host name, a moved API) and comes back on every retry
+    until KOJI_API_BASE_URL is changed, which may be after Koji's last retry (about 2.5 h)
+    has given the event up. Answered from the webhook's data, the event is kept, and the
+    warning and the log line say what to check."""
+
+    def __init__(self, status: int):
+        reason = (f"Koji's API answered {status}, a redirect, which the connector does not follow "
+                  "(check KOJI_API_BASE_URL)")
+        super().__init__(reason, status=status, reason=reason)
+
+
+class UnfetchableId(KojiRefused):
+    def __init__(self):
+        # The id is not quoted: it is whatever the webhook held.
+        reason = "the interview id cannot be one segment of Koji's API path and was not asked for"
+        super().__init__(reason, status=None, reason=reason)
 
 
 class KojiAnswerUnusable(KojiRefused):
@@ -88,6 +112,10 @@ class AnotherInterview(KojiRefused):
 
 # 4xx answers that say "not now" rather than "no".
 _TRANSIENT_4XX = {408, 429}
+# Ids a URL path resolves instead of carrying. quote() leaves dots alone, and urllib3 turned
+# `.../interviews/..` into `/api/v1/`, asked with the Bearer key; %2E would be no safer, as
+# servers and proxies may decode it to a dot before resolving. No interview of Koji's has such an id.
+_DOT_SEGMENTS = {"", ".", ".."}
 
 
 def _get(url: str, api_key: str, timeout: float) -> Answer:
@@ -103,6 +131,8 @@ def _get(url: str, api_key: str, timeout: float) -> Answer:
     except AnswerTooLarge as exc:
         # Koji's stored interview: the same size on every retry, so as final as a 404.
         raise KojiAnswerUnusable(str(exc)) from None
+    except AnswerIsRedirect as exc:
+        raise KojiRedirected(exc.status) from None
 
 
 def fetch_interview(interview_id: str, settings) -> dict:
@@ -110,7 +140,9 @@ def fetch_interview(interview_id: str, settings) -> dict:
     strict reader and koji-interview.schema.json accept."""
     if settings.koji_api_key is None:
         raise KojiNotConfigured("KOJI_API_KEY is not set, so the interview cannot be fetched")
-    # The id comes from a webhook: quoted, it cannot climb to another path.
+    if str(interview_id) in _DOT_SEGMENTS:
+        raise UnfetchableId()
+    # The id comes from a webhook: quoted, and no dot segment, it cannot climb to another path.
     url = f"{settings.koji_api_base_url.rstrip('/')}/api/v1/interviews/{quote(str(interview_id), safe='')}"
     response = _get(url, settings.koji_api_key.get_secret_value(), settings.http_timeout_seconds)
     _raise_for(response.status_code)

@@ -8,7 +8,8 @@ fetched again once. Every call has a timeout.
     SalesforceError                 anything this module refuses to hide
     ├── SalesforceNotConfigured     a SALESFORCE_* setting is missing
     ├── SalesforceAuthError         the token endpoint refused the client (400 invalid_client …)
-    ├── SalesforceUnavailable         timeout, connection error, 5xx, 403 REQUEST_LIMIT_EXCEEDED
+    ├── SalesforceUnavailable         timeout, connection error, 5xx, 403 REQUEST_LIMIT_EXCEEDED,
+    │                                 a redirect (any 3xx, never followed)
     └── SalesforceRequestError      any other refusal; ``codes`` holds Salesforce's errorCodes
 
 Messages carry status codes, Salesforce error codes and JSON pointers only: never a
@@ -27,7 +28,7 @@ from urllib.parse import quote
 import requests
 
 from connector import json_codec
-from connector.bounded_http import Answer, AnswerTooLarge, fetch
+from connector.bounded_http import Answer, AnswerIsRedirect, AnswerTooLarge, fetch
 from connector.profile import FieldSpec, Profile
 
 # The profile type → the describe types a value of that kind can be written to.
@@ -140,6 +141,11 @@ class SalesforceClient:
                              **kwargs)
         except AnswerTooLarge as exc:
             raise SalesforceUnavailable(f"Salesforce's answer was not read: {exc}") from None
+        except AnswerIsRedirect as exc:
+            # Refused as a wrong domain's login page is (a URL to check), not as refused credentials.
+            # Followed, the token POST re-sent the client secret, a PATCH its record, wherever it pointed.
+            raise SalesforceUnavailable(f"Salesforce answered {exc.status}, a redirect, which the connector does "
+                                        "not follow; check SALESFORCE_DOMAIN_URL (your My Domain URL)") from None
         except requests.Timeout:
             raise SalesforceUnavailable(f"Salesforce did not answer within {self.timeout:g} s", timeout=True) from None
         except (requests.RequestException, ValueError) as exc:

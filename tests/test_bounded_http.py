@@ -1,4 +1,5 @@
-"""Outbound answers are read whole within a deadline and a size limit (connector.bounded_http)."""
+"""Outbound answers are read whole within a deadline and a size limit, and never followed
+elsewhere (connector.bounded_http)."""
 from __future__ import annotations
 
 import gzip
@@ -8,17 +9,20 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 import requests
 
-from connector.bounded_http import AnswerTooLarge, AnswerTooSlow, fetch
+from connector.bounded_http import AnswerIsRedirect, AnswerTooLarge, AnswerTooSlow, fetch
 from tests.fakes.loopback import LoopbackServer
 
 
 class ScriptedServer(LoopbackServer):
-    """Answers every GET with 200 and `headers`, then the body's pieces, each after `pause`
-    seconds, then keeps the connection open and silent for `hold` seconds."""
+    """Answers every GET, `delay` seconds after it came, with `status` and `headers`, then the
+    body's pieces, each after `pause` seconds, then keeps the connection open and silent for
+    `hold` seconds. `paths` records what was asked."""
 
-    def __init__(self, pieces: list[bytes], *, headers: dict[str, str] | None = None, pause: float = 0.0,
-                 hold: float = 0.0):
-        self.pieces, self.headers, self.pause, self.hold = pieces, headers or {}, pause, hold
+    def __init__(self, pieces: list[bytes], *, status: int = 200, headers: dict[str, str] | None = None,
+                 delay: float = 0.0, pause: float = 0.0, hold: float = 0.0):
+        self.pieces, self.status, self.headers = pieces, status, headers or {}
+        self.delay, self.pause, self.hold = delay, pause, hold
+        self.paths: list[str] = []
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -27,7 +31,9 @@ class ScriptedServer(LoopbackServer):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                self.send_response(200)
+                server.paths.append(self.path)
+                time.sleep(server.delay)
+                self.send_response(server.status)
                 for name, value in server.headers.items():
                     self.send_header(name, value)
                 self.end_headers()
@@ -117,3 +123,46 @@ def test_an_answer_cut_short_is_a_connection_error_not_a_timeout():
         with pytest.raises(requests.ConnectionError) as caught:
             get(server)
     assert not isinstance(caught.value, requests.Timeout)
+
+
+# -- redirects --------------------------------------------------------------------------
+
+ELSEWHERE = b'{"id": "int_1", "respondent": {"email": "someone@elsewhere.example"}}'
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_is_named_by_its_status_not_its_location(status):
+    # Before: requests followed it, and the other host's answer came back as the service's.
+    with ScriptedServer([ELSEWHERE], headers={"Content-Length": str(len(ELSEWHERE))}) as elsewhere:
+        location = elsewhere.base_url + "/api/v1/interviews/int_1?token=in-the-location"
+        with ScriptedServer([], status=status, headers={"Location": location, "Content-Length": "0"}) as server:
+            with pytest.raises(AnswerIsRedirect) as caught:
+                get(server)
+    assert caught.value.status == status and f"answered {status}, a redirect" in str(caught.value)
+    assert "127.0.0.1" not in str(caught.value) and "in-the-location" not in str(caught.value)
+    assert elsewhere.paths == []
+
+
+def test_a_redirect_loop_is_one_call_within_the_deadline():
+    # Before: each of requests' 30 hops had a timeout of its own; a loop of 0.2 s hops took
+    # about 6 s with a timeout of 1 s (1.5 s hops with HTTP_TIMEOUT_SECONDS=2: 46.6 s).
+    with ScriptedServer([], status=302, headers={"Content-Length": "0", "Connection": "close"}, delay=0.2) as server:
+        server.headers["Location"] = server.base_url + "/again"
+        started = time.monotonic()
+        with pytest.raises(AnswerIsRedirect):
+            get(server, timeout=1)
+        took = time.monotonic() - started
+    assert server.paths == ["/"] and took < 1.0
+
+
+def test_a_redirect_is_refused_on_its_status_line_however_slowly_its_body_drips():
+    # requests reads a redirect's whole body even when it follows none (for response.next):
+    # refused only after that read, a body of a byte every 0.1 s kept the call for 3 s.
+    with ScriptedServer([ELSEWHERE], headers={"Content-Length": str(len(ELSEWHERE))}) as elsewhere:
+        headers = {"Location": elsewhere.base_url + "/", "Content-Length": "30"}
+        with ScriptedServer([b"x"] * 30, status=302, headers=headers, pause=0.1) as server:
+            started = time.monotonic()
+            with pytest.raises(AnswerIsRedirect):
+                get(server, timeout=0.5)
+            took = time.monotonic() - started
+    assert took < 0.4 and elsewhere.paths == []

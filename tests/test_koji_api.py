@@ -3,8 +3,11 @@ import time
 
 import pytest
 
+from conftest import sample
 from connector.koji_api import (InterviewNotFound, KojiAnswerUnusable, KojiApiError, KojiAuthError, KojiNotConfigured,
                                 KojiRefused, KojiUnavailable, MAX_ANSWER_BYTES, fetch_interview)
+from connector.pipeline import Pipeline
+from connector.profile import load_profile
 from connector.settings import load_settings
 from tests.fakes.koji_api import FakeKojiApi
 
@@ -174,3 +177,81 @@ def test_an_answer_that_is_not_a_json_object_may_pass(koji, body):
 def test_integers_beyond_64_bits_stay_exact(koji):
     koji.interviews["int_1"] = b'{"id": "int_1", "metadata": {"crm_id": 123456789012345678901234567890}}'
     assert fetch_interview("int_1", settings_for(koji))["metadata"]["crm_id"] == 123456789012345678901234567890
+
+
+# -- what the connector does not ask for, and where it does not go -------------------------
+
+WEBHOOK_SETUP = "webhook-setup.analysis_ready.json"  # no e-mail, no themes: needs enrichment
+WEBHOOK_ID = "f8e7d6c5-b4a3-2109-8765-432109876543"
+
+
+def answer_enriched_from(fake: FakeKojiApi, interview_id: str = WEBHOOK_ID) -> dict:
+    """The pipeline's answer to Koji's webhook-setup sample for `interview_id`, enriched from `fake`."""
+    payload = sample(WEBHOOK_SETUP)
+    payload["data"]["interview_id"] = interview_id
+    pipeline = Pipeline(profile=load_profile(None), quality_threshold=3, ledger=None,
+                        fetch_interview=lambda asked: fetch_interview(asked, settings_for(fake)))
+    return pipeline.answer(payload, claim=False)
+
+
+@pytest.fixture
+def elsewhere():
+    """Another host, holding an interview with the webhook's id and someone's e-mail."""
+    someone = {"id": WEBHOOK_ID, "respondent": {"email": "someone@elsewhere.example"}, "analysis": {"themes": ["x"]}}
+    with FakeKojiApi({WEBHOOK_ID: someone}, api_key=KEY) as fake:
+        yield fake
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_a_final_refusal_and_the_other_host_is_never_asked(koji, elsewhere, status):
+    # Before: requests followed a 307 to the other host, whose JSON was taken as the interview.
+    # A redirect comes from KOJI_API_BASE_URL and comes back on every retry: final, like a 401.
+    koji.redirect_next(status, elsewhere.base_url)
+    with pytest.raises(KojiRefused) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    refusal = caught.value
+    assert refusal.status == status and str(refusal) == refusal.reason == (
+        f"Koji's API answered {status}, a redirect, which the connector does not follow (check KOJI_API_BASE_URL)")
+    assert elsewhere.requests == [] and len(koji.requests) == 1
+
+
+def test_a_redirected_enrichment_is_answered_from_the_webhooks_own_data(koji, elsewhere):
+    koji.redirect_next(307, elsewhere.base_url)
+    answer = answer_enriched_from(koji)
+    assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
+    assert answer["respondent"]["email"] is None and elsewhere.requests == []
+    assert answer["salesforce"]["warnings"][0] == {"field": "", "message": (
+        "not enriched: Koji's API answered 307, a redirect, which the connector does not follow "
+        "(check KOJI_API_BASE_URL), so only the webhook's own values were used")}
+
+
+def test_a_redirect_loop_is_refused_at_its_first_answer(koji):
+    # Before: 30 hops of 0.2 s each, about 6 s with a timeout of 1 s (1.5 s hops with
+    # HTTP_TIMEOUT_SECONDS=2 took 46.6 s: past gunicorn's worker timeout, a 500).
+    koji.redirect_next(302, koji.base_url, times=40)
+    koji.delay = 0.2
+    started = time.monotonic()
+    with pytest.raises(KojiRefused) as caught:
+        fetch_interview("int_1", settings_for(koji, timeout=1))
+    assert caught.value.status == 302 and len(koji.requests) == 1
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("interview_id", ["", ".", ".."])
+def test_an_id_that_would_not_stay_one_path_segment_is_not_asked_for(koji, interview_id):
+    # Before: quote() left the dots, and urllib3 resolved them: ".." asked GET /api/v1/ and "."
+    # GET /api/v1/interviews/, with the Bearer key.
+    with pytest.raises(KojiRefused) as caught:
+        fetch_interview(interview_id, settings_for(koji))
+    assert [request["path"] for request in koji.requests] == []
+    assert caught.value.reason == "the interview id cannot be one segment of Koji's API path and was not asked for"
+
+
+@pytest.mark.parametrize("interview_id", [".", ".."])
+def test_an_id_that_is_not_asked_for_is_answered_from_the_webhooks_own_data(koji, interview_id):
+    answer = answer_enriched_from(koji, interview_id)
+    assert [request["path"] for request in koji.requests] == []
+    assert (answer["action"], answer["skip_reason"]) == ("skip", "anonymous")
+    assert answer["salesforce"]["warnings"][0] == {"field": "", "message": (  # the id is not quoted
+        "not enriched: the interview id cannot be one segment of Koji's API path and was not asked for, "
+        "so only the webhook's own values were used")}

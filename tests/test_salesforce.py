@@ -296,23 +296,95 @@ def salesforce_answering(body: bytes, token: bytes | None = None):
             self.answer(body)
 
         def answer(self, data: bytes):
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            answer_json(self, data)
 
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answering)
-    base_url = f"http://127.0.0.1:{server.server_port}"
+    with serving(Answering) as base_url:
+        yield SalesforceClient(base_url, "id", SECRET, timeout=2)
+
+
+def answer_json(handler: BaseHTTPRequestHandler, data: bytes) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]):
+    """A server on 127.0.0.1 for `handler`, on a thread; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield SalesforceClient(base_url, "id", SECRET, timeout=2)
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def salesforce_redirecting(status: int, to: FakeSalesforce, *, token: bool):
+    """A Salesforce that answers `status` with a Location to the same path on `to`: its token
+    POST when `token`, else every REST call (after a working token). Yields its client, which
+    holds `to`'s credentials, so a call that reached `to` would succeed there."""
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if token or self.path != "/services/oauth2/token":
+                return self.redirect()
+            answer_json(self, json.dumps({"access_token": "t", "instance_url": base_url}).encode())
+
+        def do_GET(self):
+            self.redirect()
+
+        def do_PATCH(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.redirect()
+
+        def redirect(self):
+            self.send_response(status)
+            self.send_header("Location", to.base_url + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    with serving(Redirecting) as base_url:
+        yield SalesforceClient(base_url, to.client_id, to.client_secret, timeout=2)
+
+
+def redirect_refused(status: int) -> str:
+    return (f"Salesforce answered {status}, a redirect, which the connector does not follow; "
+            "check SALESFORCE_DOMAIN_URL (your My Domain URL)")
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+def test_a_redirected_token_request_is_refused_and_its_secret_not_sent_on(sf, status):
+    # Before: a 307 or 308 re-posted the form, client_secret included, to the other host.
+    with salesforce_redirecting(status, sf, token=True) as client:
+        with pytest.raises(SalesforceUnavailable) as caught:
+            client.describe_contact()
+    assert str(caught.value) == redirect_refused(status) and caught.value.timeout is False
+    assert sf.requests == []
+
+
+@pytest.mark.parametrize("status", [302, 307, 308])
+@pytest.mark.parametrize("call", [
+    lambda client: client.describe_contact(),
+    lambda client: client.update_contact("003000000000001AAA", {"Interview_Quality_Score__c": 4}),
+], ids=["describe", "update"])
+def test_a_redirected_rest_call_is_refused_and_not_sent_on(sf, status, call):
+    # Before: the call went on to the other host (a PATCH with its record, on 307 and 308).
+    # Only not followed, a 3xx would have read as done to the PATCH: it is below 400.
+    with salesforce_redirecting(status, sf, token=False) as client:
+        with pytest.raises(SalesforceUnavailable) as caught:
+            call(client)
+    assert str(caught.value) == redirect_refused(status)
+    assert sf.requests == []
 
 
 @pytest.mark.parametrize("body", [b"<html><body>Login</body></html>", b"5", b'{"no_token": true}'])

@@ -3,7 +3,8 @@
 Answers ``{"data": <interview>}`` (the shape of Koji's headless API), or exactly the bytes
 given for an id when they are bytes (answers ``json.dumps`` would not write, or would write
 differently: too deep, NaN, a lone surrogate); 401 for a missing or wrong key, 404 for an
-unknown id; :meth:`FakeKojiApi.fail_next` injects statuses,
+unknown id; :meth:`FakeKojiApi.fail_next` injects statuses, :meth:`FakeKojiApi.redirect_next`
+redirects to another server,
 :attr:`FakeKojiApi.delay` makes every answer slow and :attr:`FakeKojiApi.drip` sends each
 body a few bytes at a time, `drip` seconds apart (for timeout tests).
 """
@@ -25,6 +26,7 @@ class FakeKojiApi(LoopbackServer):
         self.delay = 0.0
         self.drip = 0.0
         self._statuses: list[int] = []
+        self._redirects: list[tuple[int, str]] = []
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         return _handler(self)
@@ -32,30 +34,39 @@ class FakeKojiApi(LoopbackServer):
     def fail_next(self, status: int = 503, times: int = 1) -> None:
         self._statuses.extend([status] * times)
 
-    def answer(self, path: str, headers: dict) -> tuple[int, object]:
+    def redirect_next(self, status: int, to: str, times: int = 1) -> None:
+        """The next answers are `status` with ``Location: {to}{path}``: the same path on `to`."""
+        self._redirects.extend([(status, to)] * times)
+
+    def answer(self, path: str, headers: dict) -> tuple[int, object, dict[str, str]]:
         self.requests.append({"path": path, "headers": headers})
+        if self._redirects:
+            status, to = self._redirects.pop(0)
+            return status, {"error": "moved"}, {"Location": to + path}
         if self._statuses:
-            return self._statuses.pop(0), {"error": "injected failure"}
+            return self._statuses.pop(0), {"error": "injected failure"}, {}
         if headers.get("Authorization") != f"Bearer {self.api_key}":
-            return 401, {"error": "unauthorized", "message": "Invalid API key"}
+            return 401, {"error": "unauthorized", "message": "Invalid API key"}, {}
         prefix = "/api/v1/interviews/"
         interview_id = unquote(path[len(prefix):]) if path.startswith(prefix) else None
         if interview_id not in self.interviews:
-            return 404, {"error": "not_found", "message": "Interview not found"}
+            return 404, {"error": "not_found", "message": "Interview not found"}, {}
         interview = self.interviews[interview_id]
-        return 200, interview if isinstance(interview, bytes) else {"data": interview}
+        return 200, interview if isinstance(interview, bytes) else {"data": interview}, {}
 
 
 def _handler(fake: FakeKojiApi) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             time.sleep(fake.delay)
-            status, body = fake.answer(urlsplit(self.path).path, dict(self.headers))
+            status, body, extra_headers = fake.answer(urlsplit(self.path).path, dict(self.headers))
             data = body if isinstance(body, bytes) else json.dumps(body).encode()
             try:
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 if fake.drip:
                     for start in range(0, len(data), 8):

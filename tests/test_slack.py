@@ -133,16 +133,66 @@ def test_the_example_templates_do_not_repeat_the_header(answer, in_the_header):
     assert [part for part in in_the_header if part in body] == []
 
 
+def profile_with(directory, updated_contact: str):
+    """A profile whose `updated_contact` template is the one given (JSON is YAML's double-quoted
+    string, so the template keeps its own line breaks)."""
+    path = directory / "p.yaml"
+    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n"
+                    f"slack:\n  templates:\n    updated_contact: {json.dumps(updated_contact)}\n")
+    return load_profile(path)
+
+
 @pytest.mark.parametrize("template", [
     "{{ respondent.attributes.plan }}",  # a name this event lacks
     '{{ "" | compact: 0 }}',  # python-liquid's compact on text raises IndexError, not a Liquid error: it was a 500
 ])
 def test_a_template_that_fails_on_an_event_falls_back_to_the_built_in(tmp_path, template):
-    path = tmp_path / "p.yaml"
-    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n"
-                    f"slack:\n  templates:\n    updated_contact: '{template.replace(chr(39), chr(39) * 2)}'\n")
-    message = slack_for(interview(), load_profile(path))
+    message = slack_for(interview(), profile_with(tmp_path, template))
     assert "> Great tool." in message["blocks"][1]["text"]["text"]
+
+
+HOSTILE_KEY = "<!channel> <https://evil.example|Click>"
+
+
+# Every way python-liquid reaches an object's keys without naming them: a for loop and
+# `.first` read items(); join, sort, sort_natural and compact iterate the object.
+@pytest.mark.parametrize(("template", "body"), [
+    ("{% for a in respondent.attributes %}{{ a[0] }}: {{ a[1] }}{% endfor %}",
+     "&lt;!channel&gt; &lt;https://evil.example|Click&gt;: &lt;!here&gt;"),
+    ("{{ respondent.attributes.first[0] }}", "&lt;!channel&gt; &lt;https://evil.example|Click&gt;"),
+    ("{{ respondent.attributes.first }}", "('&lt;!channel&gt; &lt;https://evil.example|Click&gt;', '&lt;!here&gt;')"),
+    ("{{ respondent.attributes | join: ', ' }}", "&lt;!channel&gt; &lt;https://evil.example|Click&gt;"),
+    ("{{ respondent.attributes | sort | first }}", "&lt;!channel&gt; &lt;https://evil.example|Click&gt;"),
+    ("{{ respondent.attributes | sort_natural | last }}", "&lt;!channel&gt; &lt;https://evil.example|Click&gt;"),
+    ("{{ respondent.attributes | compact | join }}", "&lt;!channel&gt; &lt;https://evil.example|Click&gt;"),
+    ("{% for a in interview.metadata %}{% for b in a[1] %}{{ b[0] }}={{ b[1] | join: ',' }}{% endfor %}{% endfor %}",
+     "&lt;@U123&gt;=&lt;!here&gt;,&lt;!everyone&gt;"),
+])
+def test_keys_a_template_reaches_are_escaped_like_values(tmp_path, template, body):
+    metadata = {"team": {"<@U123>": ["<!here>", "<!everyone>"]}}
+    answer = interview(respondent={"name": "Ann", "attributes": {HOSTILE_KEY: "<!here>"}},
+                       interview={"id": "i1", "quality_score": 4.0, "metadata": metadata})
+    message = slack_for(answer, profile_with(tmp_path, template))
+    assert message["blocks"][1]["text"]["text"] == body
+    # Ordinary keys and values read the same as before.
+    ordinary = interview(respondent={"name": "Ann", "attributes": {"plan": "Pro & Co"}})
+    listing = profile_with(tmp_path, "{% for a in respondent.attributes %}{{ a[0] }}: {{ a[1] }}{% endfor %}")
+    assert slack_for(ordinary, listing)["blocks"][1]["text"]["text"] == "plan: Pro &amp; Co"
+
+
+@pytest.fixture(scope="module")
+def listing_profile(tmp_path_factory):
+    return profile_with(tmp_path_factory.mktemp("profile"),
+                        "Attributes:{% for a in respondent.attributes %} {{ a[0] }}={{ a[1] }}{% endfor %}")
+
+
+@settings(max_examples=60, deadline=None)
+@given(attributes=st.dictionaries(st.text(max_size=40), st.text(max_size=40), max_size=5))
+def test_nothing_of_an_object_reaches_a_template_raw(listing_profile, attributes):
+    body = slack_for(interview(respondent={"name": "Ann", "attributes": attributes}),
+                     listing_profile)["blocks"][1]["text"]["text"]
+    assert body.startswith("Attributes:")  # the profile's template, not the built-in one
+    assert "<" not in body and ">" not in body and len(body.splitlines()) == 1
 
 
 @settings(max_examples=40, deadline=None)
@@ -172,7 +222,13 @@ def _variants(answer: dict) -> list[dict]:
     odd["interview"]["quality_score"] = 4.0
     odd["report"] = {"summary": "S > T", "title": None}
     odd["study"] = {"title": ""}
-    return [answer, emptied, odd]
+    broken = json.loads(json.dumps(odd))  # line breaks: folded, but in the quote
+    broken["analysis"].update(sentiment="Negative\r\n*Quality:* 5/5", themes=["a\n> b", "c\u2028d"],
+                              quote="One\r\ntwo\u2029three\x85four\n\nfive")
+    broken["reason"] = "Why\vnot"
+    broken["report"] = {"summary": "S\n\nT", "title": None}
+    broken["study"] = {"title": "A\fB"}
+    return [answer, emptied, odd, broken]
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -198,15 +254,87 @@ def test_the_fallback_text_escapes_names_and_titles_too():
         assert "<!channel> Mallory & Co" in message["blocks"][0]["text"]["text"]
 
 
-def test_a_line_break_in_the_quote_cannot_end_the_blockquote():
-    message = slack_for(interview(analysis={"quote": "Fine.\n*Sentiment:* positive", "themes": [],
+# Every line break str.splitlines() knows: a Slack client may draw any of them as a new line.
+LINE_BREAKS = ["\n", "\r\n", "\r", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
+
+
+@pytest.mark.parametrize("line_break", LINE_BREAKS)
+def test_a_line_break_in_the_quote_cannot_end_the_blockquote(line_break):
+    message = slack_for(interview(analysis={"quote": f"Fine.{line_break}*Sentiment:* positive", "themes": [],
                                             "sentiment": "negative"}))
     body = message["blocks"][1]["text"]["text"]
     assert body.startswith("> Fine.\n> *Sentiment:* positive\n*Sentiment:* negative")
 
 
+def _study(title: str) -> dict:
+    return interview(action="notify", event={"type": "study.published", "key": "s", "test": False},
+                     study={"id": "s1", "title": title, "url": None})
+
+
+def _report(**report) -> dict:
+    return interview(action="notify", event={"type": "report.generated", "key": "r", "test": False},
+                     report={"title": "Q2", "summary": "Pricing leads.", "metrics": {}, "url": None, **report})
+
+
+# (where, answer with the value there, what the value's second line pretends to be)
+FORGERIES = [
+    ("sentiment", lambda v: interview(analysis={"sentiment": v, "themes": [], "quote": None}),
+     "negative", "*Quality:* 5/5 :white_check_mark:"),
+    ("theme", lambda v: interview(analysis={"sentiment": None, "themes": [v], "quote": None}),
+     "pricing", "> fake quote line"),
+    ("name", lambda v: interview(respondent={"name": v}), "Bob", "*Sentiment:* positive"),
+    ("company", lambda v: interview(respondent={"name": "Ann", "company": v}), "Acme", "*Themes:* none"),
+    ("study title", lambda v: interview(interview={"id": "i1", "quality_score": 4.0, "study_title": v}),
+     "Churn", "> They love it."),
+    ("study.published title", lambda v: _study(v), "Churn", "*Sentiment:* positive"),
+    ("report title", lambda v: _report(title=v), "Q2", ":rotating_light: Negative interview"),
+    ("report summary", lambda v: _report(summary=v), "Pricing leads.", "*Quality:* 5/5"),
+    ("metric", lambda v: _report(metrics={v: 3}), "interviews", "*Quality:* 5/5"),
+]
+
+
+@pytest.mark.parametrize("line_break", LINE_BREAKS)
+@pytest.mark.parametrize(("where", "answer_with", "ordinary", "forged"), FORGERIES, ids=[f[0] for f in FORGERIES])
+def test_a_line_break_outside_the_quote_cannot_start_a_line(where, answer_with, ordinary, forged, line_break):
+    forged += " (forged)"  # the connector writes some of these lines itself
+    built = slack_for(answer_with(f"{ordinary}{line_break}{forged}"))
+    for message in (built, built["contact_not_found"]):
+        texts = [message["text"], *all_texts(message)]
+        lines = [line.lower() for text in texts for line in text.splitlines()]
+        for shown in (forged, escape_mrkdwn(forged)):
+            assert not any(line.startswith(shown.lower()) for line in lines), (where, texts)
+    # The value is all there, on one line.
+    assert escape_mrkdwn(f"{ordinary} {forged}").lower() in " ".join([built["text"], *all_texts(built)]).lower()
+    ordinary_only = slack_for(answer_with(ordinary))
+    assert escape_mrkdwn(ordinary).lower() in " ".join(all_texts(ordinary_only)).lower()
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.text(max_size=60), company=st.text(max_size=60), study_title=st.text(max_size=60),
+       sentiment=st.text(max_size=60), themes=st.lists(st.text(max_size=40), max_size=4))
+def test_the_built_in_lines_are_always_the_connectors_own(name, company, study_title, sentiment, themes):
+    answer = interview(respondent={"name": name, "company": company},
+                       interview={"id": "i1", "quality_score": 4.0, "study_title": study_title},
+                       analysis={"sentiment": sentiment, "themes": themes, "quote": None})
+    message = slack_for(answer)
+    body_lines = message["blocks"][1]["text"]["text"].splitlines()
+    assert [line.split(":*")[0] for line in body_lines] == ["*Sentiment", "*Themes"]
+    assert len(message["text"].splitlines()) == 3 and len(message["blocks"][0]["text"]["text"].splitlines()) == 1
+
+
+def test_a_profile_template_keeps_its_own_lines_and_folds_the_respondents(tmp_path):
+    template = ("Who: {{ respondent.name }}\n{{ analysis.quote | blockquote }}\n"
+                "Themes: {{ analysis.themes | join: ', ' }}")
+    answer = interview(respondent={"name": "Bob\n*Sentiment:* positive"},
+                       analysis={"quote": "Fine.\u2028*Sentiment:* positive", "themes": ["a\u2029> fake"],
+                                 "sentiment": "negative"})
+    body = slack_for(answer, profile_with(tmp_path, template))["blocks"][1]["text"]["text"]
+    assert body == "Who: Bob *Sentiment:* positive\n> Fine.\n> *Sentiment:* positive\nThemes: a &gt; fake"
+
+
 def test_a_transcript_url_slack_would_refuse_gets_no_button(slack):
-    for url in ["https://x.example/a b", "http://[::1", "javascript:alert(1)"]:
+    for url in ["https://x.example/a b", "http://[::1", "javascript:alert(1)", "https://ev\x00il.example/x",
+                "https://x.example/\x7f", "https://x.example/\x9b"]:
         message = slack_for(interview(interview={"id": "i1", "quality_score": 4.0, "transcript_url": url}))
         assert all(block["type"] != "actions" for block in message["blocks"]), url
         response = requests.post(slack.base_url + "/api/chat.postMessage", headers={"Authorization": f"Bearer {slack.token}"},

@@ -212,7 +212,10 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     from urllib3.exceptions import LocationValueError  # a host like a..b: not a RequestException
 
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS)
+        # Not followed, as the connector follows none: a 307 would re-send the signed body and
+        # the X-API-Key header to wherever its Location points.
+        response = requests.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT_SECONDS,
+                                 allow_redirects=False)
     except requests.Timeout:
         print(f"connector: {_shown(url)} did not answer within {SEND_TIMEOUT_SECONDS:g} s, as long as Koji waits",
               file=sys.stderr)
@@ -222,7 +225,10 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
         return 1
     print(f"{response.status_code} {response.reason}")
     print(response.text[:20000])
-    return 0 if response.ok else 1
+    if response.is_redirect:
+        print(f"connector: {_shown(url)} answered {response.status_code}, a redirect, which is not followed: "
+              "give --url the address it redirects to", file=sys.stderr)
+    return 0 if response.ok and not response.is_redirect else 1
 
 
 def _shown(url: str) -> str:

@@ -80,8 +80,9 @@ def test_send_test_event_signs_with_the_development_secret_of_the_service(tmp_pa
     (tmp_path / "state.sqlite3.dev-secrets.json").write_text(
         '{"KOJI_WEBHOOK_SECRET": "whsec_dev", "CONNECTOR_API_KEYS": "ck_dev"}')
     sent = {}
-    monkeypatch.setattr("requests.post", lambda url, data, headers, timeout: sent.update(headers=headers) or
-                        type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True})())
+    monkeypatch.setattr("requests.post", lambda url, data, headers, **_: sent.update(headers=headers) or
+                        type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True,
+                                            "is_redirect": False})())
 
     assert main(["send-test-event", "--url", "http://127.0.0.1:9/"]) == 0
 
@@ -106,6 +107,41 @@ class _LongAnswer(LoopbackServer):
             def log_message(self, *args):
                 pass
         return Handler
+
+
+class _Recording(LoopbackServer):
+    """Answers every POST with `status` and a Location to `location`, and keeps what was posted."""
+
+    def __init__(self, status: int = 200, location: str = "") -> None:
+        self.status, self.location, self.posted = status, location, []
+
+    def handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                server.posted.append(dict(self.headers))
+                self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(server.status)
+                if server.location:
+                    self.send_header("Location", server.location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        return Handler
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_send_test_event_follows_no_redirect(service_env, capsys, status):
+    # Before: a 307 or 308 re-posted the signed body and the X-API-Key to the other host.
+    with _Recording() as elsewhere, _Recording(status, elsewhere.base_url + "/v1/koji/verify") as redirecting:
+        url = redirecting.base_url + "/v1/koji/verify"
+        assert main(["send-test-event", "--url", url, "--secret", "s", "--api-key", "k" * 16]) == 1
+    assert len(redirecting.posted) == 1 and elsewhere.posted == []
+    error = capsys.readouterr().err
+    assert error.startswith(f"connector: {url} answered {status}, a redirect, which is not followed")
 
 
 def _run_into_a_closed_pipe(args: list[str], tmp_path) -> subprocess.CompletedProcess:
@@ -154,9 +190,10 @@ def posts(monkeypatch) -> list[dict]:
     """What send-test-event posts, answered 200 without a network."""
     sent = []
 
-    def post(url, data, headers, timeout):
+    def post(url, data, headers, timeout, allow_redirects):
         sent.append({"url": url, "headers": headers, "timeout": timeout})
-        return type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True})()
+        return type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True,
+                                   "is_redirect": False})()
     monkeypatch.setattr("requests.post", post)
     return sent
 

@@ -94,6 +94,11 @@ class _ShownMapping(Mapping):
     def values(self) -> list[Any]:
         return [self[key] for key in self._data]
 
+    def __repr__(self) -> str:
+        # What `{{ respondent.attributes }}` prints: Liquid prints an object as Python's str of
+        # it, so this reads as a plain dict would, shown, and not as this class's name and address.
+        return repr(dict(self.items()))
+
 
 def _shown(value: Any) -> Any:
     """A value of the event as a message shows it: text escaped for mrkdwn and on one line (its

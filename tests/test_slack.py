@@ -180,6 +180,13 @@ def test_keys_a_template_reaches_are_escaped_like_values(tmp_path, template, bod
     assert slack_for(ordinary, listing)["blocks"][1]["text"]["text"] == "plan: Pro &amp; Co"
 
 
+def test_an_object_printed_whole_reads_as_a_plain_object_shown(tmp_path):
+    # Before: "<connector.slack._ShownMapping object at 0x7f…>", this module's class in the message.
+    answer = interview(respondent={"name": "Ann", "attributes": {HOSTILE_KEY: {"plan": "<!here>"}}})
+    body = slack_for(answer, profile_with(tmp_path, "{{ respondent.attributes }}"))["blocks"][1]["text"]["text"]
+    assert body == "{'&lt;!channel&gt; &lt;https://evil.example|Click&gt;': {'plan': '&lt;!here&gt;'}}"
+
+
 @pytest.fixture(scope="module")
 def listing_profile(tmp_path_factory):
     return profile_with(tmp_path_factory.mktemp("profile"),

@@ -376,8 +376,10 @@ def _rounded(text: str, precision: int, scale: int, low: float | None, high: flo
         return _left_out("not a number")
     limit = _power_of_ten(precision - scale)
     # Out of range before rounding too: quantizing a number with more digits than Decimal's
-    # 28-digit context (3.4e38, say) raises instead of rounding.
-    if abs(number) >= limit:
+    # 28-digit context (3.4e38, say) raises instead of rounding. Told by its exponent, not by
+    # abs(): abs() of 1e1000000 (nine characters) is past Decimal's largest exponent, and
+    # raised Overflow, a 500.
+    if number and number.adjusted() >= precision - scale:
         return _left_out(f"number outside the field's range ({_range(precision, scale, low, high)})")
     rounded = number.quantize(_quantum(scale), rounding=ROUND_HALF_UP)
     if abs(rounded) >= limit or (low is not None and rounded < _decimal(low)) or (

@@ -331,7 +331,11 @@ def test_dates_salesforce_cannot_store_are_left_out_never_an_error(moment, offse
         assert "outside the dates Salesforce accepts" in outcome.skip or "not an ISO 8601" in outcome.skip
 
 
-@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=40)),
+@given(st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=40),
+                 # the exponents Decimal reads but cannot compute with (past 999,999 either way)
+                 st.builds("{}e{}".format, st.integers(-99, 99),
+                           st.one_of(st.integers(-50, 50), st.integers(999_000, 2_000_000),
+                                     st.integers(-2_000_000, -999_000)))),
        st.integers(min_value=1, max_value=18), st.data())
 def test_any_number_is_sent_in_range_or_left_out_never_an_error(raw, precision, data):
     from connector.profile import FieldSpec
@@ -341,6 +345,19 @@ def test_any_number_is_sent_in_range_or_left_out_never_an_error(raw, precision, 
     if outcome.skip is None:
         assert abs(outcome.value) < 10 ** (precision - scale)
         assert check_value(fields_matching([spec])[0], outcome.value) is None
+
+
+@pytest.mark.parametrize(("raw", "sent", "skip"), [
+    # Nine characters a structured answer may hold: abs() of it raised decimal.Overflow, a 500.
+    ("1e1000000", None, "number outside the field's range (-1e+16 to 1e+16)"),
+    ("-1e1000000", None, "number outside the field's range (-1e+16 to 1e+16)"),
+    ("1" * 1_000_001, None, "number outside the field's range (-1e+16 to 1e+16)"),
+    ("0e1000000", 0.0, None), ("1e-1000000", 0.0, None), ("1.5e3", 1500.0, None),
+])
+def test_a_number_with_a_huge_exponent_is_left_out_or_sent_never_an_error(raw, sent, skip):
+    spec = FieldSpec(name="Budget__c", type="number", precision=18, scale=2, question_id="q_budget")
+    outcome = CONVERTERS["number"](spec, raw)
+    assert (outcome.value, outcome.skip) == (sent, skip)
 
 
 @pytest.mark.parametrize("raw, sent, warning", [

@@ -87,12 +87,14 @@ class StructuredAnswer(_Model):
 
 
 class Analysis(_Model):
-    themes: list[str] = Field(default_factory=list)
+    # fail_fast: a list's first bad item is reported, not each of them. A 1 MiB list of 523,000
+    # numbers sent back to /v1/salesforce/map took seconds and a 42 MB answer to list them.
+    themes: list[str] = Field(default_factory=list, fail_fast=True)
     sentiment: str | None = None
     sentiment_scores: dict[str, Any] = Field(default_factory=dict)
     quote: str | None = None
     summary: str | None = None
-    structured_answers: list[StructuredAnswer] = Field(default_factory=list)
+    structured_answers: list[StructuredAnswer] = Field(default_factory=list, fail_fast=True)
     structured_answers_summary: dict[str, Any] | None = None
 
 

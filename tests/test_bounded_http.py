@@ -165,4 +165,4 @@ def test_a_redirect_is_refused_on_its_status_line_however_slowly_its_body_drips(
             with pytest.raises(AnswerIsRedirect):
                 get(server, timeout=0.5)
             took = time.monotonic() - started
-    assert took < 0.4 and elsewhere.paths == []
+    assert took < 1.0 and elsewhere.paths == []  # refused after its body: 3 s

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError
 
 from connector import json_codec
@@ -89,9 +89,22 @@ def _fast_validator(schema_name: str) -> jsonschema_rs.Draft202012Validator:
     return jsonschema_rs.Draft202012Validator(load_schema(schema_name))
 
 
+def _items_within_max_items(validator, items, instance, schema):
+    """Draft 2020-12's `items`, except that an array over its `maxItems` is not checked item by
+    item: `maxItems` refuses it whole, in one error. Walked in Python, a 1 MiB body's 262,000
+    items took seconds (only after jsonschema-rs has refused the body)."""
+    if validator.is_type(instance, "array") and len(instance) > schema.get("maxItems", len(instance)):
+        return
+    yield from _DRAFT_ITEMS(validator, items, instance, schema)
+
+
+_DRAFT_ITEMS = Draft202012Validator.VALIDATORS["items"]
+_Validator = validators.extend(Draft202012Validator, {"items": _items_within_max_items})
+
+
 @cache
 def _validator(schema_name: str) -> Draft202012Validator:
-    return Draft202012Validator(load_schema(schema_name))
+    return _Validator(load_schema(schema_name))
 
 
 def json_pointer(parts) -> str:

@@ -82,13 +82,24 @@ def test_a_body_with_thousands_of_errors_is_refused_after_the_first_ones(monkeyp
 
     real = validation._validator("koji-webhook.schema.json")
     monkeypatch.setattr(validation, "_validator", lambda name: Counting(real))
-    payload = {"type": "interview.completed", "data": {"interview_id": "x", "structured_answers": [{}] * 20000}}
+    payload = {"type": "interview.completed", "data": {"interview_id": "x", "structured_answers": [{}] * 500}}
     with pytest.raises(ValidationFailed) as caught:
         check(payload, "koji-webhook.schema.json")
     assert len(caught.value.errors) == MAX_REPORTED_ERRORS
     assert all(error["pointer"].startswith("/data/structured_answers") for error in caught.value.errors)
     assert "More than 50 field(s) do not match" in caught.value.to_dict()["detail"]
     assert len(pulled) == MAX_REPORTED_ERRORS + 1
+
+
+@pytest.mark.parametrize("field, item", [("themes", 7), ("structured_answers", {})])
+def test_an_array_over_its_max_items_is_one_error_not_one_per_item(field, item):
+    # Before: each of its items was checked too, in Python: 262,000 of them in a 1 MiB body
+    # took seconds, to report 50 errors about items of an array refused anyway.
+    payload = {"type": "interview.completed", "data": {"interview_id": "x", field: [item] * 600}}
+    with pytest.raises(ValidationFailed) as caught:
+        check(payload, "koji-webhook.schema.json")
+    assert caught.value.errors == [{"pointer": f"/data/{field}", "message": "must have at most 500 items"}]
+    assert not Draft202012Validator(load_schema("koji-webhook.schema.json")).is_valid(payload)
 
 
 def test_pointer_escaping():

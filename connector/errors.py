@@ -16,6 +16,7 @@
     ├── UpstreamUnavailable     502  Koji's or Salesforce's API failed or timed out
     ├── NotConfigured           503  the feature needs settings that are not set
     ├── LedgerBusy              503  the ledger's database stayed locked (a backup, a sqlite3 shell)
+    ├── LedgerUnavailable       503  the ledger's database cannot be written (read-only, disk full, damaged)
     │   the HTTP layer (gunicorn and connector.server, or the body's reading in routes):
     ├── MalformedRequest        400  not parseable HTTP (request line, headers, the body's framing)
     ├── HeadersTooLarge         431  more or longer header fields than gunicorn's limits
@@ -175,6 +176,18 @@ class LedgerBusy(Problem):
         super().__init__(f"The event ledger's database stayed locked{waited} (another process holds it: a "
                          "backup, a sqlite3 shell?); nothing was changed. Try again later.",
                          headers={"Retry-After": "30"})
+
+
+class LedgerUnavailable(Problem):
+    status, slug, title = 503, "ledger-unavailable", "Event ledger unavailable"
+
+    def __init__(self, reason: str | None = None) -> None:
+        # `reason` is SQLite's own message ("attempt to write a readonly database", "database
+        # or disk is full"): it names the condition, never a value. Not a 500: the operator can
+        # fix it, and the claim was not made, so Koji's retry is processed afterwards.
+        said = f" ({reason})" if reason else ""
+        super().__init__(f"The event ledger's database cannot be used now{said}; nothing was changed. "
+                         "Try again later.", headers={"Retry-After": "30"})
 
 
 class NotConfigured(Problem):

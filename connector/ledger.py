@@ -22,9 +22,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
-from connector.errors import LedgerBusy
+from connector.errors import LedgerBusy, LedgerUnavailable
 
 FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
 CLAIMED, COMPLETED, RELEASED = "claimed", "completed", "released"
@@ -138,10 +138,14 @@ class Ledger:
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._when_free(lambda db: db.executescript(_SCHEMA))  # idempotent; runs its own transaction
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, LedgerUnavailable) as exc:
             self.close()
+            cause = exc.__cause__ if isinstance(exc, LedgerUnavailable) else exc
             raise LedgerUnusable(f"{self.path} cannot be used as the ledger's SQLite database: "
-                                 f"{_why_unusable(Path(self.path), exc)}") from None
+                                 f"{_why_unusable(Path(self.path), cause)}") from None
+        except LedgerBusy as exc:
+            self.close()
+            raise LedgerUnusable(f"{self.path}: {exc.detail}") from None
 
     def claim(self, key: str) -> Claim:
         now = self.clock()
@@ -243,7 +247,7 @@ class Ledger:
             db.close()
 
     def _transaction(self) -> "_Transaction":
-        return _Transaction(self._connection(), self._when_free)
+        return _Transaction(self._connection(), self._when_free, self._raise_unusable)
 
     def _fetchone(self, sql: str, parameters) -> tuple | None:
         return self._when_free(lambda db: db.execute(sql, parameters).fetchone())
@@ -255,20 +259,53 @@ class Ledger:
         for wait in _busy_waits(self.busy_timeout_seconds):
             try:
                 return statement(db or self._connection())
-            except sqlite3.OperationalError as exc:
+            except sqlite3.DatabaseError as exc:
                 if not _is_busy(exc):
-                    raise
+                    self._raise_unusable(exc)
             self._sleep(wait)
         try:
             return statement(db or self._connection())  # the last try
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:
             if _is_busy(exc):
                 raise LedgerBusy(self.busy_timeout_seconds) from None
-            raise
+            self._raise_unusable(exc)
+
+    def _raise_unusable(self, exc: sqlite3.DatabaseError) -> NoReturn:
+        """A statement's failure other than a lock. A database that cannot be written now
+        (read-only, disk full, an I/O error, a damaged file) is LedgerUnavailable, a 503 the
+        operator can fix, not an unexpected 500; anything else (a mistake in the SQL) is
+        raised as it is.
+
+        This thread's connection is dropped either way: one SQLite opened while the file was
+        not writable stays read-only (after a chmod, every request still failed until a
+        restart), and closing it ends a transaction the failure left open."""
+        self._drop_connection()
+        if type(exc) is sqlite3.DatabaseError or (isinstance(exc, sqlite3.OperationalError)
+                                                   and _sqlite_code(exc) in _UNUSABLE_CODES):
+            log.error("ledger database unusable: %s (DATABASE_PATH %s)", exc, self.path)
+            raise LedgerUnavailable(str(exc)) from exc
+        raise exc
+
+    def _drop_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            db.close()
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY  # also BUSY_SNAPSHOT…
+def _sqlite_code(exc: sqlite3.Error) -> int:
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code: READONLY_DBMOVED is READONLY…
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return _sqlite_code(exc) == sqlite3.SQLITE_BUSY  # also BUSY_SNAPSHOT…
+
+
+# What the file or the disk refuses, not the SQL: read-only, full, an I/O error, damaged, not
+# a database, gone (CANTOPEN), locked by a lock of another kind (PROTOCOL, LOCKED).
+_UNUSABLE_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CORRUPT,
+                   sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_LOCKED,
+                   sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH}
 
 
 def _why_unusable(path: Path, exc: OSError | sqlite3.Error) -> str:
@@ -301,8 +338,8 @@ def _call_if_alive(method: weakref.WeakMethod) -> None:
 class _Transaction:
     """BEGIN IMMEDIATE takes the write lock up front, so read-then-write is atomic."""
 
-    def __init__(self, db: sqlite3.Connection, when_free: Callable) -> None:
-        self.db, self.when_free = db, when_free
+    def __init__(self, db: sqlite3.Connection, when_free: Callable, raise_unusable: Callable) -> None:
+        self.db, self.when_free, self.raise_unusable = db, when_free, raise_unusable
 
     def __enter__(self) -> sqlite3.Connection:
         # Once BEGIN IMMEDIATE holds the write lock, nothing in the transaction can be busy.
@@ -310,7 +347,16 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            # Through when_free: a COMMIT the disk refuses is LedgerUnavailable too.
+            self.when_free(lambda db: db.execute("COMMIT"), self.db)
+            return
+        try:
+            self.db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the failed statement ended the transaction already
+        if isinstance(exc, sqlite3.DatabaseError) and not _is_busy(exc):
+            self.raise_unusable(exc)  # a statement inside the transaction the disk refused
 
 
 class _Checkpointer:
@@ -340,17 +386,35 @@ class _Checkpointer:
             self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        db = self.connect(self.path)
+        db: sqlite3.Connection | None = None
         next_purge = 0.0  # at once: a restart after a long pause finds expired rows
+        failing: str | None = None  # the failure last logged: logged again only when it changes
         try:
             while not self._stopping.wait(self.every_seconds):
-                self._checkpoint(db)
+                db = db or self._connect_or_none()
+                failure = self._checkpoint(db) if db else "unable to open database file"
+                if failure != failing:
+                    _log_checkpoint_failure(failure)
+                    failing = failure
+                if failure is not None and db is not None:
+                    # Opened again next round: a connection made while the file was not
+                    # writable stays read-only after the operator has fixed it.
+                    db.close()
+                    db = None
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                     self._purge()
-            self._checkpoint(db)
+            if db is not None:
+                self._checkpoint(db)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
+
+    def _connect_or_none(self) -> sqlite3.Connection | None:
+        try:
+            return self.connect(self.path)
+        except sqlite3.Error:  # its directory is gone, say: said by the checkpoint's failure
+            return None
 
     def _purge(self) -> None:
         purge = self.purge()
@@ -358,8 +422,8 @@ class _Checkpointer:
             return
         try:
             purge()
-        except sqlite3.Error as exc:
-            log.warning("ledger purge failed: %s", exc)
+        except (sqlite3.Error, LedgerBusy, LedgerUnavailable) as exc:  # raised out of it, the thread would end
+            log.warning("ledger purge failed: %s", getattr(exc, "detail", exc))
 
     @staticmethod
     def connect(path: str) -> sqlite3.Connection:
@@ -367,13 +431,24 @@ class _Checkpointer:
         return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
 
     @staticmethod
-    def _checkpoint(db: sqlite3.Connection) -> None:
+    def _checkpoint(db: sqlite3.Connection) -> str | None:
+        """Checkpoint; SQLite's message if that failed (it is tried again next round)."""
         try:
             _, wal_frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if wal_frames > RESTART_AFTER_WAL_FRAMES:
                 _restart(db)
         except sqlite3.Error as exc:  # a busy or vanished file: try again next time
-            log.warning("ledger checkpoint failed: %s", exc)
+            return str(exc)
+        return None
+
+
+def _log_checkpoint_failure(failure: str | None) -> None:
+    # Once a second per worker, an unchanged failure would bury every other line.
+    if failure is None:
+        log.warning("ledger checkpoint works again")
+    else:
+        log.warning("ledger checkpoint failed: %s (tried every second; logged again when the reason changes)",
+                    failure)
 
 
 def _restart(db: sqlite3.Connection) -> None:

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from connector.errors import LedgerBusy
+from connector.errors import LedgerBusy, LedgerUnavailable
 
 from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Claim, Ledger,
                               LedgerUnusable, _Checkpointer)
@@ -162,6 +162,52 @@ def test_claims_never_checkpoint_inline(tmp_path):
     db_after, wal_after = _db_and_wal_bytes(path)
     assert wal_after > 1000 * 4096, "the claims should have filled more than an auto-checkpoint's worth"
     assert db_after == db_before
+
+
+def test_a_transaction_the_database_refuses_is_ledger_unavailable_and_the_next_one_works(ledger):
+    # Before: the raw OperationalError (a 500), and the read-only connection kept for good.
+    ledger.claim("i1:interview.completed")
+    ledger._connection().execute("PRAGMA query_only = 1")
+    with pytest.raises(LedgerUnavailable, match="attempt to write a readonly database"):
+        ledger.complete("i1:interview.completed")
+    assert ledger.complete("i1:interview.completed").state == COMPLETED
+
+
+def test_a_database_locked_at_start_up_is_unusable_with_a_message_not_a_traceback(tmp_path):
+    # Before: LedgerBusy escaped the start-up checks: `connector serve` printed a traceback, exit 1.
+    path = tmp_path / "state.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None)  # a rollback-journal file, as a copy or a restore leaves
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(LedgerUnusable, match="stayed locked for 0.05 s"):
+            Ledger(path, retention_seconds=100, lease_seconds=60, busy_timeout_seconds=0.05)
+    finally:
+        holder.execute("ROLLBACK")
+
+
+def test_the_checkpointer_reopens_its_connection_and_logs_a_failure_once_per_change(tmp_path, monkeypatch, caplog):
+    # Before: "ledger checkpoint failed" once a second per worker for as long as it lasted, and
+    # on a connection opened while the file was read-only, which stayed so once it was fixed.
+    outcomes = iter(["attempt to write a readonly database"] * 3 + ["disk I/O error", None, None])
+    connections = []
+    done = threading.Event()
+
+    def checkpoint(db):
+        connections.append(db)
+        outcome = next(outcomes, None)
+        if len(connections) == 6:
+            done.set()
+        return outcome
+    monkeypatch.setattr(_Checkpointer, "_checkpoint", staticmethod(checkpoint))
+    with caplog.at_level("WARNING", logger="connector.ledger"):
+        checkpointer = _Checkpointer(str(tmp_path / "state.sqlite3"), 0.01, lambda: None)
+        assert done.wait(5)
+        checkpointer.stop()
+    assert [record.getMessage().split(" (")[0] for record in caplog.records] == [
+        "ledger checkpoint failed: attempt to write a readonly database",
+        "ledger checkpoint failed: disk I/O error", "ledger checkpoint works again"]
+    assert len({id(db) for db in connections[:5]}) == 5  # a new connection after each failure
 
 
 def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):

@@ -580,6 +580,37 @@ def test_a_ledger_locked_by_another_process_is_a_503_that_claims_nothing(koji, a
     assert answer["delivery"]["status"] == "first"  # the refused copy had claimed nothing
 
 
+def _read_only(db) -> None:  # as a connection SQLite opened while the file was not writable
+    db.execute("PRAGMA query_only = 1")
+
+
+def _full(db) -> None:  # no page may be added, and the one there is filled with small rows
+    import sqlite3
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    with pytest.raises(sqlite3.OperationalError, match="full"):
+        for n in range(10_000):
+            db.execute("INSERT INTO events VALUES (?, 'completed', 1, 0, 0, 0)", (f"f{n}",))
+
+
+@pytest.mark.parametrize("refusal, reason", [(_read_only, "attempt to write a readonly database"),
+                                             (_full, "database or disk is full")])
+def test_a_ledger_the_disk_refuses_is_a_503_that_claims_nothing_and_recovers(koji, app, auth, logged, refusal,
+                                                                             reason):
+    # Before: a 500 "failed unexpectedly", a log line naming only OperationalError, and a
+    # connection SQLite had opened read-only kept failing after the file was made writable.
+    ledger = app.extensions["connector"].ledger
+    refusal(ledger._connection())  # this thread's connection: the one the request uses
+    response = koji.deliver(sample_bytes(SALESFORCE_SAMPLE))
+    body = response.get_json()
+    assert (response.status_code, body["type"].rsplit("#", 1)[1]) == (503, "ledger-unavailable")
+    assert response.headers["Retry-After"] == "30"
+    assert body["detail"] == (f"The event ledger's database cannot be used now ({reason}); nothing was changed. "
+                              "Try again later.")
+    assert f"level=ERROR logger=connector.ledger" in logged.getvalue() and reason in logged.getvalue()
+    answer = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()  # on a connection opened afresh
+    assert answer["delivery"]["status"] == "first"
+
+
 @pytest.fixture
 def logged(app):
     """What the connector's log handler writes, after its filter: the lines as an operator reads them."""

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import socket
 import sys
 from importlib import resources
 from pathlib import Path
@@ -113,28 +115,59 @@ def _web_url(text: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Refused here, before gunicorn starts, each is one clear message and exit code 2.
+    problem = _start_up_problem()
+    if problem:
+        return _refused(problem)
+    settings = load_settings()
     try:
-        settings = load_settings()
-    except SettingsError as exc:
-        return _refused(f"configuration refused: {exc}")
-    try:  # refused here, before gunicorn starts, each is one clear message and exit code 2
-        load_profile(settings.mapping_profile)
-        _open_database(settings)
         # Create (and print) development secrets once, before the workers start and read them.
         generated = dev_secrets.fill_missing(settings)
-    except ProfileError as exc:
-        return _refused(f"mapping profile refused: {exc}")
-    except LedgerUnusable as exc:
-        return _refused(f"configuration refused: DATABASE_PATH: {exc}{_permission_hint(settings.database_path)}")
     except dev_secrets.DevSecretsDamaged as exc:
         return _refused(f"configuration refused: {exc}")
     except OSError as exc:  # kept next to DATABASE_PATH, whose directory may not be writable
         return _refused(f"configuration refused: DATABASE_PATH {settings.database_path}: cannot keep the "
                         f"development secrets there ({exc.strerror or type(exc).__name__})")
+    busy = _address_in_use(args.host, args.port)
+    if busy:
+        return _refused(busy)
     dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
-    run_gunicorn(args.host, args.port, args.workers, settings.log_level)
+    run_gunicorn(args.host, args.port, args.workers, settings.log_level, reload_problem=_start_up_problem)
     return 0
+
+
+def _start_up_problem() -> str | None:
+    """What would stop the workers from starting now, as one message; None when nothing would.
+    Checked before gunicorn starts, and again by its master before a reload (SIGHUP)."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        return f"configuration refused: {exc}"
+    try:
+        load_profile(settings.mapping_profile)
+        _open_database(settings)
+    except ProfileError as exc:
+        return f"mapping profile refused: {exc}"
+    except LedgerUnusable as exc:
+        return f"configuration refused: DATABASE_PATH: {exc}{_permission_hint(settings.database_path)}"
+    return None
+
+
+def _address_in_use(host: str, port: int) -> str | None:
+    """A message if another process listens on host:port. gunicorn would try five times over
+    five seconds, log eleven errors and exit 1; this is one line and exit 2. (Bound the way
+    gunicorn binds, SO_REUSEADDR included, so a port in TIME_WAIT is not taken for busy.)"""
+    try:
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host.strip("[]"), port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return (f"cannot listen on {host}:{port}: another process is listening there "
+                    "(another connector serve?); stop it or pick another --port")
+    return None  # any other failure is gunicorn's to report, as before
 
 
 def _refused(message: str) -> int:

@@ -1,14 +1,18 @@
 """Run the app under gunicorn from `connector serve`, and the worker class that serves it
 (plain gunicorn: `-k connector.server.ProblemJsonWorker`): gunicorn's own refusals are
-problem+json, and a client that stalls holds a worker for CLIENT_TIMEOUT_SECONDS at most."""
+problem+json, and a client that stalls holds a worker for CLIENT_TIMEOUT_SECONDS at most.
+`connector serve`'s master also refuses a reload (SIGHUP) its new workers would not survive."""
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
 from functools import partial
 from http import HTTPStatus
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from gunicorn.http.errors import ConfigurationProblem, InvalidHeader
 from gunicorn.workers.sync import SyncWorker
 
@@ -90,10 +94,33 @@ class ProblemJsonWorker(SyncWorker):
             util.write_error = _write_html_error
 
 
+class _CheckedReloadArbiter(Arbiter):
+    """gunicorn's master, except that a reload (SIGHUP) is carried out only if the new workers
+    would start. gunicorn stops the old workers whatever the new ones do, and a new worker that
+    refuses the mapping profile exits with APP_LOAD_ERROR, which stops the master: one mistake
+    in a profile being edited took the whole service down."""
+
+    def reload(self) -> None:
+        problem = self.app.reload_problem() if self.app.reload_problem else None
+        if problem:
+            self.log.error("reload refused, the workers go on as they were: %s", problem)
+            return
+        super().reload()
+
+
 class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict) -> None:
+    def __init__(self, options: dict, reload_problem: Callable[[], str | None] | None = None) -> None:
         self.options = options
+        self.reload_problem = reload_problem
         super().__init__()
+
+    def run(self) -> None:
+        # BaseApplication.run, with the master above.
+        try:
+            _CheckedReloadArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr, flush=True)
+            sys.exit(1)
 
     def load_config(self) -> None:
         for key, value in self.options.items():
@@ -109,7 +136,9 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
-def run_gunicorn(host: str, port: int, workers: int, log_level: str = "INFO") -> None:
+def run_gunicorn(host: str, port: int, workers: int, log_level: str = "INFO",
+                 reload_problem: Callable[[], str | None] | None = None) -> None:
+    """`reload_problem`: what would stop new workers now (a message), checked before a reload."""
     _Gunicorn({
         "bind": bind_address(host, port),
         "workers": workers,
@@ -119,4 +148,4 @@ def run_gunicorn(host: str, port: int, workers: int, log_level: str = "INFO") ->
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": None,
-    }).run()
+    }, reload_problem).run()

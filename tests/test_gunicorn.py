@@ -3,14 +3,15 @@ import http.client
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from http import HTTPStatus
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ import requests
 from conftest import sample_bytes
 from connector.server import WORKER_CLASS
 from connector.signatures import sign
-from live import REPO, free_port, running_connector, wait_until_ready
+from live import REPO, free_port, running_connector, stop_process_group, wait_until_ready
 
 SAMPLE = "salesforce-guide.analysis_ready.json"
 
@@ -90,6 +91,61 @@ def serve_once(tmp_path, **settings: str) -> subprocess.CompletedProcess:
     env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), **settings)
     return subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(free_port())],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=30)
+
+
+def test_a_port_another_process_listens_on_is_one_message_and_exit_2(tmp_path):
+    # Before: gunicorn tried five times over five seconds, logged eleven errors and exited 1.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
+        result = subprocess.run([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)], cwd=REPO,
+                                env={**env, "DATABASE_PATH": str(tmp_path / "s.sqlite3")},
+                                capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr == (f"connector: cannot listen on 127.0.0.1:{port}: another process is listening there "
+                             "(another connector serve?); stop it or pick another --port\n")
+
+
+def test_a_reload_the_new_workers_would_not_survive_is_refused_and_the_service_goes_on(tmp_path):
+    # Before: SIGHUP after a mistake in the profile stopped the old workers, the new ones exited
+    # on the profile, and gunicorn with them: the service was gone (exit 4).
+    profile = tmp_path / "profile.yaml"
+    profile.write_text((REPO / "connector" / "profiles" / "default.yaml").read_text())
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_", "MAPPING_"))}
+    env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), MAPPING_PROFILE=str(profile), LOG_LEVEL="INFO")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port)], cwd=REPO,
+                                   env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
+        assert _eventually(lambda: log.read_text().count("Booting worker") == 2)
+        good = profile.read_text()
+        profile.write_text(good + "fields: [\n")  # a bracket left open while editing
+        process.send_signal(signal.SIGHUP)
+        assert _eventually(lambda: "reload refused" in log.read_text())
+        assert "reload refused, the workers go on as they were: mapping profile refused: " in log.read_text()
+        time.sleep(1)  # had the reload gone ahead, the new workers would have failed by now
+        assert process.poll() is None and log.read_text().count("Booting worker") == 2
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
+        profile.write_text(good)
+        process.send_signal(signal.SIGHUP)  # a profile the workers take: reloaded as before
+        assert _eventually(lambda: log.read_text().count("Booting worker") == 4)
+        wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
+    finally:
+        stop_process_group(process)
+
+
+def _eventually(condition, timeout: float = 15) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_production_mode_without_secrets_stops_with_a_clear_message(tmp_path):

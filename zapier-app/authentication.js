@@ -21,7 +21,8 @@ module.exports = {
       required: true,
       helpText:
         'Base URL of your self-hosted Koji connector, e.g. `https://koji-connector.example.com` ' +
-        '(no path). Zapier must be able to reach it over HTTPS.',
+        '(no path). Zapier must be able to reach it over HTTPS: an `http://` address is accepted ' +
+          'but sends the API key and every interview (respondents\' e-mails) unencrypted.',
     },
     {
       key: 'api_key',

@@ -9,6 +9,7 @@
  */
 
 const { notAConnector } = require('./lib/shapes');
+const { originOf } = require('./lib/connector');
 
 const addApiKey = (request, z, bundle) => {
   if (bundle.authData && bundle.authData.api_key) {
@@ -29,10 +30,17 @@ const problemOf = (response) => {
 
 const slugOf = (problem) => String(problem.type || '').split('#').pop();
 
+// An entry points into the body (`pointer`) or names a query parameter (`parameter`).
+const whereOf = (entry) => {
+  if (entry.pointer) return entry.pointer;
+  if (entry.parameter) return `parameter "${entry.parameter}"`;
+  return '/';
+};
+
 const describe = (problem, status) => {
   const text = [...new Set([problem.title, problem.detail].filter(Boolean))].join(': ');
   const pointers = (problem.errors || [])
-    .map((e) => `${e.pointer || '/'} ${e.message || ''}`.trim())
+    .map((e) => `${whereOf(e)} ${e.message || ''}`.trim())
     .join('; ');
   return [text || `The connector answered HTTP ${status}`, pointers].filter(Boolean).join(' — ');
 };
@@ -50,15 +58,28 @@ const RETRY_LATER = {
     'Koji\'s API or Salesforce did not answer the connector usably (upstream-unavailable). ' +
     'Nothing was claimed or changed. Retry later.',
 };
+// A 502/503/504 without the connector's problem body comes from something in front of it (a
+// reverse proxy, a load balancer) while the connector restarts or is overloaded: it passes too.
+const PROXY_UNAVAILABLE = [502, 503, 504];
+const PROXY_RETRY_LATER =
+  'The connector or a proxy in front of it is not answering now. Retry later; if this lasts, ' +
+  'check that the connector is running.';
+
 const DEFAULT_RETRY_SECONDS = 60;
+// Retry-After is used within these bounds: 0 would have Zapier retry at once, in a loop, and
+// 864000 (ten days) would park the run; an hour is already longer than any lease or lock.
+const MIN_RETRY_SECONDS = 5;
+const MAX_RETRY_SECONDS = 3600;
+
+const clampDelay = (seconds) => Math.min(MAX_RETRY_SECONDS, Math.max(MIN_RETRY_SECONDS, seconds));
 
 // Retry-After is seconds or an HTTP date (RFC 9110, 10.2.3).
 const retryAfterOf = (response) => {
   const value = String(response.getHeader('retry-after') || '').trim();
-  if (/^\d+$/.test(value)) return parseInt(value, 10);
+  if (/^\d+$/.test(value)) return clampDelay(parseInt(value, 10));
   const date = Date.parse(value);
   if (Number.isNaN(date)) return DEFAULT_RETRY_SECONDS;
-  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
+  return clampDelay(Math.ceil((date - Date.now()) / 1000));
 };
 
 /**
@@ -81,10 +102,14 @@ const raiseForProblem = (response, z) => {
     throw notAConnector(z, response, "the connector's problem+json refusal (unauthorized)");
   }
   if (status === 401 || status === 403) {
-    throw new z.errors.ExpiredAuthError(
+    const error = new z.errors.ExpiredAuthError(
       `The connector rejected the API key (${details}). Check the API key in this connection ` +
         'against CONNECTOR_API_KEYS on the connector.',
     );
+    // Unlike AppError, ExpiredAuthError is "contextified": the platform would append the
+    // bundle (the Koji body, the respondent's e-mail) to the message.
+    error.doNotContextify = true;
+    throw error;
   }
   if (slug === 'invalid-signature') {
     throw new z.errors.Error(
@@ -100,7 +125,30 @@ const raiseForProblem = (response, z) => {
   if (Object.hasOwn(RETRY_LATER, retrySlug)) {
     throw new z.errors.ThrottledError(`${RETRY_LATER[retrySlug]} ${details}`, retryAfterOf(response));
   }
+  if (PROXY_UNAVAILABLE.includes(status) && !problem.type) {
+    throw new z.errors.ThrottledError(`${PROXY_RETRY_LATER} (HTTP ${status})`, retryAfterOf(response));
+  }
   throw new z.errors.Error(`Connector error ${status} (${slug}): ${details}`, slug, status);
+};
+
+// Requests go out with `redirect: 'manual'` (lib/connector.js), so a redirect arrives here.
+// Only the target's scheme and host are shown: its path or query may carry anything.
+const refuseRedirect = (response, z) => {
+  const { status } = response;
+  if (status < 300 || status >= 400) return response;
+  const location = response.getHeader('location');
+  let target = '';
+  try {
+    if (location) target = ` (${originOf(new URL(location, response.request.url).href)})`;
+  } catch (err) {
+    // not a URL: the message does without it
+  }
+  throw new z.errors.Error(
+    `The connector at ${originOf(response.request.url)} answered ${status}, a redirect, which this ` +
+      `app does not follow: set the Connector URL to the address it redirects to${target}.`,
+    'connector_redirect',
+    status,
+  );
 };
 
 const throwForProblem = (response, z) => {
@@ -115,9 +163,11 @@ const throwForProblem = (response, z) => {
 
 module.exports = {
   befores: [addApiKey],
-  afters: [throwForProblem],
+  afters: [refuseRedirect, throwForProblem],
   raiseForProblem,
   problemOf,
   slugOf,
   RETRY_LATER,
+  MIN_RETRY_SECONDS,
+  MAX_RETRY_SECONDS,
 };

@@ -1,11 +1,11 @@
 'use strict';
 
 const { postJson, eventPath } = require('../lib/connector');
-const { flattenEntry, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT } = require('../lib/ledger');
+const { flattenEntry, eventKeyOf, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT } = require('../lib/ledger');
 const { EVENT_RECORD, dataOf } = require('../lib/shapes');
 
 const perform = async (z, bundle) => {
-  const key = String(bundle.inputData.event_key).trim();
+  const key = eventKeyOf(z, bundle.inputData);
   const response = await postJson(z, bundle, eventPath(key, '/complete'), {});
   return flattenEntry(key, dataOf(z, response, EVENT_RECORD));
 };

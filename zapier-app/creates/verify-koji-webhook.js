@@ -1,21 +1,53 @@
 'use strict';
 
-const { postJson } = require('../lib/connector');
+const { postJsonText } = require('../lib/connector');
+const { raiseForProblem } = require('../middleware');
 const { flatten } = require('../lib/answer');
 const { ANSWER, dataOf } = require('../lib/shapes');
 const { answerOutputFields } = require('../lib/output-fields');
 const { verifySample } = require('../lib/sample');
 
+// The connector's default MAX_BODY_BYTES, which counts the whole envelope (connector/settings.py).
+const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
 /**
- * The envelope route with base64: the body reaches the connector as the exact UTF-8
- * bytes of the mapped Raw Body, whatever braces, whitespace or unicode it holds.
+ * The envelope (openapi.yaml, verify-envelope) as the JSON text to send. Both forms give the
+ * connector the exact UTF-8 bytes of the mapped Raw Body: the text is sent as built
+ * (`merge: false`, lib/connector.js), so no `{{…}}` is rendered, and JSON's string escapes
+ * round-trip every well-formed string; the connector signs `raw_body.encode("utf-8")`, the
+ * bytes Buffer.from(rawBody, 'utf8') encodes into base64.
+ *
+ * `raw_body_base64` stays the usual form (what every Zap has sent so far), but base64 makes the
+ * body a third larger: from about 786 kB on, it would exceed the connector's default 1 MiB
+ * and never verify. Then `raw_body` is sent instead, which grows only by the escapes of quotes,
+ * backslashes and control characters. A body too large either way is still sent (a connector
+ * may have a higher MAX_BODY_BYTES); its 413 becomes an error saying what to raise.
  */
+const envelopeOf = (rawBody, signature) => {
+  const base64 = JSON.stringify({ raw_body_base64: Buffer.from(rawBody, 'utf8').toString('base64'), signature });
+  if (Buffer.byteLength(base64) <= DEFAULT_MAX_BODY_BYTES) return base64;
+  const text = JSON.stringify({ raw_body: rawBody, signature });
+  return Buffer.byteLength(text) < Buffer.byteLength(base64) ? text : base64;
+};
+
+const tooLarge = (z, rawBody, envelope) => {
+  const bytes = (text) => Buffer.byteLength(text).toLocaleString('en-US');
+  return new z.errors.Error(
+    `The Koji webhook body is ${bytes(rawBody)} bytes; sent to the connector it is ${bytes(envelope)} ` +
+      'bytes, more than the connector takes (payload-too-large). Raise MAX_BODY_BYTES on the connector ' +
+      `to at least ${Buffer.byteLength(envelope)} (it counts the whole request; the default is ` +
+      `${DEFAULT_MAX_BODY_BYTES}) and any body limit of a proxy in front of it, then replay the run.`,
+    'payload_too_large',
+    413,
+  );
+};
+
 const perform = async (z, bundle) => {
   const rawBody = String(bundle.inputData.raw_body === undefined ? '' : bundle.inputData.raw_body);
-  const response = await postJson(z, bundle, '/v1/koji/verify-envelope', {
-    raw_body_base64: Buffer.from(rawBody, 'utf8').toString('base64'),
-    signature: String(bundle.inputData.signature || '').trim(),
-  });
+  const envelope = envelopeOf(rawBody, String(bundle.inputData.signature || '').trim());
+  const response = await postJsonText(z, bundle, '/v1/koji/verify-envelope', envelope, { skipThrowForStatus: true });
+  if (response.status === 413) throw tooLarge(z, rawBody, envelope);
+  raiseForProblem(response, z);
   return flatten(dataOf(z, response, ANSWER));
 };
 

@@ -40,4 +40,26 @@ const EVENT_KEY_INPUT = {
     'Map **Event Key** from the "Verify Koji Webhook" step, e.g. `<interview id>:interview.analysis_ready`.',
 };
 
-module.exports = { flattenEntry, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT };
+// A key that is empty would ask for /v1/events//complete, and "." or ".." are path segments
+// the URL is normalized on (even percent-encoded): ".." turns /v1/events/../complete into
+// POST /v1/complete. None of them is a key the connector ever gives, so they are refused here.
+const DOT_SEGMENTS = ['.', '..'];
+
+/** The mapped Event Key, trimmed, or a step error naming the field. */
+const eventKeyOf = (z, inputData) => {
+  const given = inputData.event_key;
+  const key = given === undefined || given === null ? '' : String(given).trim();
+  if (key === '' || DOT_SEGMENTS.includes(key)) {
+    throw new z.errors.Error(
+      `"${EVENT_KEY_INPUT.label}" is ${key ? `"${key}", which` : 'empty: it'} is not an event key. ` +
+        'Map **Event Key** from the "Verify Koji Webhook" step (e.g. ' +
+        '`<interview id>:interview.analysis_ready`); in a test run, check that the step it comes from ' +
+        'has output.',
+      'invalid_event_key',
+      400,
+    );
+  }
+  return key;
+};
+
+module.exports = { flattenEntry, eventKeyOf, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT };

@@ -31,7 +31,7 @@ test('the connection test passes and labels the connection with the host', async
   assert.equal(renderLabel(App.authentication.connectionLabel, result), new URL(connector.url).host);
 });
 
-test('a Connector URL without https:// is a clear error, sent nowhere', async () => {
+test('a Connector URL without https:// is a clear error, sent nowhere, that does not repeat it', async () => {
   await withServerAnswering(200, { 'Content-Type': 'text/plain' }, 'not used', async (url, server) => {
     const { host } = new URL(url);
     const steps = [
@@ -39,13 +39,16 @@ test('a Connector URL without https:// is a clear error, sent nowhere', async ()
       ['Mark Event Completed', complete, { event_key: 'x:interview.completed' }],
       ['Find Event', find, { event_key: 'x:interview.completed' }],
     ];
-    for (const connectorUrl of ['koji-connector.example.com', host, `localhost:${new URL(url).port}`]) {
+    // The last: the two fields swapped, the API key in the Connector URL field.
+    const values = ['koji.acme-corp.com', host, `localhost:${new URL(url).port}`, 'ck_live_7f3a9c0e5b21'];
+    for (const connectorUrl of values) {
       for (const [name, perform, inputData] of steps) {
         await assert.rejects(appTester(perform, bundle(inputData, { connector_url: connectorUrl })), (err) => {
           assert.equal(err.name, 'AppError', `${name} with ${connectorUrl}: ${err.stack}`);
           assert.match(err.message, /Connector URL/);
-          assert.match(err.message, /include https:\/\//);
-          assert.ok(err.message.includes(`https://${connectorUrl}`), err.message);
+          assert.match(err.message, /must start with https:\/\//);
+          assert.match(err.message, /https:\/\/koji-connector\.example\.com/);
+          assert.ok(!err.message.includes(connectorUrl), `${name} repeats the value: ${err.message}`);
           return true;
         });
       }
@@ -85,6 +88,49 @@ test('verify claims, Find Event sees the claim, Mark Event Completed completes i
 
 test('Find Event answers an unknown key with no result', async () => {
   assert.deepEqual(await appTester(find, bundle({ event_key: 'nope:interview.completed' })), []);
+});
+
+// "" and blank asked for /v1/events//complete ("No route matches"); ".." was normalized to
+// POST /v1/complete; "." to /v1/events/complete. A missing key was sent as "undefined".
+test('an empty, blank, "." or ".." Event Key is refused before sending, naming the field', async () => {
+  await withServerAnswering(200, { 'Content-Type': 'application/json' }, '{"state": "completed"}', async (url, server) => {
+    for (const eventKey of ['', '   ', '.', '..', ' .. ', undefined, null]) {
+      for (const [name, perform] of [['Mark Event Completed', complete], ['Find Event', find]]) {
+        await assert.rejects(appTester(perform, bundle({ event_key: eventKey }, { connector_url: url })), (err) => {
+          assert.equal(err.name, 'AppError', `${name} with ${JSON.stringify(eventKey)}: ${err.stack}`);
+          const { message, code } = JSON.parse(err.message);
+          assert.equal(code, 'invalid_event_key');
+          assert.match(message, /^"Event Key" is /, message);
+          assert.match(message, /Map \*\*Event Key\*\* from the "Verify Koji Webhook" step/);
+          return true;
+        }, `${name} with ${JSON.stringify(eventKey)} must be refused`);
+      }
+    }
+    assert.deepEqual(server.requests, [], 'nothing was sent');
+  });
+});
+
+test('a key made of three dots, or holding "..", is still a key', async () => {
+  for (const eventKey of ['...', 'a..b:interview.completed']) {
+    assert.deepEqual(await appTester(find, bundle({ event_key: eventKey })), [], eventKey);
+  }
+});
+
+// Before: "/ must be a positive integer", as though the body were wrong.
+test('a 422 entry naming a query parameter shows the parameter, not "/"', async () => {
+  const body = JSON.stringify({
+    type: 'https://github.com/koji-connector/connector/blob/main/docs/problems.md#validation-failed',
+    title: 'Validation failed', status: 422, detail: 'The query parameter attempt must be a positive whole number.',
+    errors: [{ parameter: 'attempt', message: 'must be a positive integer' }],
+  });
+  await withServerAnswering(422, { 'Content-Type': 'application/problem+json' }, body, async (url) => {
+    await assert.rejects(appTester(complete, bundle({ event_key: 'x:interview.completed' }, { connector_url: url })), (err) => {
+      const { message } = JSON.parse(err.message);
+      assert.match(message, / — parameter "attempt" must be a positive integer$/);
+      assert.doesNotMatch(message, /\/ must/);
+      return true;
+    });
+  });
 });
 
 test('Mark Event Completed on an unknown key is a clear error', async () => {

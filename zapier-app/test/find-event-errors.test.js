@@ -31,15 +31,28 @@ test('Find Event with a wrong API key is an authentication error, not a result',
     (err) => err.name === 'ExpiredAuthError' && /API key/.test(err.message));
 });
 
-test('Find Event behind a proxy answering 502 raises the connector error, not a found event', async () => {
+test('Find Event behind a proxy answering 502 says retry later, not a found event', async () => {
   await withProxyAnswering(502, 'text/html', '<html><body>Bad Gateway</body></html>', async (url) => {
     await assert.rejects(appTester(find, bundle({ event_key: 'x:interview.completed' }, { connector_url: url })),
       (err) => {
-        assert.equal(err.name, 'AppError');
-        assert.match(err.message, /Connector error 502 \(http-502\): The connector answered HTTP 502/);
+        assert.equal(err.name, 'ThrottledError');
+        assert.match(err.message, /The connector or a proxy in front of it is not answering now/);
         return true;
       });
   });
+});
+
+// The connector answers `not-found` for a path no route matches too (a Connector URL with a
+// path in it): that is not "no such event". Before, Find Event answered no result.
+test('Find Event on the connector\'s no-route 404 (a Connector URL with a path) is an error, not "no result"', async () => {
+  await assert.rejects(appTester(find, bundle({ event_key: 'x:interview.completed' }, { connector_url: `${connector.url}/koji` })),
+    (err) => {
+      assert.equal(err.name, 'AppError', err.stack);
+      const { message } = JSON.parse(err.message);
+      assert.match(message, /^The connector has no route for GET \/koji\/v1\/events\/x%3Ainterview\.completed/);
+      assert.match(message, /base URL with no path/);
+      return true;
+    });
 });
 
 test('Find Event raises a 503 problem+json as the same error Mark Event Completed raises', async () => {

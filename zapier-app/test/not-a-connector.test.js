@@ -13,7 +13,7 @@ const zapier = require('zapier-platform-core');
 
 const App = require('../index');
 const { withServerAnswering } = require('./support/fake-server');
-const { SAMPLE_PAYLOAD } = require('../lib/sample');
+const { STEPS } = require('./support/steps');
 const { SF_PREFIX, DEFAULT_SALESFORCE_FIELDS } = require('../lib/answer');
 
 const appTester = zapier.createAppTester(App);
@@ -22,15 +22,6 @@ const bundle = (url, inputData = {}) => ({ authData: { connector_url: url, api_k
 
 const NOT_A_CONNECTOR = /The Connector URL did not answer like a Koji connector/;
 
-// Every step, with inputs that would work against a connector.
-const STEPS = [
-  ['the connection test', App.authentication.test, {}],
-  ['Verify Koji Webhook', App.creates.verify_koji_webhook.operation.perform,
-    { raw_body: JSON.stringify(SAMPLE_PAYLOAD), signature: `sha256=${'0'.repeat(64)}` }],
-  ['Map Interview', App.creates.map_interview.operation.perform, { payload_json: JSON.stringify(SAMPLE_PAYLOAD) }],
-  ['Mark Event Completed', App.creates.mark_event_completed.operation.perform, { event_key: 'x:interview.completed' }],
-  ['Find Event', App.searches.find_event.operation.perform, { event_key: 'x:interview.completed' }],
-];
 
 const assertEveryStepRefuses = async (url, what) => {
   for (const [name, perform, inputData] of STEPS) {

@@ -12,7 +12,7 @@ const { test } = require('node:test');
 const zapier = require('zapier-platform-core');
 
 const App = require('../index');
-const { RETRY_LATER } = require('../middleware');
+const { RETRY_LATER, MIN_RETRY_SECONDS, MAX_RETRY_SECONDS } = require('../middleware');
 const { useConnector, sign, authData } = require('./support/connector');
 const { interviewEvent, rawBody } = require('./support/payloads');
 
@@ -65,6 +65,18 @@ test('README: the error table lists every problem raised as "retry later"', () =
     assert.ok(row, `the error table has a row for ${slug}`);
     assert.match(row[1], /ThrottledError/, slug);
     assert.match(row[1], /Retry-After/, slug);
+  }
+});
+
+test('README: the error table gives the bounds Retry-After is kept within, and the proxy\'s 502/503/504', () => {
+  assert.equal(MIN_RETRY_SECONDS, 5);
+  assert.equal(MAX_RETRY_SECONDS, 3600);
+  const [proxy] = rowsWhere(/^502, 503 or 504 that is not a problem/);
+  assert.ok(proxy, 'the error table has a row for a proxy\'s 502/503/504');
+  assert.match(proxy[1], /ThrottledError/);
+  assert.match(proxy[1], /5 s–1 h/);
+  for (const first of [/^3xx/, /^\(no answer\)/, /^413 `payload-too-large`/]) {
+    assert.ok(rowsWhere(first).length === 1, `the error table has a row for ${first}`);
   }
 });
 

@@ -3,8 +3,10 @@
 /**
  * Connector problems that pass on their own (docs/problems.md): 409 event-in-progress,
  * 503 ledger-busy (with Retry-After) and 502 upstream-unavailable are Zapier's
- * ThrottledError, so Zapier may retry the step after the delay instead of failing the run.
- * Any other 5xx stays a plain step error (find-event-errors.test.js).
+ * ThrottledError, so Zapier may retry the step after the delay instead of failing the run;
+ * so is a 502/503/504 without a problem body (a proxy's page while the connector is away).
+ * The delay is Retry-After kept between 5 s and 1 h. Any other 5xx stays a plain step error
+ * (find-event-errors.test.js).
  */
 
 const assert = require('node:assert/strict');
@@ -38,7 +40,8 @@ const STEPS = [
 ];
 
 const assertEveryStepRetries = async (status, headers, body, expect) => {
-  await withServerAnswering(status, { 'Content-Type': 'application/problem+json', ...headers }, body, async (url) => {
+  const allHeaders = { 'Content-Type': 'application/problem+json', ...headers };
+  await withServerAnswering(status, allHeaders, body, async (url) => {
     for (const [name, perform, inputData] of STEPS) {
       const bundle = { authData: { connector_url: url, api_key: 'ck_any' }, inputData };
       await assert.rejects(appTester(perform, bundle), (err) => {
@@ -78,6 +81,35 @@ test('Retry-After as an HTTP date is the seconds until then', async () => {
   await assertEveryStepRetries(503, { 'Retry-After': inTwoMinutes }, body, ({ delay }, name) => {
     assert.ok(delay > 100 && delay <= 120, `${name}: ${delay}`);
   });
+});
+
+// Before: "Connector error 502 (http-502)", a plain step error, though the connector was
+// only restarting behind its proxy.
+test('a proxy\'s HTML 502, 503 or 504 (no problem body) is a ThrottledError, in every step', async () => {
+  const page = '<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>';
+  for (const status of [502, 503, 504]) {
+    for (const [contentType, body] of [['text/html', page], ['text/plain', ''], ['application/json', '{"message": "x"}']]) {
+      await assertEveryStepRetries(status, { 'Content-Type': contentType }, body, ({ message, delay }, name) => {
+        assert.equal(delay, 60, name);
+        assert.equal(message, 'The connector or a proxy in front of it is not answering now. Retry later; ' +
+          `if this lasts, check that the connector is running. (HTTP ${status})`, `${name} on ${status} ${contentType}`);
+      });
+    }
+  }
+});
+
+test('Retry-After is kept between 5 s and 1 h', async () => {
+  const body = problem(503, 'ledger-busy', 'Event ledger busy', 'Try again later.');
+  const cases = [
+    ['0', 5], ['4', 5], ['5', 5], ['3600', 3600], ['864000', 3600],
+    [new Date(Date.now() - 60000).toUTCString(), 5],
+    [new Date(Date.now() + 10 * 24 * 3600 * 1000).toUTCString(), 3600],
+  ];
+  for (const [retryAfter, expected] of cases) {
+    await assertEveryStepRetries(503, { 'Retry-After': retryAfter }, body, ({ delay }, name) => {
+      assert.equal(delay, expected, `${name} with Retry-After ${retryAfter}`);
+    });
+  }
 });
 
 // The real thing: another process holds the ledger's SQLite lock, the connector waits 5 s

@@ -54,6 +54,9 @@ const RETRY_LATER = {
   'ledger-busy':
     'The connector\'s event ledger is busy (ledger-busy): another process holds its database. ' +
     'Nothing was claimed or changed. Retry later.',
+  'ledger-unavailable':
+    'The connector\'s event ledger cannot be written now (ledger-unavailable: read-only, disk full…). ' +
+    'Nothing was claimed or changed. Retry later; the connector\'s operator has to fix its DATABASE_PATH.',
   'upstream-unavailable':
     'Koji\'s API or Salesforce did not answer the connector usably (upstream-unavailable). ' +
     'Nothing was claimed or changed. Retry later.',

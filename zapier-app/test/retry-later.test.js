@@ -64,6 +64,18 @@ test('503 ledger-busy is a ThrottledError with the connector\'s Retry-After, in 
   });
 });
 
+test('503 ledger-unavailable is a ThrottledError with the connector\'s Retry-After, in every step', async () => {
+  const body = problem(503, 'ledger-unavailable', 'Event ledger unavailable',
+    'The event ledger\'s database cannot be used now (database or disk is full); nothing was changed. ' +
+    'Try again later.');
+  await assertEveryStepRetries(503, { 'Retry-After': '30' }, body, ({ message, delay }, name) => {
+    assert.equal(delay, 30, name);
+    assert.match(message, /ledger-unavailable/, name);
+    assert.match(message, /DATABASE_PATH/, name);
+    assert.match(message, /disk is full/, `${name}: the connector's detail is kept`);
+  });
+});
+
 test('502 upstream-unavailable is a ThrottledError, 60 s without Retry-After', async () => {
   const body = problem(502, 'upstream-unavailable', 'An upstream API did not answer usably',
     'Koji\'s API did not answer within 10 s.');

@@ -17,7 +17,7 @@ from connector.errors import EventInProgress
 from connector.events import INTERVIEW_TYPES, normalize, unusable_timestamps
 from connector.koji_api import AnotherInterview, KojiRefused
 from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
-from connector.logs import shown_id
+from connector.logs import shown_id, shown_key
 from connector.mapping import map_to_salesforce
 from connector.profile import Profile
 from connector.slack import build_slack_message
@@ -77,6 +77,10 @@ class Pipeline:
     def _claim(self, key: str, decision: Decision) -> tuple[Decision, dict[str, Any]]:
         claim: Claim = self.ledger.claim(key)
         if claim.status == IN_PROGRESS:
+            # The 409's own log line names the route only: this one says which claim is held, so
+            # a claim that stays (a chain that never completes) can be found.
+            log.info("event in progress key=%s attempt=%s: another copy holds the claim", shown_key(key),
+                     claim.attempt)
             raise EventInProgress(
                 "Another copy of this event is being processed; answer non-2xx so Koji retries. "
                 "The claim ends when the chain completes or releases it, or when its lease expires.")

@@ -132,13 +132,16 @@ def test_body_over_the_limit_is_413(koji):
     assert "1,048,576 bytes" in response.get_json()["detail"] and "MAX_BODY_BYTES" in response.get_json()["detail"]
 
 
-def test_duplicate_protocol(koji, client, auth):
+def test_duplicate_protocol(koji, client, auth, caplog):
     raw = sample_bytes(SALESFORCE_SAMPLE)
     first = koji.deliver(raw).get_json()
     assert first["delivery"]["status"] == "first"
-    in_progress = koji.deliver(raw)
+    with caplog.at_level(logging.INFO, logger="connector"):
+        in_progress = koji.deliver(raw)
     assert in_progress.status_code == 409
     assert problem_slug(in_progress) == "event-in-progress"
+    # the claim held, by its key: the refusal's own line names the route only
+    assert f"event in progress key={first['event']['key']} attempt=1" in caplog.text
     released = client.post(first["delivery"]["release_path"], headers=auth)
     assert released.get_json()["state"] == "released"
     retry = koji.deliver(raw).get_json()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import NoReturn, TypeVar
+from urllib.parse import quote
 
 from connector.errors import LedgerBusy, LedgerUnavailable
 
@@ -130,7 +131,9 @@ class Ledger:
         # claim, because os.getpid() is a system call.
         forget = weakref.WeakMethod(self._forget_connections)  # weak: the hook outlives the Ledger
         os.register_at_fork(after_in_child=partial(_call_if_alive, forget))
+        self._opened = False
         self._open()
+        self._opened = True
 
     def _open(self) -> None:
         """Create the file (and its directory) if need be, and the table: a file that cannot be
@@ -215,7 +218,12 @@ class Ledger:
     def _connection(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=0, isolation_level=None)  # waits: _when_free
+            # Created at start-up only (_open): a file deleted under the service is then a
+            # refusal (LedgerUnavailable, "unable to open database file"), not an empty ledger
+            # in which every event counts as new.
+            mode = "rw" if self._opened else "rwc"
+            db = sqlite3.connect(f"file:{quote(self.path)}?mode={mode}", uri=True, timeout=0,
+                                 isolation_level=None)  # waits: _when_free
             self._when_free(lambda _: db.execute("PRAGMA journal_mode=WAL"), db)
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
@@ -376,6 +384,7 @@ class _Checkpointer:
 
     def __init__(self, path: str, every_seconds: float, purge: Callable[[], Callable[[], int] | None]) -> None:
         self.path, self.every_seconds, self.pid, self.purge = path, every_seconds, os.getpid(), purge
+        self._file = _identity(path)  # the file this process's connections have open
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ledger-checkpoint", daemon=True)
         self._thread.start()
@@ -401,6 +410,7 @@ class _Checkpointer:
                     # writable stays read-only after the operator has fixed it.
                     db.close()
                     db = None
+                self._notice_the_file_changing()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
                     self._purge()
@@ -409,6 +419,15 @@ class _Checkpointer:
         finally:
             if db is not None:
                 db.close()
+
+    def _notice_the_file_changing(self) -> None:
+        """Log, once, that DATABASE_PATH was deleted or replaced under this process: its
+        connections go on writing to the file they opened, which no restart will see (the
+        claims are forgotten: a copy of an event then counts as new), and SQLite says nothing."""
+        if self._file is not None and _identity(self.path) != self._file:
+            log.error("ledger file %s was deleted or replaced while the service runs: claims made since are "
+                      "lost at the next restart; restart the service now (README, Deploying)", self.path)
+            self._file = None  # said once
 
     def _connect_or_none(self) -> sqlite3.Connection | None:
         try:
@@ -427,8 +446,10 @@ class _Checkpointer:
 
     @staticmethod
     def connect(path: str) -> sqlite3.Connection:
-        # No busy handler (timeout 0): see _restart.
-        return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+        # No busy handler (timeout 0): see _restart. mode=rw: opened again after a failure, it
+        # must not create an empty database where the ledger's file was deleted.
+        return sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=0, isolation_level=None,
+                               check_same_thread=False)
 
     @staticmethod
     def _checkpoint(db: sqlite3.Connection) -> str | None:
@@ -440,6 +461,14 @@ class _Checkpointer:
         except sqlite3.Error as exc:  # a busy or vanished file: try again next time
             return str(exc)
         return None
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _log_checkpoint_failure(failure: str | None) -> None:

@@ -200,6 +200,7 @@ def test_the_checkpointer_reopens_its_connection_and_logs_a_failure_once_per_cha
             done.set()
         return outcome
     monkeypatch.setattr(_Checkpointer, "_checkpoint", staticmethod(checkpoint))
+    sqlite3.connect(tmp_path / "state.sqlite3").close()  # the checkpointer opens a ledger, and creates none
     with caplog.at_level("WARNING", logger="connector.ledger"):
         checkpointer = _Checkpointer(str(tmp_path / "state.sqlite3"), 0.01, lambda: None)
         assert done.wait(5)
@@ -208,6 +209,40 @@ def test_the_checkpointer_reopens_its_connection_and_logs_a_failure_once_per_cha
         "ledger checkpoint failed: attempt to write a readonly database",
         "ledger checkpoint failed: disk I/O error", "ledger checkpoint works again"]
     assert len({id(db) for db in connections[:5]}) == 5  # a new connection after each failure
+
+
+def test_a_path_with_characters_a_uri_escapes_is_the_same_file(tmp_path):
+    # Connections after start-up open the file as a URI (mode=rw): '?', '#', '%' and spaces in
+    # DATABASE_PATH must still name the very file.
+    path = tmp_path / "a b?c#d%20e" / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=0.02)
+    done = threading.Event()
+    threading.Thread(target=lambda: (ledger.claim("i1:interview.completed"), done.set())).start()
+    assert done.wait(5)
+    ledger.close()
+    assert sqlite3.connect(path).execute("SELECT key FROM events").fetchall() == [("i1:interview.completed",)]
+    assert {p.name for p in path.parent.iterdir()} <= {"state.sqlite3", "state.sqlite3-wal", "state.sqlite3-shm"}
+    assert list(tmp_path.iterdir()) == [path.parent]  # no second database under an unescaped name
+
+
+@pytest.mark.parametrize("change", ["deleted", "replaced"])
+def test_a_ledger_file_deleted_or_replaced_under_the_service_is_logged_once(tmp_path, caplog, change):
+    # Before: nothing was said; the workers went on writing claims to the unlinked file, which
+    # the next start did not see (every claimed event was "first" again).
+    path = tmp_path / "state.sqlite3"
+    with caplog.at_level("ERROR", logger="connector.ledger"):
+        ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=0.02)
+        ledger.claim("i1:interview.completed")
+        path.unlink()
+        if change == "replaced":
+            path.write_bytes(b"")
+        assert _eventually(lambda: caplog.records)
+        time.sleep(0.1)  # more rounds: still one line
+        ledger.close()
+    assert [record.getMessage() for record in caplog.records if record.getMessage().startswith("ledger file")] == [
+        f"ledger file {path} was deleted or replaced while the service runs: claims made since are lost at "
+        "the next restart; restart the service now (README, Deploying)"]
+    assert path.exists() == (change == "replaced")  # the checkpointer made no new, empty database
 
 
 def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):

@@ -93,6 +93,14 @@ def wait_until_ready(name: str, url: str, process: subprocess.Popen, logs: Calla
     raise RuntimeError(f"{name} not ready after {timeout}s:\n{logs()[-3000:]}")
 
 
+def eventually(condition: Callable[[], object], timeout: float = 15, poll: float = 0.05) -> object:
+    """Wait for a background thread or process to make `condition` true; its last answer."""
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(poll)
+    return condition()
+
+
 def stop_process_group(process: subprocess.Popen, timeout: float = 15) -> None:
     """SIGTERM the process and its children (started with start_new_session), then SIGKILL."""
     if process.poll() is None:

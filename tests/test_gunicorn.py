@@ -20,7 +20,7 @@ import requests
 from conftest import sample_bytes
 from connector.server import WORKER_CLASS
 from connector.signatures import sign
-from live import REPO, free_port, running_connector, stop_process_group, wait_until_ready
+from live import REPO, eventually, free_port, running_connector, stop_process_group, wait_until_ready
 
 SAMPLE = "salesforce-guide.analysis_ready.json"
 
@@ -122,30 +122,21 @@ def test_a_reload_the_new_workers_would_not_survive_is_refused_and_the_service_g
                                    env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
-        assert _eventually(lambda: log.read_text().count("Booting worker") == 2)
+        assert eventually(lambda: log.read_text().count("Booting worker") == 2)
         good = profile.read_text()
         profile.write_text(good + "fields: [\n")  # a bracket left open while editing
         process.send_signal(signal.SIGHUP)
-        assert _eventually(lambda: "reload refused" in log.read_text())
+        assert eventually(lambda: "reload refused" in log.read_text())
         assert "reload refused, the workers go on as they were: mapping profile refused: " in log.read_text()
         time.sleep(1)  # had the reload gone ahead, the new workers would have failed by now
         assert process.poll() is None and log.read_text().count("Booting worker") == 2
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
         profile.write_text(good)
         process.send_signal(signal.SIGHUP)  # a profile the workers take: reloaded as before
-        assert _eventually(lambda: log.read_text().count("Booting worker") == 4)
+        assert eventually(lambda: log.read_text().count("Booting worker") == 4)
         wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
     finally:
         stop_process_group(process)
-
-
-def _eventually(condition, timeout: float = 15) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_production_mode_without_secrets_stops_with_a_clear_message(tmp_path):

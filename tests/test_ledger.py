@@ -11,6 +11,7 @@ from connector.errors import LedgerBusy, LedgerUnavailable
 
 from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Claim, Ledger,
                               LedgerUnusable, _Checkpointer)
+from live import eventually
 
 
 class Clock:
@@ -137,14 +138,6 @@ def test_concurrent_processes_get_exactly_one_first(tmp_path):
     assert statuses.count(IN_PROGRESS) == 7
 
 
-def _eventually(condition, seconds=10):
-    """Wait for the background thread to make `condition` true; its last answer."""
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return condition()
-
-
 def _db_and_wal_bytes(path):
     wal = path.with_name(path.name + "-wal")
     return path.stat().st_size, (wal.stat().st_size if wal.exists() else 0)
@@ -236,7 +229,7 @@ def test_a_ledger_file_deleted_or_replaced_under_the_service_is_logged_once(tmp_
         path.unlink()
         if change == "replaced":
             path.write_bytes(b"")
-        assert _eventually(lambda: caplog.records)
+        assert eventually(lambda: caplog.records)
         time.sleep(0.1)  # more rounds: still one line
         ledger.close()
     assert [record.getMessage() for record in caplog.records if record.getMessage().startswith("ledger file")] == [
@@ -251,7 +244,7 @@ def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
     db_before, _ = _db_and_wal_bytes(path)
     for n in range(300):
         ledger.claim(f"i{n}:interview.completed")
-    assert _eventually(lambda: _db_and_wal_bytes(path)[0] > db_before)
+    assert eventually(lambda: _db_and_wal_bytes(path)[0] > db_before)
     ledger.close()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)
 
@@ -429,7 +422,7 @@ def test_the_background_thread_purges_expired_events(tmp_path, clock, monkeypatc
     ledger = Ledger(path, retention_seconds=60, lease_seconds=60, clock=clock, checkpoint_seconds=0.05)
     ledger.claim("old:interview.completed")
     clock.now += 61
-    assert _eventually(lambda: ledger.get("old:interview.completed") is None)
+    assert eventually(lambda: ledger.get("old:interview.completed") is None)
     ledger.close()
 
 

@@ -1,8 +1,7 @@
 import json
 import socket
-import threading
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 import requests
@@ -12,6 +11,7 @@ from connector.profile import load_profile
 from connector.salesforce import (SalesforceAuthError, SalesforceClient, SalesforceNotConfigured,
                                   SalesforceRequestError, SalesforceUnavailable, check_fields, target_fields)
 from connector.settings import load_settings
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.salesforce import (RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, describe_field,
                                     fields_matching, picklist)
 from tests.mapping_cases import EXAMPLES
@@ -316,13 +316,16 @@ def answer_json(handler: BaseHTTPRequestHandler, data: bytes) -> None:
 @contextmanager
 def serving(handler: type[BaseHTTPRequestHandler]):
     """A server on 127.0.0.1 for `handler`, on a thread; yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _Serving(handler) as server:
+        yield server.base_url
+
+
+class _Serving(LoopbackServer):
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.handler = handler
+
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return self.handler
 
 
 @contextmanager

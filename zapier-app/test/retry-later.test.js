@@ -52,29 +52,27 @@ const assertEveryStepRetries = async (status, headers, body, expect) => {
   });
 };
 
-test('503 ledger-busy is a ThrottledError with the connector\'s Retry-After, in every step', async () => {
-  const body = problem(503, 'ledger-busy', 'Event ledger busy',
+// The ledger's two 503s: [slug, title, detail, the advice the message gives, the detail kept].
+const LEDGER_REFUSALS = [
+  ['ledger-busy', 'Event ledger busy',
     'The event ledger\'s database stayed locked for 5 s (another process holds it: a backup, a sqlite3 ' +
-    'shell?); nothing was changed. Try again later.');
-  await assertEveryStepRetries(503, { 'Retry-After': '30' }, body, ({ message, delay }, name) => {
-    assert.equal(delay, 30, name);
-    assert.match(message, /ledger-busy/, name);
-    assert.match(message, /Retry later/, name);
-    assert.match(message, /stayed locked/, `${name}: the connector's detail is kept`);
-  });
-});
-
-test('503 ledger-unavailable is a ThrottledError with the connector\'s Retry-After, in every step', async () => {
-  const body = problem(503, 'ledger-unavailable', 'Event ledger unavailable',
+    'shell?); nothing was changed. Try again later.', /Retry later/, /stayed locked/],
+  ['ledger-unavailable', 'Event ledger unavailable',
     'The event ledger\'s database cannot be used now (database or disk is full); nothing was changed. ' +
-    'Try again later.');
-  await assertEveryStepRetries(503, { 'Retry-After': '30' }, body, ({ message, delay }, name) => {
-    assert.equal(delay, 30, name);
-    assert.match(message, /ledger-unavailable/, name);
-    assert.match(message, /DATABASE_PATH/, name);
-    assert.match(message, /disk is full/, `${name}: the connector's detail is kept`);
+    'Try again later.', /DATABASE_PATH/, /disk is full/],
+];
+
+for (const [slug, title, detail, advice, kept] of LEDGER_REFUSALS) {
+  test(`503 ${slug} is a ThrottledError with the connector's Retry-After, in every step`, async () => {
+    const body = problem(503, slug, title, detail);
+    await assertEveryStepRetries(503, { 'Retry-After': '30' }, body, ({ message, delay }, name) => {
+      assert.equal(delay, 30, name);
+      assert.match(message, new RegExp(slug), name);
+      assert.match(message, advice, name);
+      assert.match(message, kept, `${name}: the connector's detail is kept`);
+    });
   });
-});
+}
 
 test('502 upstream-unavailable is a ThrottledError, 60 s without Retry-After', async () => {
   const body = problem(502, 'upstream-unavailable', 'An upstream API did not answer usably',

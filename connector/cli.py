@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from connector import dev_secrets
 from connector.ledger import LedgerUnusable
-from connector.profile import ProfileError, load_profile
+from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce_cli import register as register_salesforce_commands
 from connector.services import open_ledger
 from connector.settings import SenderSettings, Settings, SettingsError, load_settings
@@ -116,9 +116,9 @@ def _web_url(text: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     # Refused here, before gunicorn starts, each is one clear message and exit code 2.
-    problem = _start_up_problem()
-    if problem:
-        return _refused(problem)
+    profile = _start_up_check()
+    if isinstance(profile, str):
+        return _refused(profile)
     settings = load_settings()
     try:
         # Create (and print) development secrets once, before the workers start and read them.
@@ -133,25 +133,25 @@ def _serve(args: argparse.Namespace) -> int:
         return _refused(busy)
     dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
-    run_gunicorn(args.host, args.port, args.workers, settings.log_level, reload_problem=_start_up_problem)
+    run_gunicorn(args.host, args.port, args.workers, settings.log_level, profile, _start_up_check)
     return 0
 
 
-def _start_up_problem() -> str | None:
-    """What would stop the workers from starting now, as one message; None when nothing would.
-    Checked before gunicorn starts, and again by its master before a reload (SIGHUP)."""
+def _start_up_check() -> Profile | str:
+    """The mapping profile the workers are to use, or what would stop them from starting, as one
+    message. Asked before gunicorn starts, and again by its master before a reload (SIGHUP)."""
     try:
         settings = load_settings()
     except SettingsError as exc:
         return f"configuration refused: {exc}"
     try:
-        load_profile(settings.mapping_profile)
+        profile = load_profile(settings.mapping_profile)
         _open_database(settings)
     except ProfileError as exc:
         return f"mapping profile refused: {exc}"
     except LedgerUnusable as exc:
         return f"configuration refused: DATABASE_PATH: {exc}{_permission_hint(settings.database_path)}"
-    return None
+    return profile
 
 
 def _address_in_use(host: str, port: int) -> str | None:

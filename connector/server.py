@@ -1,7 +1,8 @@
 """Run the app under gunicorn from `connector serve`, and the worker class that serves it
 (plain gunicorn: `-k connector.server.ProblemJsonWorker`): gunicorn's own refusals are
 problem+json, and a client that stalls holds a worker for CLIENT_TIMEOUT_SECONDS at most.
-`connector serve`'s master also refuses a reload (SIGHUP) its new workers would not survive."""
+`connector serve`'s master also refuses a reload (SIGHUP) its new workers would not survive, and
+its workers take the mapping profile from it."""
 from __future__ import annotations
 
 import json
@@ -19,6 +20,7 @@ from gunicorn.workers.sync import SyncWorker
 from connector.errors import (
     PROBLEM_MEDIA_TYPE, HeadersTooLarge, MalformedRequest, Problem, TransferCodingNotImplemented,
 )
+from connector.profile import Profile
 
 WORKER_CLASS = "connector.server.ProblemJsonWorker"
 # How long a read from a client may wait. Koji sends its whole webhook at once. A sync worker
@@ -96,22 +98,26 @@ class ProblemJsonWorker(SyncWorker):
 
 class _CheckedReloadArbiter(Arbiter):
     """gunicorn's master, except that a reload (SIGHUP) is carried out only if the new workers
-    would start. gunicorn stops the old workers whatever the new ones do, and a new worker that
-    refuses the mapping profile exits with APP_LOAD_ERROR, which stops the master: one mistake
-    in a profile being edited took the whole service down."""
+    would start: gunicorn stops the old workers whatever the new ones do, and one that refused
+    the mapping profile (exit APP_LOAD_ERROR) stopped the master with it."""
 
     def reload(self) -> None:
-        problem = self.app.reload_problem() if self.app.reload_problem else None
-        if problem:
-            self.log.error("reload refused, the workers go on as they were: %s", problem)
+        checked = self.app.start_up_check()
+        if isinstance(checked, str):
+            self.log.error("reload refused, the workers go on as they were: %s", checked)
             return
+        self.app.profile = checked
         super().reload()
 
 
 class _Gunicorn(BaseApplication):
-    def __init__(self, options: dict, reload_problem: Callable[[], str | None] | None = None) -> None:
-        self.options = options
-        self.reload_problem = reload_problem
+    """`profile`: the mapping profile the master accepted, at start or at the last reload.
+    Workers take it from the master rather than reading the file: one gunicorn starts again
+    (after a crash, a timeout) while the profile is being edited read the mistake, exited with
+    APP_LOAD_ERROR and stopped the service."""
+
+    def __init__(self, options: dict, profile: Profile, start_up_check: Callable[[], Profile | str]) -> None:
+        self.options, self.profile, self.start_up_check = options, profile, start_up_check
         super().__init__()
 
     def run(self) -> None:
@@ -128,7 +134,7 @@ class _Gunicorn(BaseApplication):
 
     def load(self):
         from connector import create_app
-        return create_app()
+        return create_app(profile=self.profile)
 
 
 def bind_address(host: str, port: int) -> str:
@@ -136,9 +142,10 @@ def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
 
 
-def run_gunicorn(host: str, port: int, workers: int, log_level: str = "INFO",
-                 reload_problem: Callable[[], str | None] | None = None) -> None:
-    """`reload_problem`: what would stop new workers now (a message), checked before a reload."""
+def run_gunicorn(host: str, port: int, workers: int, log_level: str, profile: Profile,
+                 start_up_check: Callable[[], Profile | str]) -> None:
+    """`start_up_check`: the profile new workers are to use, or what would stop them (a message);
+    the master asks it before a reload."""
     _Gunicorn({
         "bind": bind_address(host, port),
         "workers": workers,
@@ -148,4 +155,4 @@ def run_gunicorn(host: str, port: int, workers: int, log_level: str = "INFO",
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": None,
-    }, reload_problem).run()
+    }, profile, start_up_check).run()

@@ -131,9 +131,16 @@ def test_a_reload_the_new_workers_would_not_survive_is_refused_and_the_service_g
         time.sleep(1)  # had the reload gone ahead, the new workers would have failed by now
         assert process.poll() is None and log.read_text().count("Booting worker") == 2
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
+        # A worker gunicorn starts again meanwhile takes the profile the master accepted: one
+        # that read the file exited on the mistake, and gunicorn stopped with it (exit 4).
+        os.kill(int(re.findall(r"Booting worker with pid: (\d+)", log.read_text())[0]), signal.SIGKILL)
+        assert eventually(lambda: log.read_text().count("Booting worker") == 3)
+        time.sleep(1)
+        assert process.poll() is None and "App failed to load" not in log.read_text()
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
         profile.write_text(good)
         process.send_signal(signal.SIGHUP)  # a profile the workers take: reloaded as before
-        assert eventually(lambda: log.read_text().count("Booting worker") == 4)
+        assert eventually(lambda: log.read_text().count("Booting worker") == 5)
         wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
     finally:
         stop_process_group(process)

@@ -21,8 +21,9 @@ module.exports = {
       required: true,
       helpText:
         'Base URL of your self-hosted Koji connector, e.g. `https://koji-connector.example.com` ' +
-        '(no path). Zapier must be able to reach it over HTTPS: an `http://` address is accepted ' +
-          'but sends the API key and every interview (respondents\' e-mails) unencrypted.',
+        '(no path). Zapier must be able to reach it over HTTPS. An `http://` address is refused ' +
+          '(it would send the API key and every interview unencrypted), except on this machine ' +
+          '(`localhost`, `127.0.0.1`) for local testing.',
     },
     {
       key: 'api_key',

@@ -11,13 +11,13 @@
 // is not repeated in the message: a user who swapped the two fields would see their API key.
 const baseUrlOf = (z, bundle) => {
   const base = String(bundle.authData.connector_url || '').trim().replace(/\/+$/, '');
-  let protocol = null;
+  let url = null;
   try {
-    protocol = new URL(base).protocol;
+    url = new URL(base);
   } catch (err) {
     // not a URL at all: same message as a wrong scheme
   }
-  if (protocol !== 'https:' && protocol !== 'http:') {
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
     throw new z.errors.Error(
       'The Connector URL of this connection is not a web address: it must start with https://, ' +
         'e.g. `https://koji-connector.example.com`. Edit the connection and fix its Connector URL ' +
@@ -26,8 +26,27 @@ const baseUrlOf = (z, bundle) => {
       400,
     );
   }
+  // Zapier's servers reach the connector over the internet, so plain http:// would send the
+  // API key and every interview (respondents' e-mails, their words) readable on the way.
+  // Only a connector on this machine (`zapier invoke`, the tests) may be called without TLS.
+  if (url.protocol === 'http:' && !isLoopback(url.hostname)) {
+    throw new z.errors.Error(
+      'The Connector URL must start with https://: over http:// the API key and every interview ' +
+        '(respondents\' e-mails) would cross the internet unencrypted. Put the connector behind ' +
+        'HTTPS (a TLS proxy, see the connector\'s README) and edit the connection to use its ' +
+        'https:// address.',
+      'insecure_connector_url',
+      400,
+    );
+  }
   return base;
 };
+
+// WHATWG URL hostnames: IPv4 is already in dotted form (`http://2130706433` reads as
+// 127.0.0.1) and IPv6 keeps its brackets.
+const isLoopback = (hostname) =>
+  hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' ||
+  /^127\.\d+\.\d+\.\d+$/.test(hostname);
 
 const connectorUrl = (z, bundle, path) => baseUrlOf(z, bundle) + path;
 

@@ -10,6 +10,7 @@ const App = require('../index');
 const { useConnector, sign, authData } = require('./support/connector');
 const { interviewEvent, rawBody } = require('./support/payloads');
 const { withServerAnswering } = require('./support/fake-server');
+const { STEPS } = require('./support/steps');
 
 const appTester = zapier.createAppTester(App);
 const verify = App.creates.verify_koji_webhook.operation.perform;
@@ -55,6 +56,32 @@ test('a Connector URL without https:// is a clear error, sent nowhere, that does
     }
     assert.deepEqual(server.requests, []);
   });
+});
+
+test('an http:// Connector URL of another machine is refused before anything is sent', async () => {
+  const values = ['http://koji-connector.example.com', 'http://10.0.0.5:8080/', 'http://127.0.0.1.nip.io',
+    'http://[2001:db8::1]:8080'];
+  for (const connectorUrl of values) {
+    for (const [name, perform, inputData] of STEPS) {
+      await assert.rejects(appTester(perform, bundle(inputData, { connector_url: connectorUrl })), (err) => {
+        assert.equal(err.name, 'AppError', `${name} with ${connectorUrl}: ${err.stack}`);
+        assert.match(err.message, /The Connector URL must start with https:\/\/: over http:\/\/ the API key/);
+        assert.ok(!err.message.includes(new URL(connectorUrl).hostname), `${name} repeats the value: ${err.message}`);
+        return true;
+      }, `${name} with ${connectorUrl} must be refused`);
+    }
+  }
+});
+
+test('an http:// Connector URL on this machine (zapier invoke, a local test) is used', async () => {
+  const { port } = new URL(connector.url);
+  for (const local of [`http://localhost:${port}`, `http://127.0.0.1:${port}`]) {
+    const result = await appTester(App.authentication.test, bundle({}, { connector_url: local }));
+    assert.equal(result.connector_host, new URL(local).host);
+  }
+  // gunicorn listens on 127.0.0.1 only: [::1] is tried, and refused by the network, not by the app.
+  await assert.rejects(appTester(App.authentication.test, bundle({}, { connector_url: `http://[::1]:${port}` })),
+    /Could not reach the connector at http:\/\/\[::1\]/);
 });
 
 test('a trailing slash in the connector URL is fine', async () => {

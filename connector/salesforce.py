@@ -1,4 +1,4 @@
-"""The Salesforce REST edge: OAuth 2.0 client credentials, describe, query, update, Test Fields.
+"""The Salesforce REST edge: OAuth 2.0 client credentials, describe, Test Fields.
 
 Follows salesforce-rest.md (REST API developer guide, "OAuth 2.0 Client Credentials
 Flow"): the token comes from ``POST {My Domain}/services/oauth2/token``, has no expiry
@@ -23,7 +23,6 @@ from __future__ import annotations
 import re
 import threading
 from typing import Any
-from urllib.parse import quote
 
 import requests
 
@@ -199,12 +198,6 @@ class SalesforceClient:
         if where is not None:
             raise SalesforceUnavailable(f"Salesforce's describe of the Contact is not the expected JSON (at {where})")
         return body
-
-    def query(self, soql: str) -> list[dict]:
-        return _json_object(self.request("GET", "/query", params={"q": soql}), "records")["records"]
-
-    def update_contact(self, contact_id: str, fields: dict) -> None:
-        self.request("PATCH", "/sobjects/Contact/" + quote(contact_id, safe=""), json=fields)
 
 
 def _unexpected_in_fields(fields: Any) -> str | None:

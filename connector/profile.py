@@ -14,10 +14,11 @@ import re
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import yaml
-from liquid import Environment, StrictDefaultUndefined
+from liquid import Environment, RenderContext, StrictDefaultUndefined
+from liquid.builtin.expressions import LoopExpression, Path as LiquidPath
 from liquid.exceptions import FilterError, LiquidError, UndefinedError
 from liquid.filter import string_filter
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
@@ -75,13 +76,24 @@ ANSWER_KEYS = {
 # Objects whose keys Koji does not fix: any sub-key is allowed below them.
 FREE_FORM = {"stats", "metadata", "attributes", "sentiment_scores", "metrics", "structured_answers_summary",
              "lookup", "keep_newer", "fields"}
-# Lists, of text or of objects (whose keys are free-form). Liquid reads a list's items ([0],
-# .first, .last, a for loop) and its length (.size), nothing else; a source only walks objects.
+# Lists, of text or of objects. Liquid reads a list's items ([0], .first, .last, a for loop)
+# and its length (.size), nothing else; a source only walks objects.
 TEXT_LIST_KEYS = {"themes"}
 OBJECT_LIST_KEYS = {"structured_answers", "skipped", "warnings", "lookups"}
+# The keys of the objects in each list, as events.py (a structured answer) and mapping.py (the
+# salesforce block) make them. A structured answer's value is a number, yes/no, text or a list
+# by its question's type, and Koji does not fix its follow-up insights: any key below those.
+ITEM_KEYS = {
+    "structured_answers": {"question_id", "question_text", "question_type", "value", "qualitative_answer",
+                           "confidence", "follow_up_insights"},
+    "lookups": {"strategy", "field", "value", "soql"},
+    "skipped": {"field", "reason"},
+    "warnings": {"field", "message"},
+}
+FREE_FORM_ITEM_KEYS = {"structured_answers": {"value", "follow_up_insights"}}
 # Plain values that are not text; every other key above holds text (or null). Liquid's .size
 # is a string's length and gives nothing on these.
-NUMBER_KEYS = {"quality_score"}
+NUMBER_KEYS = {"quality_score", "confidence"}
 FLAG_KEYS = {"test"}
 # A Salesforce field API name: an optional namespace ("ns__"), then letters, digits and single
 # underscores (no double underscore, none at the end), then "__c" for a custom field.
@@ -162,6 +174,7 @@ def render_failure(exc: Exception) -> str:
 class _Shape(Enum):
     """What a place in the answer holds, as far as a path can walk below it."""
     BLOCK = "an object"  # a top-level block: its keys are in ANSWER_KEYS
+    ITEM = "an item of a list of objects"  # its keys are in ITEM_KEYS, by the list's key
     FREE_FORM = "a free-form object"
     TEXT_LIST = "a list of text"
     OBJECT_LIST = "a list of objects"
@@ -176,21 +189,40 @@ def check_paths(paths: list[list], *, in_liquid: bool = True) -> None:
     global_variable_segments gives them: keys, list indexes, or a nested path for a key read
     from a variable. ``in_liquid`` allows what only Liquid reads: a list's items and lengths."""
     for segments in paths:
-        root = segments[0]
-        if not isinstance(root, str) or root not in ANSWER_KEYS:
-            raise ValueError(f"unknown name {_liquid_path([root])!r} (known: {', '.join(sorted(ANSWER_KEYS))})")
-        shape = _Shape.BLOCK if ANSWER_KEYS[root] else _Shape.TEXT
-        for depth in range(1, len(segments)):
-            if shape is _Shape.FREE_FORM:
-                break  # Koji does not fix what is below: any key may be there
-            shape = _shape_below(shape, segments[:depth], segments[depth], in_liquid)
+        _walk(_Place(_root_shape(segments[0])), segments, in_liquid)
 
 
-def _shape_below(shape: _Shape, walked: list, segment: object, in_liquid: bool) -> _Shape:
+class _Place(NamedTuple):
+    """What a place in the answer holds; ``owner`` is the key of the list an item is of."""
+    shape: _Shape
+    owner: str | None = None
+
+
+def _root_shape(root: object) -> _Shape:
+    if not isinstance(root, str) or root not in ANSWER_KEYS:
+        raise ValueError(f"unknown name {_liquid_path([root])!r} (known: {', '.join(sorted(ANSWER_KEYS))})")
+    return _Shape.BLOCK if ANSWER_KEYS[root] else _Shape.TEXT
+
+
+def _walk(place: _Place, segments: list, in_liquid: bool) -> _Place:
+    """What ``segments[1:]`` reads below ``segments[0]``, which holds ``place``."""
+    shape, owner = place
+    for depth in range(1, len(segments)):
+        if shape is _Shape.FREE_FORM:
+            break  # Koji does not fix what is below: any key may be there
+        shape = _shape_below(shape, segments[:depth], segments[depth], in_liquid, owner)
+        if shape in (_Shape.TEXT_LIST, _Shape.OBJECT_LIST):
+            owner = segments[depth]
+    return _Place(shape, owner)
+
+
+def _shape_below(shape: _Shape, walked: list, segment: object, in_liquid: bool, owner: str | None = None) -> _Shape:
     """What ``segment`` reads below the place ``walked`` leads to; ValueError when it can never
     read anything there."""
     if shape is _Shape.BLOCK:
         return _key_of_block(walked[0], segment)
+    if shape is _Shape.ITEM:
+        return _key_of_item(str(owner), walked, segment)
     if shape in (_Shape.TEXT_LIST, _Shape.OBJECT_LIST):
         return _item_of_list(shape, walked, segment, in_liquid)
     if shape is _Shape.TEXT and in_liquid and segment == "size":
@@ -217,6 +249,15 @@ def _key_of_block(root: str, segment: object) -> _Shape:
     return _Shape.FLAG if segment in FLAG_KEYS else _Shape.TEXT
 
 
+def _key_of_item(owner: str, walked: list, segment: object) -> _Shape:
+    if isinstance(segment, list) or segment in FREE_FORM_ITEM_KEYS.get(owner, ()):
+        return _Shape.FREE_FORM  # a key read from a variable, or a value Koji does not fix
+    if segment not in ITEM_KEYS[owner]:
+        raise ValueError(f"{_liquid_path(walked)} has no key {segment!r}; its keys: "
+                         f"{', '.join(sorted(ITEM_KEYS[owner]))}")
+    return _Shape.NUMBER if segment in NUMBER_KEYS else _Shape.TEXT
+
+
 def _item_of_list(shape: _Shape, walked: list, segment: object, in_liquid: bool) -> _Shape:
     place = _liquid_path(walked)
     if not in_liquid:
@@ -228,7 +269,7 @@ def _item_of_list(shape: _Shape, walked: list, segment: object, in_liquid: bool)
     if segment == "size":
         return _Shape.NUMBER
     if segment in ("first", "last") or not isinstance(segment, str):  # an index, written or from a variable
-        return _Shape.TEXT if shape is _Shape.TEXT_LIST else _Shape.FREE_FORM
+        return _Shape.TEXT if shape is _Shape.TEXT_LIST else _Shape.ITEM
     raise ValueError(f"{place} is {shape.value}: {_liquid_path([*walked, segment])} can never have a value; read an "
                      f"item ({place}[0], {place}.first, {place}.last or a for loop) or the count ({place}.size)")
 
@@ -281,7 +322,85 @@ def compile_template(source: str):
     if unknown:
         raise ValueError(f"Liquid: unknown filter {unknown[0]!r}")
     check_paths(segments)
+    check_loop_variables(template)
     return template
+
+
+class _LoopItem(NamedTuple):
+    """What a loop's variable holds: an item of the list it walks, and the loop as written."""
+    place: _Place
+    loop: str
+
+
+def check_loop_variables(template) -> None:
+    """Check what a template reads through the variable of a for or tablerow loop against the
+    items of the list the loop walks (a theme is text, a structured answer has known keys).
+    global_variable_segments leaves such names out, as the template's own; this follows the
+    scopes the same way: a loop's variable is its own inside its block (not in its else), and
+    hides an outer loop's variable or a top-level name of the same name. A variable whose items
+    cannot be known (a range, an object, a name the template assigns) is not checked."""
+    assigned = set(template.analyze(include_partials=False).locals)  # assign, capture, increment
+    context = RenderContext(template)
+
+    def visit(node, bound: dict[str, _LoopItem | None]) -> None:
+        for expression in node.expressions():
+            _check_bound_paths(expression, bound)
+        loop = getattr(node, "expression", None)
+        if isinstance(loop, LoopExpression):  # for and tablerow
+            item = _loop_item(node, loop, bound, assigned)
+            inner = {**bound, **dict.fromkeys(map(str, node.block_scope())), loop.identifier: item}
+            visit(node.block, inner)
+            if getattr(node, "default", None) is not None:  # for's else: the variable is not bound
+                visit(node.default, bound)
+            return
+        inner = {**bound, **dict.fromkeys(map(str, node.block_scope()))}
+        for child in node.children(context, include_partials=False):
+            visit(child, inner)
+
+    for node in template.nodes:
+        visit(node, {})
+
+
+def _loop_item(node, loop: LoopExpression, bound: dict[str, _LoopItem | None], assigned: set[str]) -> _LoopItem | None:
+    if not isinstance(loop.iterable, LiquidPath):
+        return None  # a range (1..3) or a literal: its items are no place in the answer
+    segments = _path_segments(loop.iterable)
+    root = segments[0]
+    if root in bound:  # a list inside an outer loop's item
+        outer = bound[root]
+        if outer is None:
+            return None
+        place = _walk(outer.place, segments, True)
+    elif root in assigned or root not in ANSWER_KEYS:
+        return None  # the template's own value, or a name the global check has refused
+    else:
+        place = _walk(_Place(_root_shape(root)), segments, True)
+    if place.shape not in (_Shape.TEXT_LIST, _Shape.OBJECT_LIST):
+        return None  # an object's pairs, text, a free-form value: only an event can tell
+    item = _Shape.TEXT if place.shape is _Shape.TEXT_LIST else _Shape.ITEM
+    return _LoopItem(_Place(item, place.owner), f"{node.token.value} {loop.identifier} in {_liquid_path(segments)}")
+
+
+def _check_bound_paths(expression, bound: dict[str, _LoopItem | None]) -> None:
+    """Check each path in ``expression`` that starts with a loop's variable (nested ones too:
+    respondent.attributes[q.question_id])."""
+    if isinstance(expression, LiquidPath):
+        segments = _path_segments(expression)
+        item = bound.get(segments[0]) if isinstance(segments[0], str) else None
+        if item is not None:
+            try:
+                _walk(item.place, segments, True)
+            except ValueError as exc:
+                raise ValueError(f"{item.loop}: {exc}") from None
+    if scope := expression.scope():  # names an expression binds for its parts hide a loop's
+        bound = {**bound, **dict.fromkeys(map(str, scope))}
+    for child in expression.children():
+        _check_bound_paths(child, bound)
+
+
+def _path_segments(path: LiquidPath) -> list:
+    """A path's segments as global_variable_segments gives them: a nested path as a list."""
+    return [_path_segments(segment) if isinstance(segment, LiquidPath) else segment for segment in path.path]
 
 
 def check_field_template(template) -> None:

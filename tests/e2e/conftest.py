@@ -3,9 +3,12 @@
 The shipped workflow files in n8n-workflows/ are imported exactly as they are; only
 the three credentials they refer to are generated here, pointing at the fakes:
 
-    Koji (test) ──signed POST──▶ n8n webhook ──▶ connector (gunicorn)
-                                      │──▶ FakeSalesforce   (http, via the credential's instance_url)
+    Koji (test) ──signed POST──▶ n8n webhook ──▶ gateway ──▶ connector (gunicorn)
+                                      │──▶ gateway ──▶ FakeSalesforce  (http, salesforce_url)
                                       └──▶ https://slack.com ─(HTTPS_PROXY + test CA)─▶ FakeSlack
+
+Each gateway (tests/fakes/flaky_gateway.py) passes every call on unchanged unless a case asks
+it to fail one, rewrite the connector's answer or answer with a redirect.
 
 Where n8n comes from: ``N8N_BIN`` (scripts/test.sh sets it), else this runs
 scripts/install-n8n.sh (cached outside the clone). With ``CI=true`` a missing or
@@ -148,6 +151,7 @@ class Stack:
     slack: FakeSlack
     proxy: InterceptingProxy
     gateway: FlakyGateway  # n8n reaches the connector through it
+    salesforce_gateway: FlakyGateway  # and Salesforce's REST API through this one
     workflow_ids: list[str]
 
     @property
@@ -171,14 +175,16 @@ def stack(tmp_path_factory) -> Stack:
     proxy.start()
     n8n = None
     try:  # a start-up failure past the install is a failure everywhere, never a skip
-        with running_connector(root) as connector, FlakyGateway(connector.base_url) as gateway:
+        with running_connector(root) as connector, FlakyGateway(connector.base_url) as gateway, \
+                FlakyGateway(salesforce.base_url) as salesforce_gateway:
             port = free_port()
             n8n = N8n(binary, root / "n8n", port, n8n_environment(root / "n8n", port, {
                 "HTTPS_PROXY": proxy.url, "https_proxy": proxy.url,
                 "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
                 "NODE_EXTRA_CA_CERTS": str(proxy.ca_pem),
                 # The shipped "Settings: edit me" node reads both URLs from here.
-                "KOJI_CONNECTOR_URL": gateway.base_url, "SALESFORCE_INSTANCE_URL": salesforce.base_url,
+                "KOJI_CONNECTOR_URL": gateway.base_url,
+                "SALESFORCE_INSTANCE_URL": salesforce_gateway.base_url,
                 "N8N_BLOCK_ENV_ACCESS_IN_NODE": "false",
             }))
             n8n.folder.mkdir()
@@ -192,7 +198,7 @@ def stack(tmp_path_factory) -> Stack:
             for workflow_id in ids:
                 n8n.cli("publish:workflow", f"--id={workflow_id}")
             n8n.start()
-            yield Stack(n8n, connector, salesforce, slack, proxy, gateway, ids)
+            yield Stack(n8n, connector, salesforce, slack, proxy, gateway, salesforce_gateway, ids)
     finally:
         if n8n:
             n8n.stop()

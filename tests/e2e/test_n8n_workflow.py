@@ -20,6 +20,7 @@ import requests
 
 from connector.cli import sample_payload
 from connector.signatures import sign
+from tests.fakes.flaky_gateway import FlakyGateway
 from tests.fakes.salesforce import contact_id
 
 pytestmark = [pytest.mark.n8n, pytest.mark.slow]
@@ -34,6 +35,7 @@ QUOTE = "We love the product, but connecting it to our CRM took our admin three 
 def _no_failure_left_for_the_next_case(stack):
     yield
     stack.gateway.clear_failures()
+    stack.salesforce_gateway.clear_failures()
 
 
 def event(interview_id: str, email: str | None = None, *, sample: str = GUIDE, **data) -> dict:
@@ -343,18 +345,26 @@ def test_a_query_answer_that_is_not_a_query_result_fails_the_delivery(stack):
     assert len(watch.patches) == 1 and len(watch.posts) == 1
 
 
-def test_a_failed_complete_call_is_tried_again_so_koji_never_repeats_the_work(stack):
-    stack.salesforce.add_contact("complete503@acme.example")
-    body = encode(event("int_e2e_complete503", "complete503@acme.example"))
-    stack.gateway.fail_next("/complete", status=503)
+@pytest.mark.parametrize("status", [503, 307], ids=["unavailable", "redirect"])
+def test_a_failed_complete_call_is_tried_again_so_koji_never_repeats_the_work(stack, status):
+    # A redirect is a failed try like any other: not followed, tried again.
+    name = f"complete{status}"
+    stack.salesforce.add_contact(f"{name}@acme.example")
+    body = encode(event(f"int_e2e_{name}", f"{name}@acme.example"))
     watch = Watch(stack)
     calls = len(stack.gateway.calls)
 
-    response = fire(stack, body)
+    with FlakyGateway(stack.connector.base_url) as elsewhere:
+        if status == 307:
+            stack.gateway.redirect_next("/complete", elsewhere.base_url)
+        else:
+            stack.gateway.fail_next("/complete", status=status)
+        response = fire(stack, body)
 
     assert response.status_code == 200, stack.n8n.logs()
-    assert [status for _, path, status in stack.gateway.calls[calls:] if "/complete" in path] == [503, 200]
-    assert ledger_state(stack, "int_e2e_complete503:interview.analysis_ready") == "completed"
+    assert elsewhere.calls == []
+    assert [answered for _, path, answered in stack.gateway.calls[calls:] if "/complete" in path] == [status, 200]
+    assert ledger_state(stack, f"int_e2e_{name}:interview.analysis_ready") == "completed"
     assert len(watch.patches) == 1 and len(watch.posts) == 1
 
 
@@ -530,6 +540,9 @@ def test_a_tampered_body_is_refused_before_salesforce(stack):
     assert response.status_code >= 400
     assert_nothing_sent(watch)
     assert ledger_state(stack, "int_e2e_tampered:interview.analysis_ready") is None
+    # Told apart from a redirect: the message gives the connector's refusal.
+    assert failure_message(stack).startswith("The connector refused this delivery (bad signature, "
+                                             "a copy still in progress, or the connector is down): 400 - ")
 
 
 def test_report_generated_posts_a_summary(stack):
@@ -600,3 +613,81 @@ def test_an_action_the_workflow_does_not_know_releases_the_claim_for_the_retry(s
     assert fire(stack, body).status_code == 200, stack.n8n.logs()
     assert [patched for patched, _ in watch.patches] == [contact]
     assert len(watch.posts) == 1
+
+
+# A redirect from the connector's or Salesforce's address (a misconfigured proxy, a hijacked
+# host) is never followed. Followed, it would re-send the Koji body, its signature and the
+# connector's API key (or the Salesforce token) to the redirect's target, and the chain would take
+# that host's answer as the connector's or Salesforce's. The target here passes calls on to the real service,
+# as a host that stands in for it would, and records each call that reaches it.
+
+@pytest.mark.parametrize("status", [307, 301])
+def test_a_redirect_from_the_connectors_address_fails_the_delivery_and_reaches_no_one(stack, status):
+    contact = stack.salesforce.add_contact(f"verify{status}@acme.example")
+    payload = event(f"int_e2e_verify{status}", f"verify{status}@acme.example")
+    answer = expected(stack, payload)
+    body = encode(payload)
+    watch = Watch(stack)
+
+    with FlakyGateway(stack.connector.base_url) as elsewhere:
+        stack.gateway.redirect_next("/v1/koji/verify", elsewhere.base_url, status=status)
+        response = fire(stack, body)
+
+    assert response.status_code >= 500, stack.n8n.logs()  # Koji retries
+    assert elsewhere.calls == []  # neither the body, the signature nor the API key went there
+    assert_nothing_sent(watch)
+    message = failure_message(stack)
+    assert f"The connector's address answered {status}, a redirect, which this workflow does not follow" in message
+    assert "Check connector_url in Settings: edit me" in message
+    assert ledger_state(stack, f"int_e2e_verify{status}:interview.analysis_ready") is None
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()  # the address answers again
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
+    assert len(watch.posts) == 1
+
+
+def test_a_redirect_on_release_is_not_followed_and_the_run_still_fails(stack):
+    stack.salesforce.add_contact("release307@acme.example")
+    body = encode(event("int_e2e_release307", "release307@acme.example"))
+    stack.slack.fail_next(error="ratelimited", method="chat.postMessage")
+    watch = Watch(stack)
+
+    with FlakyGateway(stack.connector.base_url) as elsewhere:
+        stack.gateway.redirect_next("/release", elsewhere.base_url)
+        response = fire(stack, body)
+
+    assert response.status_code >= 500, stack.n8n.logs()
+    assert elsewhere.calls == []
+    assert "Cause: Slack: post insight: " in failure_message(stack)
+    # Not released: the claim ends with its lease, as when the connector cannot be reached.
+    assert ledger_state(stack, "int_e2e_release307:interview.analysis_ready") == "claimed"
+    assert watch.posts == []
+
+
+@pytest.mark.parametrize(("path", "status", "cause"), [
+    ("/query", 302, "Salesforce: find Contact: 302"),
+    # The update answers with its status instead of failing (Never Error): a 3xx must not read
+    # as written, nor as a refusal to post about.
+    ("/sobjects/Contact/", 307, "Salesforce: update Contact answered 307"),
+], ids=["contact query", "update"])
+def test_a_redirect_from_salesforce_fails_the_delivery_and_the_retry_writes_it(stack, path, status, cause):
+    name = f"sf{status}"
+    contact = stack.salesforce.add_contact(f"{name}@acme.example")
+    payload = event(f"int_e2e_{name}", f"{name}@acme.example")
+    key = f"int_e2e_{name}:interview.analysis_ready"
+    answer = expected(stack, payload)
+    body = encode(payload)
+    watch = Watch(stack)
+
+    with FlakyGateway(stack.salesforce.base_url) as elsewhere:
+        stack.salesforce_gateway.redirect_next(path, elsewhere.base_url, status=status)
+        response = fire(stack, body)
+
+    assert response.status_code >= 500, stack.n8n.logs()
+    assert elsewhere.calls == []  # the token and the fields stayed home
+    assert watch.patches == [] and watch.posts == []
+    message = failure_message(stack)
+    assert f"Cause: {cause}" in message and "a redirect, which this workflow does not follow" in message
+    assert ledger_state(stack, key) == "released"
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
+    assert [p["text"] for p in watch.posts] == [answer["slack"]["text"]]

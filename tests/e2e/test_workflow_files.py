@@ -3,7 +3,7 @@
 What the house style asks of exported workflows: pretty-printed JSON, `"active": false`,
 credentials only as `{id, name}` references, no secrets or auth headers; and what the
 chain must keep: one Settings node, every decision of the connector on a visible branch,
-every Salesforce/Slack failure through the release of the claim.
+every Salesforce/Slack failure through the release of the claim, no redirect followed.
 """
 from __future__ import annotations
 
@@ -154,6 +154,23 @@ class TestShippedWorkflow:
                 assert first == release or targets(workflow, first) == {release}, node["name"]
         [stop] = targets(workflow, release)
         assert next(n for n in workflow["nodes"] if n["name"] == stop)["type"].endswith("stopAndError")
+
+    def test_no_http_node_follows_a_redirect(self, path):
+        # n8n's HTTP Request node follows redirects by default (from version 4). Followed, a 3xx
+        # from a misconfigured proxy or a hijacked host would re-send the Koji body, its signature
+        # and the API key (or the Salesforce token: version 4.2 sends credentials to another
+        # origin too) to the Location, and the chain would take that host's answer as the
+        # connector's or Salesforce's.
+        workflow = load(path)
+        nodes = [n for n in working_nodes(workflow) if n["type"].endswith(".httpRequest")]
+        connector = {n["name"] for n in nodes if ".json.connector_url }}" in n["parameters"]["url"]}
+        assert connector == {"Connector: verify", "Connector: complete", "Connector: release"}
+        for node in nodes:
+            assert node["parameters"]["options"]["redirect"] == {"redirect": {"followRedirects": False}}, node["name"]
+        # Not followed, a 3xx is an error (verify's takes its error output, to a step that fails),
+        # or for the update, which never errors, a status that is not 2xx (the test below).
+        [refused] = targets(workflow, "Connector: verify", output=1)
+        assert node_named(workflow, refused)["type"].endswith(".stopAndError")
 
     def test_an_update_salesforce_refused_is_released_never_taken_as_written(self, path):
         # The PATCH answers with its status instead of failing (so a refusal can be told

@@ -4,8 +4,11 @@ restarting or a network blip between n8n and the connector.
 ``fail_next("/complete", status=503)`` answers the next call whose path holds "/complete"
 with a 503 problem body (without passing it on); ``rewrite_next("/verify", edit)`` passes the
 next such call on and hands its JSON answer to ``edit`` before returning it, like a newer
-connector answering something this workflow was not written for. Every other call goes to the
-connector unchanged, and what came back goes back unchanged.
+connector answering something this workflow was not written for; ``redirect_next("/verify",
+other_url, status=307)`` answers the next such call with a redirect to the same path on
+``other_url``, like a misconfigured proxy or a hijacked host. Every other call goes to the
+upstream unchanged (GET, POST and PATCH: the gateway also stands in front of Salesforce), and
+what came back goes back unchanged.
 """
 from __future__ import annotations
 
@@ -34,6 +37,10 @@ class FlakyGateway(LoopbackServer):
         with self._lock:
             self._failures.append({"path": path_contains, "status": status, "times": times})
 
+    def redirect_next(self, path_contains: str, to: str, status: int = 307, times: int = 1) -> None:
+        with self._lock:
+            self._failures.append({"path": path_contains, "status": status, "times": times, "location": to})
+
     def rewrite_next(self, path_contains: str, edit: Callable[[dict], None]) -> None:
         with self._lock:
             self._rewrites.append((path_contains, edit))
@@ -51,14 +58,14 @@ class FlakyGateway(LoopbackServer):
                     return rule[1]
         return None
 
-    def take_failure(self, path: str) -> int | None:
+    def take_failure(self, path: str) -> dict | None:
         with self._lock:
             for rule in self._failures:
                 if rule["path"] in path:
                     rule["times"] -= 1
                     if rule["times"] == 0:
                         self._failures.remove(rule)
-                    return rule["status"]
+                    return rule
         return None
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -73,13 +80,18 @@ class FlakyGateway(LoopbackServer):
             def do_POST(self) -> None:
                 self._relay()
 
+            def do_PATCH(self) -> None:
+                self._relay()
+
             def _relay(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 failure = gateway.take_failure(self.path)
-                if failure is not None:
-                    status, headers = failure, {"Content-Type": "application/problem+json"}
+                if failure is not None and "location" in failure:
+                    status, headers, content = failure["status"], {"Location": failure["location"] + self.path}, b""
+                elif failure is not None:
+                    status, headers = failure["status"], {"Content-Type": "application/problem+json"}
                     content = json.dumps({"type": "about:blank", "title": "Service Unavailable",
-                                          "status": failure, "detail": "injected by the test"}).encode()
+                                          "status": status, "detail": "injected by the test"}).encode()
                 else:
                     answer = requests.request(
                         self.command, gateway.upstream + self.path, data=body, timeout=30,

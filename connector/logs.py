@@ -54,6 +54,9 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # after the app answered, from the same WSGI environ (gunicorn's atom "{connector.route}e").
 # Not Werkzeug's own "werkzeug.request": Flask sets it to None when the request ends.
 ROUTE_ENVIRON_KEY = "connector.route"
+# One line's shape, for the connector's lines and, under `connector serve`, gunicorn's own
+# (connector.server.GunicornLogger): one service, one format to read and to parse.
+LINE_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s"
 
 
 def _has_key_shape(key: str) -> bool:
@@ -198,8 +201,7 @@ class RedactingFilter(logging.Filter):
 def init_app(app: Flask, level: str, secrets: list[str]) -> None:
     redacting = RedactingFilter(secrets)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter(
-        "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s"))
+    handler.setFormatter(logging.Formatter(LINE_FORMAT))
     handler.addFilter(redacting)
     # Each before the redacting filter, which would otherwise format the line gunicorn gave.
     for name, lines in (("gunicorn.error", _GUNICORN_LINES), ("gunicorn.access", _ACCESS_LINES)):

@@ -105,8 +105,11 @@ class Pipeline:
         except KojiRefused as exc:
             # Koji would give every retry the same answer, and after its last retry the event
             # would be lost: the webhook's own data is better than nothing.
-            log.warning("enrichment refused interview_id=%s status=%s: %s; answered from the webhook's own data",
-                        shown_id(interview_id), exc.status, exc)
+            # No status for an id that was never asked for (UnfetchableId): "status=None"
+            # read like an answer of Koji's.
+            status = "" if exc.status is None else f" status={exc.status}"
+            log.warning("enrichment refused interview_id=%s%s: %s; answered from the webhook's own data",
+                        shown_id(interview_id), status, exc)
             return event, [not_enriched_warning(exc.status, exc.reason)]
         return merge_missing(event, full), []
 

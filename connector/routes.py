@@ -259,10 +259,12 @@ def _log_answer(verb: str, answer: dict[str, Any]) -> None:
     # the payload (an unsigned one, on /v1/salesforce/map), so they are shown by their shape.
     if not log.isEnabledFor(logging.INFO):
         return  # the hot path at WARNING: no hashing of keys that are not written
-    delivery = answer.get("delivery") or {}
-    log.info("%s event type=%s key=%s action=%s skip_reason=%s delivery=%s", verb,
-             shown_type(answer["event"]["type"]), shown_key(answer["event"]["key"]), answer["action"],
-             answer["skip_reason"], delivery.get("status"))
+    # A field with nothing to say (no skip; no claim, on /v1/salesforce/map) is left out, as
+    # described_request leaves out a key: "skip_reason=None" read like a reason named None.
+    known = (("skip_reason", answer["skip_reason"]), ("delivery", (answer.get("delivery") or {}).get("status")))
+    log.info("%s event type=%s key=%s action=%s%s", verb, shown_type(answer["event"]["type"]),
+             shown_key(answer["event"]["key"]), answer["action"],
+             "".join(f" {name}={value}" for name, value in known if value is not None))
 
 
 class EventKeyConverter(PathConverter):

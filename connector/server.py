@@ -2,16 +2,18 @@
 (plain gunicorn: `-k connector.server.ProblemJsonWorker`): gunicorn's own refusals are
 problem+json, and a client that stalls holds a worker for CLIENT_TIMEOUT_SECONDS at most.
 `connector serve`'s master also refuses a reload (SIGHUP) its new workers would not survive, and
-its workers take the mapping profile from it."""
+its workers take the mapping profile from it; gunicorn's own lines are in the connector's format."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import sys
 from collections.abc import Callable
 from functools import partial
 from http import HTTPStatus
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 from gunicorn.http.errors import ConfigurationProblem, InvalidHeader
@@ -20,9 +22,11 @@ from gunicorn.workers.sync import SyncWorker
 from connector.errors import (
     PROBLEM_MEDIA_TYPE, HeadersTooLarge, MalformedRequest, Problem, TransferCodingNotImplemented,
 )
+from connector.logs import LINE_FORMAT
 from connector.profile import Profile
 
 WORKER_CLASS = "connector.server.ProblemJsonWorker"
+LOGGER_CLASS = "connector.server.GunicornLogger"
 # How long a read from a client may wait. Koji sends its whole webhook at once. A sync worker
 # serves one connection at a time, so a client that stops half-way holds it this long (before,
 # until gunicorn's 30 s worker timeout killed the worker and answered 500). Where clients you do
@@ -96,10 +100,43 @@ class ProblemJsonWorker(SyncWorker):
             util.write_error = _write_html_error
 
 
+# arbiter.reap_workers, for a worker that died of a signal.
+_SENT_SIGTERM = re.compile(r"Worker \(pid:(\d+)\) was sent SIGTERM!")
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger under `connector serve`: its own lines ("Starting gunicorn", "Booting
+    worker", "Handling signal: hup", a worker's exit) are written as the connector's are
+    (connector.logs.LINE_FORMAT), not in a second format of gunicorn's. Its access line keeps
+    the combined format's shape (connector.logs.AccessLineFilter), for the tools that read it.
+
+    And a worker that the master itself sent SIGTERM (`stopped_by_master`, kept by
+    _CheckedReloadArbiter) and that died of it is written at INFO, not ERROR. On a reload the
+    master sends the old workers SIGTERM on each turn of its loop until they are gone; one that
+    gets another while Python is ending dies of it, and gunicorn wrote "[ERROR] Worker (pid:…)
+    was sent SIGTERM!" for a reload that went as it should. A worker someone else killed is an
+    ERROR still."""
+
+    error_fmt = LINE_FORMAT
+    datefmt = None  # logging's own, as the connector's lines have it
+
+    def __init__(self, cfg) -> None:
+        self.stopped_by_master: set[int] = set()
+        super().__init__(cfg)
+
+    def error(self, msg, *args, **kwargs) -> None:
+        sent = _SENT_SIGTERM.fullmatch(msg) if isinstance(msg, str) else None
+        if sent and int(sent[1]) in self.stopped_by_master:
+            self.info(msg, *args, **kwargs)  # below LOG_LEVEL=WARNING, not written at all
+        else:
+            super().error(msg, *args, **kwargs)
+
+
 class _CheckedReloadArbiter(Arbiter):
     """gunicorn's master, except that a reload (SIGHUP) is carried out only if the new workers
     would start: gunicorn stops the old workers whatever the new ones do, and one that refused
-    the mapping profile (exit APP_LOAD_ERROR) stopped the master with it."""
+    the mapping profile (exit APP_LOAD_ERROR) stopped the master with it. It tells its logger
+    (GunicornLogger) which workers it sent SIGTERM itself."""
 
     def reload(self) -> None:
         checked = self.app.start_up_check()
@@ -108,6 +145,17 @@ class _CheckedReloadArbiter(Arbiter):
             return
         self.app.profile = checked
         super().reload()
+
+    def kill_worker(self, pid: int, sig: int) -> None:
+        if sig == signal.SIGTERM:  # retiring old workers after a reload, fewer workers, stopping
+            self.log.stopped_by_master.add(pid)
+        super().kill_worker(pid, sig)
+
+    def reap_workers(self) -> None:
+        super().reap_workers()
+        # A pid names the worker only while it runs: once reaped, the system may give it to
+        # another process, which the master did not stop.
+        self.log.stopped_by_master.intersection_update(self.WORKERS)
 
 
 class _Gunicorn(BaseApplication):
@@ -151,6 +199,7 @@ def run_gunicorn(host: str, port: int, workers: int, log_level: str, profile: Pr
         "workers": workers,
         "loglevel": log_level.lower(),  # LOG_LEVEL quiets gunicorn's own lines too
         "worker_class": WORKER_CLASS,
+        "logger_class": LOGGER_CLASS,  # _CheckedReloadArbiter counts on it
         # Koji waits 10 s for an answer; a request that takes longer is already lost.
         "timeout": 30,
         "graceful_timeout": 10,

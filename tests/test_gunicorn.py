@@ -346,8 +346,8 @@ SERVING_KEY, SERVING_SECRET = "ck_serving_0123456789", "whsec_serving_0123456789
 
 
 @contextmanager
-def serving(tmp_path, **settings: str) -> Iterator[tuple[int, Path]]:
-    """`connector serve` in production mode with one worker, until the block ends: (port, log)."""
+def serving(tmp_path, workers: int = 1, **settings: str) -> Iterator[tuple[int, Path]]:
+    """`connector serve` in production mode (one worker unless told), until the block ends: (port, log)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KOJI_", "CONNECTOR_"))}
     env.update(DATABASE_PATH=str(tmp_path / "s.sqlite3"), CONNECTOR_MODE="production",
                KOJI_WEBHOOK_SECRET=SERVING_SECRET, CONNECTOR_API_KEYS=SERVING_KEY, **settings)
@@ -355,7 +355,8 @@ def serving(tmp_path, **settings: str) -> Iterator[tuple[int, Path]]:
     log = tmp_path / "serve.log"
     with open(log, "wb") as handle:
         process = subprocess.Popen([sys.executable, "-m", "connector.cli", "serve", "--port", str(port),
-                                    "--workers", "1"], cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT)
+                                    "--workers", str(workers)], cwd=REPO, env=env, stdout=handle,
+                                   stderr=subprocess.STDOUT)
     try:
         wait_until_ready("connector serve", f"http://127.0.0.1:{port}/healthz", process, log.read_text, 30)
         yield port, log
@@ -431,7 +432,56 @@ def test_plain_gunicorn_with_the_readmes_worker_class_refuses_the_same_way(tmp_p
 def test_log_level_warning_quiets_gunicorns_own_info_lines_under_serve(tmp_path):
     with serving(tmp_path, LOG_LEVEL="WARNING") as (_, log):
         pass
-    assert "[INFO]" not in log.read_text()  # "Starting gunicorn", "Booting worker", …
+    assert "level=INFO" not in log.read_text()  # "Starting gunicorn", "Booting worker", …
+
+
+# connector.logs.LINE_FORMAT, as written: logging's time, then key=value.
+CONNECTOR_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} level=(?P<level>[A-Z]+) logger=(?P<logger>[\w.]+) "
+                            r"pid=\d+ (?P<message>.+)")
+
+
+def test_gunicorns_own_lines_are_in_the_connectors_format_under_serve(tmp_path):
+    # Before: "[2026-11-23 00:37:23 +0000] [3478] [INFO] Booting worker with pid: 3489" beside
+    # "2026-11-23 00:37:23,824 level=INFO logger=connector pid=3489 request method=GET route=/healthz …".
+    with serving(tmp_path) as (port, log):
+        exchange(port, b"jane@acme.example\r\n\r\n")  # a worker's line of gunicorn's, too
+        time.sleep(0.2)
+    lines = log.read_text().splitlines()
+    assert [line for line in lines if not CONNECTOR_LINE.fullmatch(line)] == []
+    gunicorns = [match["message"] for match in map(CONNECTOR_LINE.fullmatch, lines)
+                 if match["logger"] == "gunicorn.error"]
+    for said in ("Starting gunicorn", "Listening at: ", "Booting worker with pid: ", "Invalid request from ip=",
+                 "Handling signal: term", "Worker exiting", "Shutting down: Master"):
+        assert any(message.startswith(said) for message in gunicorns), said
+
+
+def reaped(pid: int) -> bool:
+    """Whether the process is gone: one that has exited but is not yet reaped can still be signalled."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_reload_retires_the_old_workers_without_an_error(tmp_path):
+    # Before: "[ERROR] Worker (pid:…) was sent SIGTERM!" on reload after reload: the master sends
+    # an old worker SIGTERM on each turn of its loop until it is gone, and one that got another
+    # while Python was ending died of it.
+    with serving(tmp_path, workers=3) as (port, log):
+        master = int(re.search(r"Listening at: \S+ \((\d+)\)", log.read_text())[1])
+        for reload in range(1, 6):  # until an old worker has died of a SIGTERM (nearly always the first)
+            old = [int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", log.read_text())]
+            os.kill(master, signal.SIGHUP)
+            assert eventually(lambda: log.read_text().count("Booting worker") == 3 * (reload + 1))
+            assert eventually(lambda: all(map(reaped, old)))
+            if "was sent SIGTERM!" in log.read_text():
+                break
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).ok
+        text = log.read_text()
+    sent = [match for match in map(CONNECTOR_LINE.fullmatch, text.splitlines()) if "was sent" in match["message"]]
+    assert sent and {match["level"] for match in sent} == {"INFO"}, text
+    assert " level=ERROR " not in text, text
 
 
 _KEYED = b"POST %s HTTP/1.1\r\nHost: x\r\nX-API-Key: " + SERVING_KEY.encode() + b"\r\n"

@@ -1,7 +1,10 @@
 import base64
 import hashlib
 import logging
+import os
 import re
+import signal
+import subprocess
 import sys
 import types
 from datetime import timedelta
@@ -14,6 +17,8 @@ from gunicorn.http.errors import InvalidHeader, InvalidHTTPVersion, ParseExcepti
 
 from connector import logs
 from connector.logs import RedactingFilter
+from connector.profile import load_profile
+from connector.server import LOGGER_CLASS, GunicornLogger, _CheckedReloadArbiter, _Gunicorn
 
 
 def record(message, *args):
@@ -152,7 +157,8 @@ def gunicorn_loggers():
         logger.setLevel(level)
 
 
-def test_gunicorns_access_line_is_rebuilt_from_safe_parts_only(tmp_path, gunicorn_loggers):
+@pytest.mark.parametrize("logger_class", [Logger, GunicornLogger])  # plain gunicorn's; `connector serve`'s
+def test_gunicorns_access_line_is_rebuilt_from_safe_parts_only(tmp_path, gunicorn_loggers, logger_class):
     # Before: with --access-logfile, the query string, the Basic-auth user, the Referer and the
     # User-Agent were written, masked only where an address or a configured secret showed.
     logs.init_app(Flask("t"), "INFO", [])
@@ -166,7 +172,7 @@ def test_gunicorns_access_line_is_rebuilt_from_safe_parts_only(tmp_path, gunicor
                "HTTP_REFERER": "https://crm.example/contact/Jane-Doe?note=hates+pricing",
                "HTTP_USER_AGENT": "Jane's laptop", logs.ROUTE_ENVIRON_KEY: "/v1/events/<event_key:key>/release"}
     headers = [("AUTHORIZATION", environ["HTTP_AUTHORIZATION"]), ("REFERER", environ["HTTP_REFERER"])]
-    log = Logger(config)
+    log = logger_class(config)
     log.access(Sent(), types.SimpleNamespace(headers=headers), environ, timedelta(microseconds=1500))
     log.access(Sent(), types.SimpleNamespace(headers=headers), {**environ, logs.ROUTE_ENVIRON_KEY: "-",
                                                                 "REQUEST_METHOD": "JANEDOE"}, timedelta(0))
@@ -205,3 +211,62 @@ def test_a_client_whose_headers_stopped_coming_is_one_line_not_a_traceback(caplo
     assert (line.levelname, line.getMessage()) == (
         "INFO", "a client sent no whole request within the read timeout; connection closed")
     assert line.exc_info is None
+
+
+# connector.logs.LINE_FORMAT, as written: logging's time, then key=value.
+CONNECTOR_LINE = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} level=%s logger=%s pid=%d %s"
+
+
+def written_lines(path) -> list[str]:
+    for handler in logging.getLogger("gunicorn.error").handlers:
+        handler.flush()
+    return path.read_text().splitlines()
+
+
+def test_gunicorns_own_lines_are_written_as_the_connectors_are(tmp_path, gunicorn_loggers):
+    # Before: "[2026-11-23 00:37:23 +0000] [3478] [INFO] Starting gunicorn 23.0.0" among lines
+    # like "2026-11-23 00:37:23,824 level=INFO logger=connector pid=3489 request method=GET …".
+    config = Config()
+    config.set("logger_class", LOGGER_CLASS)  # as `connector serve` sets it
+    config.set("errorlog", str(tmp_path / "error.log"))
+    log = config.logger_class(config)
+    log.info("Starting gunicorn %s", "23.0.0")
+    log.error("Worker (pid:%s) exited with code %s.", 7, 1)
+    starting, exited = written_lines(tmp_path / "error.log")
+    assert re.fullmatch(CONNECTOR_LINE % ("INFO", r"gunicorn\.error", os.getpid(), r"Starting gunicorn 23\.0\.0"),
+                        starting), starting
+    assert re.fullmatch(CONNECTOR_LINE % ("ERROR", r"gunicorn\.error", os.getpid(),
+                                          r"Worker \(pid:7\) exited with code 1\."), exited), exited
+
+
+@pytest.mark.parametrize("loglevel, stopped_line", [("info", "INFO"), ("warning", None)])
+def test_a_worker_the_master_stopped_is_no_error_one_killed_by_another_is(tmp_path, gunicorn_loggers,
+                                                                           monkeypatch, loglevel, stopped_line):
+    # Before: a reload's old worker that died of the master's SIGTERM was written
+    # "[ERROR] Worker (pid:…) was sent SIGTERM!", as one killed by anyone else is.
+    monkeypatch.setenv("SERVER_SOFTWARE", "")  # the arbiter sets it: put back after
+    arbiter = _CheckedReloadArbiter(_Gunicorn({
+        "bind": "127.0.0.1:0", "logger_class": LOGGER_CLASS, "loglevel": loglevel,
+        "errorlog": str(tmp_path / "error.log"),
+    }, load_profile(None), lambda: "not asked"))
+    stopped, killed = children = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+                                  for _ in range(2)]
+    try:
+        arbiter.WORKERS = {child.pid: types.SimpleNamespace(tmp=types.SimpleNamespace(close=lambda: None))
+                           for child in children}
+        arbiter.kill_worker(stopped.pid, signal.SIGTERM)  # as it retires an old worker after a reload
+        os.kill(killed.pid, signal.SIGTERM)  # not the master
+        for child in children:  # dead, not yet reaped: the arbiter reaps them
+            os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
+        arbiter.reap_workers()
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    written = [re.fullmatch(CONNECTOR_LINE % ("([A-Z]+)", r"gunicorn\.error", os.getpid(), "(.*)"), line).groups()
+               for line in written_lines(tmp_path / "error.log")]
+    assert sorted(line for line in written if "was sent" in line[1]) == sorted(
+        [("ERROR", f"Worker (pid:{killed.pid}) was sent SIGTERM!")]
+        + ([(stopped_line, f"Worker (pid:{stopped.pid}) was sent SIGTERM!")] if stopped_line else []))
+    assert arbiter.WORKERS == {}
+    assert arbiter.log.stopped_by_master == set()  # reaped: its pid may be another process's next

@@ -5,8 +5,9 @@ import pytest
 
 from conftest import sample
 from connector.errors import UpstreamUnavailable
-from connector.koji_api import InterviewNotFound, KojiAnswerUnusable, KojiAuthError, KojiRefused
+from connector.koji_api import InterviewNotFound, KojiAnswerUnusable, KojiAuthError, KojiRefused, UnfetchableId
 from connector.ledger import Ledger
+from connector.logs import shown_id
 from connector.pipeline import Pipeline
 from connector.profile import load_profile
 
@@ -63,6 +64,17 @@ def test_a_refused_event_with_an_email_is_still_written(caplog):
     assert "Koji's API answered 404" in answer["salesforce"]["warnings"][0]["message"]
     assert answer["slack"]["post"] is True
     assert "sarah@acme.example" not in caplog.text  # the log line names the id, never the e-mail
+
+
+def test_an_id_koji_was_never_asked_for_is_logged_without_a_status(caplog):
+    # Before: "enrichment refused interview_id=id#… status=None: …", as if Koji had answered "None".
+    payload = sample(WEBHOOK_SETUP)
+    payload["data"]["interview_id"] = ".."
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        pipeline_with(refusing(UnfetchableId())).answer(payload, claim=False)
+    assert [r.getMessage() for r in caplog.records if r.name == "connector.pipeline"] == [
+        f"enrichment refused interview_id={shown_id('..')}: the interview id cannot be one segment of Koji's API "
+        "path and was not asked for; answered from the webhook's own data"]
 
 
 def test_an_answer_koji_gave_in_a_shape_that_cannot_be_used_is_named_in_the_warning():

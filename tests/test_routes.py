@@ -375,6 +375,23 @@ def test_logs_hold_no_email_quote_or_secret(koji, client, auth, caplog):
         assert secret_or_personal not in text
 
 
+def test_an_answers_line_leaves_out_what_it_has_no_value_for(koji, client, auth, caplog):
+    # Before: "verified event … action=update_contact skip_reason=None delivery=first", and
+    # "mapped event … skip_reason=None delivery=None".
+    caplog.set_level(logging.INFO)
+    logging.getLogger("connector").addHandler(caplog.handler)  # the connector logger does not propagate
+    raw = sample_bytes(SALESFORCE_SAMPLE)
+    koji.deliver(raw)
+    client.post(f"/v1/events/{sample(SALESFORCE_SAMPLE)['data']['interview_id']}:interview.analysis_ready/complete",
+                headers=auth)
+    koji.deliver(raw)
+    client.post("/v1/salesforce/map", json=sample(SALESFORCE_SAMPLE), headers=auth)
+    lines = [record.getMessage() for record in caplog.records if " event type=" in record.getMessage()]
+    assert [line.split(" action=")[1] for line in lines] == [
+        "update_contact delivery=first", "skip skip_reason=duplicate delivery=duplicate", "update_contact"]
+    assert not any("None" in line for line in lines)
+
+
 def test_fields_lists_the_profile_targets(client, auth):
     body = client.get("/v1/salesforce/fields", headers=auth).get_json()
     names = [field["name"] for field in body["fields"]]

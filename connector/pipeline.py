@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +39,9 @@ class Pipeline:
     quality_threshold: float
     ledger: Ledger | None = None
     fetch_interview: FetchInterview | None = None
+    # A configuration hint, the same for every such event: a WARNING once per worker, then
+    # INFO, so a deployment on that payload shape does not get a WARNING a day per interview.
+    _told_how_to_enrich: bool = field(default=False, init=False, repr=False)
 
     def answer(self, payload: dict[str, Any], *, raw_body: bytes | None = None,
                claim: bool) -> dict[str, Any]:
@@ -46,7 +49,7 @@ class Pipeline:
         warnings = not_enriched + unusable_timestamps(payload)
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         if decision.skip_reason == "anonymous" and self.fetch_interview is None and _names_the_respondent(event):
-            decision = _anonymous_here_only(event, decision)
+            decision = self._anonymous_here_only(event, decision)
         if not claim or self.ledger is None:
             return _with_warnings(self.render(event, decision, None), warnings)
         key = event["event"]["key"]
@@ -73,6 +76,20 @@ class Pipeline:
         answer["salesforce"] = map_to_salesforce(answer, self.profile)
         answer["slack"] = build_slack_message(answer, answer["salesforce"], self.profile)
         return answer
+
+    def _anonymous_here_only(self, event: dict[str, Any], decision: Decision) -> Decision:
+        """Koji's webhook-setup payload names the respondent by Koji's id and an external id, with
+        no e-mail: Koji expects the full interview to be fetched. Skipped all the same (nothing to
+        look up by), but the answer and the log say how to make such events update the Contact."""
+        log.log(logging.INFO if self._told_how_to_enrich else logging.WARNING,
+                "interview_id=%s skipped as anonymous: the webhook names the respondent only by ids the "
+                "profile does not look up by; KOJI_ENRICH=true fetches the e-mail from Koji's API",
+                shown_id(event["interview"]["id"]))
+        self._told_how_to_enrich = True
+        return replace(decision, reason=decision.reason + (
+            " The webhook names the respondent only by Koji's respondent id or an external id: set "
+            "KOJI_ENRICH=true (with KOJI_API_KEY) to fetch the e-mail from Koji's API, or look up by the "
+            "external id (lookup.order and lookup.external_id_field in the mapping profile)."))
 
     def _claim(self, key: str, decision: Decision) -> tuple[Decision, dict[str, Any]]:
         claim: Claim = self.ledger.claim(key)
@@ -124,19 +141,6 @@ def _nothing_left_to_do(answer: dict[str, Any]) -> bool:
 def _names_the_respondent(event: dict[str, Any]) -> bool:
     respondent = event["respondent"]
     return bool(respondent["id"] or respondent["external_id"])
-
-
-def _anonymous_here_only(event: dict[str, Any], decision: Decision) -> Decision:
-    """Koji's webhook-setup payload names the respondent by Koji's id and an external id, with
-    no e-mail: Koji expects the full interview to be fetched. Skipped all the same (nothing to
-    look up by), but the answer and the log say how to make such events update the Contact."""
-    log.warning("interview_id=%s skipped as anonymous: the webhook names the respondent only by ids the "
-                "profile does not look up by; KOJI_ENRICH=true fetches the e-mail from Koji's API",
-                shown_id(event["interview"]["id"]))
-    return replace(decision, reason=decision.reason + (
-        " The webhook names the respondent only by Koji's respondent id or an external id: set "
-        "KOJI_ENRICH=true (with KOJI_API_KEY) to fetch the e-mail from Koji's API, or look up by the "
-        "external id (lookup.order and lookup.external_id_field in the mapping profile)."))
 
 
 def _needs_enrichment(event: dict[str, Any]) -> bool:

@@ -111,6 +111,19 @@ def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):
     assert pipeline.ledger.get(KEY) is None
 
 
+def test_the_enrichment_hint_is_a_warning_once_per_worker_then_info(tmp_path, caplog):
+    # The same configuration hint for every event of that shape: before, one WARNING a day per
+    # interview for a deployment on Koji's webhook-setup payload.
+    pipeline = pipeline_with(None, tmp_path)
+    first, second = sample(WEBHOOK_SETUP), sample(WEBHOOK_SETUP)
+    second["data"]["interview_id"] = "another-interview"
+    with caplog.at_level(logging.INFO, logger="connector.pipeline"):
+        answers = [pipeline.answer(payload, claim=False) for payload in (first, second, second)]
+    hints = [record.levelname for record in caplog.records if "skipped as anonymous" in record.getMessage()]
+    assert hints == ["WARNING", "INFO", "INFO"]
+    assert all("set KOJI_ENRICH=true" in answer["reason"] for answer in answers)  # the answer says it every time
+
+
 def test_no_enrichment_no_warning():
     answer = pipeline_with(None).answer(sample(WEBHOOK_SETUP), claim=False)
     assert [w["field"] for w in answer["salesforce"]["warnings"]] == ["Interview_Quality_Score__c"]  # 4.2 → 4

@@ -33,7 +33,7 @@ from typing import Any
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
-from connector.logs import described_request
+from connector.logs import described_request, where_it_failed
 from connector.text_limits import truncate
 
 PROBLEM_BASE = "https://github.com/koji-connector/connector/blob/main/docs/problems.md#"
@@ -245,6 +245,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        # The exception text may hold payload data: log the type only.
-        log.error("unexpected error=%s %s", type(exc).__name__, described_request(), exc_info=app.debug)
+        # The exception text may hold payload data: the type and where it was raised only (the
+        # whole traceback in debug mode, masked by the log filter).
+        log.error("unexpected error=%s %s at=%s", type(exc).__name__, described_request(), where_it_failed(exc),
+                  exc_info=app.debug)
         return problem_response(Problem("The connector failed unexpectedly; nothing was changed."))

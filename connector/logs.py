@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 import time
+import traceback
 from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
@@ -99,6 +100,30 @@ def described_request() -> str:
     described = f"method={shown_method(request.method)} route={_route_rule()}"
     key = (request.view_args or {}).get("key")
     return described if key is None else f"{described} key={shown_key(key)}"
+
+
+# How many of the innermost frames a 500's line names: enough to find the place, short enough
+# to stay one line.
+SHOWN_FRAMES = 6
+
+
+def where_it_failed(exc: BaseException) -> str:
+    """The innermost frames of an exception's traceback, innermost first, as one word of
+    `file:line:function` (`connector/mapping.py:412:_render,connector/pipeline.py:61:answer`):
+    where a 500 happened, for an operator, without the exception's text or the source lines,
+    which may quote the payload. Paths are cut to the package (`connector/…`, or a library's
+    own), so no home directory or user name is shown."""
+    frames = traceback.extract_tb(exc.__traceback__)[-SHOWN_FRAMES:]
+    return ",".join(f"{_package_path(frame.filename)}:{frame.lineno}:{frame.name}" for frame in reversed(frames))
+
+
+def _package_path(filename: str) -> str:
+    path = filename.replace("\\", "/")
+    for marker in ("/site-packages/", "/dist-packages/", "/connector/"):
+        cut = path.rfind(marker)
+        if cut >= 0:
+            return path[cut + 1:] if marker == "/connector/" else path[cut + len(marker):]
+    return path.rsplit("/", 1)[-1]
 
 
 def _unmask_key(run: re.Match) -> str:

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import API_KEY, SECRETS
 from connector import errors
+from connector.logs import SHOWN_FRAMES
 
 PROBLEMS_DOC = Path(__file__).resolve().parents[1] / "docs" / "problems.md"
 
@@ -60,6 +61,29 @@ def test_a_404_repeats_a_long_path_only_in_part(client):
     assert len(body["detail"]) < 300
     assert "/v1/unknown/xxx" in body["detail"]
     assert "instance" not in body
+
+
+def test_a_500_in_production_says_where_it_failed_but_not_what_the_exception_said(app, client, monkeypatch):
+    # Before: "unexpected error=ValueError method=POST route=…" and nothing else: a rare 500
+    # after weeks of running could not be traced to a line.
+    stream = io.StringIO()
+    logging.getLogger("connector").handlers[0].setStream(stream)
+    assert not app.debug
+
+    def fail(*args, **kwargs):
+        raise ValueError(f"no Contact for o'brien@northwind.example quoting 'we love it' with {SECRETS[0]}")
+
+    monkeypatch.setattr(app.extensions["connector"].pipeline, "answer", fail)
+    response = client.post("/v1/salesforce/map", json={"interview_id": "i1"}, headers={"X-API-Key": API_KEY})
+    assert response.status_code == 500
+    [line] = [line for line in stream.getvalue().splitlines() if "unexpected error=" in line]
+    where = line.split(" at=")[1]
+    frames = where.split(",")
+    assert frames[0] == f"test_errors.py:{fail.__code__.co_firstlineno + 1}:fail"  # innermost first
+    assert any(frame.startswith("connector/routes.py:") for frame in frames)
+    assert len(frames) <= SHOWN_FRAMES and " " not in where
+    assert "Traceback" not in line and "northwind" not in line and "we love it" not in line
+    assert SECRETS[0] not in line and "/work/" not in line
 
 
 def test_a_traceback_written_in_debug_mode_is_masked_like_the_line(app, client, monkeypatch):

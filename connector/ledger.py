@@ -19,7 +19,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -32,6 +32,10 @@ CLAIMED, COMPLETED, RELEASED = "claimed", "completed", "released"
 CHECKPOINT_EVERY_SECONDS = 1.0
 PURGE_EVERY_SECONDS = 60.0
 PURGE_BATCH = 500  # keys per DELETE; below SQLite's 999 bound parameters of old builds
+# A long purge runs on the checkpointer's thread, which meanwhile checkpoints nothing: without
+# a checkpoint of its own every so many batches (10,000 keys), purging 2 million expired rows
+# left a WAL of 366 MB.
+PURGE_CHECKPOINT_EVERY_BATCHES = 20
 # After a checkpoint SQLite reuses the WAL from its start; this caps the file it leaves behind.
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 # A WAL still this long after a passive checkpoint is not being reset (see _Checkpointer).
@@ -80,13 +84,31 @@ VALUES (?, 'claimed', 1, ?, ?, ?)
 """
 
 # A key already there: claimed again only if it was released or its lease ran out.
+# A lease that ends later than :unreal, two leases from now, cannot be real: the wall clock
+# has stepped back since it was given (an NTP correction, a VM restored), and it would hold
+# the event for the size of the step (a step of an hour refused every copy for an hour; a
+# clock ten years ahead at boot kept a claim for years). So it counts as run out. Not one
+# lease from now: a step back of half a second would then free the claims of the last half
+# second, whose runs are still working, to any copy arriving meanwhile; a step back shorter
+# than a lease only lengthens the leases given before it by the step. After
+# LEDGER_LEASE_SECONDS is lowered, a lease given before is taken over early, by at most the
+# difference: acceptable, the shorter lease is what the operator chose.
 _CLAIM = """
 INSERT INTO events (key, state, attempts, first_seen, updated, lease_until)
 VALUES (:key, 'claimed', 1, :now, :now, :lease)
 ON CONFLICT (key) DO UPDATE SET state = 'claimed', attempts = attempts + 1, updated = :now, lease_until = :lease
-WHERE events.state = 'released' OR (events.state = 'claimed' AND events.lease_until <= :now)
+WHERE events.state = 'released'
+   OR (events.state = 'claimed' AND (events.lease_until <= :now OR events.lease_until > :unreal))
 RETURNING attempts
 """
+
+# Expired: untouched for the retention window, and under no lease that can be real (see _CLAIM);
+# the parameters are the cutoff, now and the end after which a lease cannot be real.
+_EXPIRED = "updated < ? AND (lease_until <= ? OR lease_until > ?)"
+
+# The next batch of expired keys after a key, in key order: each read goes on from where the
+# last one stopped, so the purge reads the table once, however many batches it takes.
+_EXPIRED_KEYS = f"SELECT key FROM events WHERE key > ? AND {_EXPIRED} ORDER BY key LIMIT ?"
 
 _RECORD = "SELECT key, state, attempts, first_seen, updated, lease_until FROM events WHERE key = ?"
 
@@ -157,7 +179,7 @@ class Ledger:
         lease = now + self.lease_seconds
         if self._when_free(lambda db: db.execute(_CLAIM_NEW, (key, now, now, lease)).rowcount):
             return Claim(FIRST, 1)
-        row = self._fetchone(_CLAIM, {"key": key, "now": now, "lease": lease})
+        row = self._fetchone(_CLAIM, {"key": key, "now": now, "lease": lease, "unreal": self._unreal(now)})
         if row is not None:
             return Claim(FIRST if row[0] == 1 else RETRY, row[0])
         current = self._fetchone("SELECT state, attempts FROM events WHERE key = ?", (key,))
@@ -180,30 +202,59 @@ class Ledger:
 
     def get(self, key: str) -> EventRecord | None:
         row = self._fetchone(_RECORD, (key,))
-        return EventRecord(*row) if row else None
+        if row is None:
+            return None
+        record, now = EventRecord(*row), self.clock()
+        if record.state == CLAIMED and record.lease_until > self._unreal(now):
+            # A lease that cannot be real has run out (see _CLAIM), so it is not shown as live:
+            # the next copy takes the event over.
+            record = replace(record, lease_until=now)
+        return record
 
     def purge(self, now: float | None = None) -> int:
-        """Drop events untouched for the retention window whose lease has ended; return how many.
+        """Drop events untouched for the retention window whose lease has ended (or cannot be
+        real, see _CLAIM); return how many.
 
         By the last change, not the first sighting: an event claimed again or completed on the
         window's last day is kept a window from then, and a live claim is never dropped (before,
         a key first seen a week ago was purged under a run still working on it, and the next
         copy was `first`, attempt 1, beside it).
-        The expired keys are found in a read (which never blocks claims in WAL mode), then
-        deleted by key a batch at a time, so the write lock is held for milliseconds even
-        when a week of events expires at once."""
+        A batch of expired keys at a time is found in a read (which never blocks claims in WAL
+        mode), then deleted by key in a transaction of its own, so the write lock is held for
+        milliseconds even when a week of events expires at once. Only one batch of keys is in
+        memory: reading all of them first took 392 MB per worker for 2 million expired rows.
+
+        Its failures are not logged here: the checkpointer logs them once per change of reason
+        (_FailureLog), where _raise_unusable would have logged one every minute."""
         now = self.clock() if now is None else now
-        cutoff = now - self.retention_seconds
-        expired = [row[0] for row in self._when_free(lambda db: db.execute(
-            "SELECT key FROM events WHERE updated < ? AND lease_until <= ?", (cutoff, now)).fetchall())]
-        removed = 0
-        for start in range(0, len(expired), PURGE_BATCH):
-            batch = expired[start:start + PURGE_BATCH]
-            with self._transaction() as tx:  # the same test again: a key may have changed since the read
-                removed += tx.execute(
-                    f"DELETE FROM events WHERE updated < ? AND lease_until <= ? "
-                    f"AND key IN ({', '.join('?' * len(batch))})", (cutoff, now, *batch)).rowcount
+        expired = (now - self.retention_seconds, now, self._unreal(now))
+        removed, batches, after = 0, 0, ""  # no event key is empty
+        self._local.purging = True
+        try:
+            while True:
+                batch = [row[0] for row in self._when_free(lambda db: db.execute(
+                    _EXPIRED_KEYS, (after, *expired, PURGE_BATCH)).fetchall())]
+                if not batch:
+                    break
+                with self._transaction() as tx:  # the same test again: a key may have changed since the read
+                    removed += tx.execute(f"DELETE FROM events WHERE {_EXPIRED} "
+                                          f"AND key IN ({', '.join('?' * len(batch))})", (*expired, *batch)).rowcount
+                if len(batch) < PURGE_BATCH:
+                    break
+                after, batches = batch[-1], batches + 1
+                if batches % PURGE_CHECKPOINT_EVERY_BATCHES == 0:
+                    # What it cannot copy now, the checkpointer's next round copies (and logs).
+                    _Checkpointer._checkpoint(self._connection())
+        finally:
+            self._local.purging = False
+            if removed:  # also what a purge cut short by a failure removed
+                log.info("ledger purge removed %d events untouched for %g days", removed,
+                         self.retention_seconds / 86400)
         return removed
+
+    def _unreal(self, now: float) -> float:
+        """The time after which no lease given by this clock can end (see _CLAIM)."""
+        return now + 2 * self.lease_seconds
 
     def _set_state(self, key: str, state: str, unless: str | None = None,
                    attempt: int | None = None) -> EventRecord | None:
@@ -290,7 +341,8 @@ class Ledger:
         self._drop_connection()
         if type(exc) is sqlite3.DatabaseError or (isinstance(exc, sqlite3.OperationalError)
                                                    and _sqlite_code(exc) in _UNUSABLE_CODES):
-            log.error("ledger database unusable: %s (DATABASE_PATH %s)", exc, self.path)
+            if not getattr(self._local, "purging", False):
+                log.error("ledger database unusable: %s (DATABASE_PATH %s)", exc, self.path)
             raise LedgerUnavailable(str(exc)) from exc
         raise exc
 
@@ -397,14 +449,13 @@ class _Checkpointer:
     def _run(self) -> None:
         db: sqlite3.Connection | None = None
         next_purge = 0.0  # at once: a restart after a long pause finds expired rows
-        failing: str | None = None  # the failure last logged: logged again only when it changes
+        checkpoint_failed = _FailureLog("checkpoint", "every second")
+        purge_failed = _FailureLog("purge", "every minute")
         try:
             while not self._stopping.wait(self.every_seconds):
                 db = db or self._connect_or_none()
                 failure = self._checkpoint(db) if db else "unable to open database file"
-                if failure != failing:
-                    _log_checkpoint_failure(failure)
-                    failing = failure
+                checkpoint_failed(failure)
                 if failure is not None and db is not None:
                     # Opened again next round: a connection made while the file was not
                     # writable stays read-only after the operator has fixed it.
@@ -413,7 +464,7 @@ class _Checkpointer:
                 self._notice_the_file_changing()
                 if time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_EVERY_SECONDS
-                    self._purge()
+                    purge_failed(self._purge())
             if db is not None:
                 self._checkpoint(db)
         finally:
@@ -435,14 +486,16 @@ class _Checkpointer:
         except sqlite3.Error:  # its directory is gone, say: said by the checkpoint's failure
             return None
 
-    def _purge(self) -> None:
+    def _purge(self) -> str | None:
+        """Purge; why that failed, if it did (it is tried again next minute)."""
         purge = self.purge()
         if purge is None:  # the Ledger is gone
-            return
+            return None
         try:
             purge()
         except (sqlite3.Error, LedgerBusy, LedgerUnavailable) as exc:  # raised out of it, the thread would end
-            log.warning("ledger purge failed: %s", getattr(exc, "detail", exc))
+            return str(getattr(exc, "detail", exc))
+        return None
 
     @staticmethod
     def connect(path: str) -> sqlite3.Connection:
@@ -471,13 +524,24 @@ def _identity(path: str) -> tuple[int, int] | None:
     return stat.st_dev, stat.st_ino
 
 
-def _log_checkpoint_failure(failure: str | None) -> None:
-    # Once a second per worker, an unchanged failure would bury every other line.
-    if failure is None:
-        log.warning("ledger checkpoint works again")
-    else:
-        log.warning("ledger checkpoint failed: %s (tried every second; logged again when the reason changes)",
-                    failure)
+class _FailureLog:
+    """Logs the failures of a task the checkpointer repeats (the checkpoint, the purge) once per
+    change of reason, and its recovery: once a second or a minute per worker, an unchanged
+    failure would bury every other line."""
+
+    def __init__(self, task: str, tried: str) -> None:
+        self.task, self.tried = task, tried
+        self.failing: str | None = None  # the failure last logged
+
+    def __call__(self, failure: str | None) -> None:
+        if failure == self.failing:
+            return
+        self.failing = failure
+        if failure is None:
+            log.warning("ledger %s works again", self.task)
+        else:
+            log.warning("ledger %s failed: %s (tried %s; logged again when the reason changes)",
+                        self.task, failure, self.tried)
 
 
 def _restart(db: sqlite3.Connection) -> None:

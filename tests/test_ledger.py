@@ -4,6 +4,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 
 import pytest
 
@@ -52,6 +53,29 @@ def test_expired_lease_is_processed_again(ledger, clock):
     assert ledger.claim("k").status == IN_PROGRESS
     clock.now += 2
     assert ledger.claim("k").status == RETRY
+
+
+@pytest.mark.parametrize("ahead", [3600, 10 * 365 * 86400], ids=["an hour", "ten years"])
+def test_a_lease_given_before_the_clock_stepped_back_is_not_live_for_the_size_of_the_step(ledger, clock, ahead):
+    # Found by an audit: the lease is on the wall clock, so after a step back (an NTP correction,
+    # a VM restored, a clock ten years ahead at boot) a claim whose run died held the event for
+    # the size of the step: every copy was 409 event-in-progress, Koji's retries refused.
+    clock.now += ahead
+    ledger.claim("k")  # and its run dies
+    clock.now -= ahead
+    assert ledger.get("k").lease_until == clock.now  # not shown as live either
+    assert ledger.claim("k") == Claim(RETRY, 2)
+    assert ledger.claim("k").status == IN_PROGRESS  # the new lease is a real one
+    assert ledger.release("k", attempt=1).attempts == 2  # the old run cannot free it
+
+
+def test_a_step_back_shorter_than_a_lease_leaves_live_claims_live(ledger, clock):
+    # Taking over every lease ending more than one lease ahead would hand a claim given just
+    # before a small step back to a copy arriving just after it, beside a run still working.
+    ledger.claim("k")
+    clock.now -= 59
+    assert ledger.claim("k").status == IN_PROGRESS
+    assert ledger.get("k").lease_until == clock.now + 59 + 60
 
 
 def test_release_never_reopens_a_completed_event(ledger):
@@ -117,6 +141,17 @@ def test_an_event_completed_late_in_the_window_is_kept_a_window_from_then(ledger
     clock.now += 2 * 86400  # 8 days after first seen, 2 after completion
     assert ledger.purge() == 0
     assert ledger.claim("k").status == DUPLICATE
+
+
+def test_a_lease_that_cannot_be_real_keeps_no_row_from_the_purge(tmp_path, clock):
+    # A lease of a day given before LEDGER_LEASE_SECONDS was lowered to a minute: claims now
+    # take it over, and the purge, which spared it as live until it ended, agrees with them.
+    path = tmp_path / "state.sqlite3"
+    Ledger(path, retention_seconds=3 * 3600, lease_seconds=86400, clock=clock).claim("k")
+    ledger = Ledger(path, retention_seconds=3 * 3600, lease_seconds=60, clock=clock)
+    clock.now += 4 * 3600  # untouched past the retention window, under a lease 20 hours long still
+    assert ledger.purge() == 1
+    assert ledger.get("k") is None
 
 
 def _claim_in_process(path, key, queue):
@@ -414,6 +449,80 @@ def test_purge_removes_more_than_one_batch_and_keeps_recent_events(ledger, clock
     assert ledger.purge() == 1203
     assert ledger.get("recent:interview.completed") is not None
     assert ledger.get("old0:interview.completed") is None
+
+
+def test_the_purge_holds_one_batch_of_keys_at_a_time_and_keeps_the_wal_short(tmp_path, clock, monkeypatch):
+    # Found by an audit: the purge read every expired key into a list first (392 MB per worker
+    # for 2 million rows, about 170 B a key), and checkpointed nothing until it was done (a WAL
+    # of 366 MB): it runs on the checkpointer's own thread.
+    monkeypatch.setattr("connector.ledger.PURGE_BATCH", 100)
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=1000, clock=clock, checkpoint_seconds=3600)
+    then = clock.now
+    clock.now += 200
+    keys = [f"i{n:05d}:interview.completed" for n in range(20_400)]
+    rows = [(key, "completed", 1, then, then, then) for key in keys[:20_000]]  # past the window
+    rows += [(key, "completed", 1, clock.now - 10, clock.now - 10, clock.now - 10) for key in keys[20_000::2]]
+    rows += [(key, "claimed", 1, then, then, then + 1000) for key in keys[20_001::2]]  # old, but live
+    db = sqlite3.connect(path)
+    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", sorted(rows))  # expired and kept mixed
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    tracemalloc.start()
+    try:
+        removed = ledger.purge()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert removed == 20_000
+    all_keys = sum(sys.getsizeof(key) for key in keys[:20_000])
+    assert peak < all_keys / 10, f"the purge held {peak} bytes; all the expired keys take {all_keys}"
+    wal = path.with_name(path.name + "-wal").stat().st_size
+    assert wal < 2 * 1024 * 1024, f"a WAL of {wal} bytes after purging 20,000 rows"
+    assert sqlite3.connect(path).execute("SELECT count(*), min(key) FROM events").fetchone() == (400, keys[20_000])
+
+
+def test_the_purge_logs_how_many_events_it_removed(ledger, clock, caplog):
+    # Before: the count was dropped, and nothing showed retention working.
+    for n in range(3):
+        ledger.claim(f"i{n}:interview.completed")
+        ledger.complete(f"i{n}:interview.completed")
+    with caplog.at_level("INFO", logger="connector.ledger"):
+        assert ledger.purge() == 0
+        clock.now += 7 * 86400 + 1
+        assert ledger.purge() == 3
+    assert [record.getMessage() for record in caplog.records] == ["ledger purge removed 3 events untouched for 7 days"]
+
+
+def test_a_failing_purge_is_logged_once_per_change_of_reason(tmp_path, clock, monkeypatch, caplog):
+    # Before: "ledger purge failed" and "ledger database unusable" every minute per worker for as
+    # long as the ledger could not be written.
+    monkeypatch.setattr("connector.ledger.PURGE_EVERY_SECONDS", 0.01)
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=60, lease_seconds=60, clock=clock, checkpoint_seconds=0.01)
+    for n in range(3):
+        ledger.claim(f"i{n}:interview.completed")
+    clock.now += 61
+    tries = []
+    writable = Ledger._connection
+
+    def read_only(self):  # as a file made read-only would refuse the purge's DELETE
+        tries.append(1)
+        db = writable(self)
+        db.execute("PRAGMA query_only = 1")
+        return db
+    with caplog.at_level("INFO", logger="connector.ledger"):
+        monkeypatch.setattr(Ledger, "_connection", read_only)
+        assert eventually(lambda: len(tries) > 30)  # a dozen purges or more
+        monkeypatch.setattr(Ledger, "_connection", writable)
+        assert eventually(lambda: ledger.get("i0:interview.completed") is None)
+        ledger.close()
+    assert [record.getMessage() for record in caplog.records] == [
+        "ledger purge failed: The event ledger's database cannot be used now (attempt to write a readonly "
+        "database); nothing was changed. Try again later. (tried every minute; logged again when the reason "
+        "changes)",
+        "ledger purge removed 3 events untouched for 0.000694444 days", "ledger purge works again"]
 
 
 def test_the_background_thread_purges_expired_events(tmp_path, clock, monkeypatch):

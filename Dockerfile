@@ -9,10 +9,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 # openapi.yaml too: connector/openapi.yaml links to it, and without it the wheel has no spec
-# and GET /openapi.yaml answers 500.
-COPY pyproject.toml README.md openapi.yaml ./
+# and GET /openapi.yaml answers 500. constraints.txt: the versions CI passed with.
+COPY pyproject.toml README.md openapi.yaml constraints.txt ./
 COPY connector ./connector
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && useradd --system --uid 10001 --home-dir /data connector \
     && mkdir -p /data && chown connector /data
 

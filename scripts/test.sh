@@ -10,11 +10,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 venv="${VENV:-.venv}"
 [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
 venv="$(cd "$venv" && pwd)"  # absolute, whether VENV was relative or not
-# Install only into a new venv or after pyproject.toml changed (see scripts/serve.sh).
+# Install only into a new venv or after pyproject.toml or constraints.txt changed, at the
+# versions CI passed with (see scripts/serve.sh).
 stamp="$venv/.connector-install"
-hash="$("$venv/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read()).hexdigest())')"
+hash="$("$venv/bin/python" -c 'import hashlib; print(hashlib.sha256(open("pyproject.toml", "rb").read() + open("constraints.txt", "rb").read()).hexdigest())')"
 if ! { [[ -x "$venv/bin/connector" ]] && grep -qxF "$hash .[test]" "$stamp" 2>/dev/null; }; then
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
   echo "$hash .[test]" > "$stamp"
 fi
 export PATH="$venv/bin:$PATH" CONNECTOR_PYTHON="$venv/bin/python"

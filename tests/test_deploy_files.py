@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from connector.settings import Settings
 
@@ -170,3 +173,37 @@ def test_the_uid_the_cli_names_for_the_image_is_the_images():
     from connector.cli import IMAGE_UID
     [run] = instructions("RUN")
     assert f"--uid {IMAGE_UID} " in run
+
+
+def constraints() -> dict[str, Version]:
+    """constraints.txt's pins, by normalized name."""
+    pins = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            requirement = Requirement(line)
+            [pin] = requirement.specifier
+            assert pin.operator == "==", line
+            pins[canonicalize_name(requirement.name)] = Version(pin.version)
+    return pins
+
+
+def test_every_dependency_is_pinned_inside_pyprojects_range():
+    # What CI, scripts/serve.sh and the image install: a pin outside the range a library user
+    # gets would test something no one else runs; a dependency without a pin would float again.
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pins = constraints()
+    for line in project["dependencies"] + project["optional-dependencies"]["test"]:
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} has no pin in constraints.txt"
+        assert requirement.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {requirement.specifier}"
+
+
+def test_ci_the_run_script_and_the_image_install_the_pinned_versions():
+    for script in ("scripts/test.sh", "scripts/serve.sh"):
+        installs = [line for line in (REPO / script).read_text().splitlines() if "pip install" in line]
+        assert installs and all("-c constraints.txt" in line for line in installs), script
+    [run] = instructions("RUN")
+    assert run.startswith("pip install -c constraints.txt . ")
+    copied = {source for rest in instructions("COPY") for source in shlex.split(rest)[:-1]}
+    assert "constraints.txt" in copied

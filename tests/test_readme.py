@@ -104,7 +104,7 @@ FAKE_PYTHON3 = textwrap.dedent("""\
 
 
 class Checkout:
-    """A copy of the scripts and pyproject.toml, run with a fake python3 and venv."""
+    """A copy of the scripts, pyproject.toml and constraints.txt, run with a fake python3 and venv."""
 
     def __init__(self, root: Path):
         self.root, self.log = root / "repo", root / "log"
@@ -113,6 +113,7 @@ class Checkout:
             shutil.copy(REPO / "scripts" / script, self.root / "scripts" / script)
         (self.root / "scripts" / "install-n8n.sh").write_text("echo /nonexistent/n8n\n")
         shutil.copy(REPO / "pyproject.toml", self.root / "pyproject.toml")
+        shutil.copy(REPO / "constraints.txt", self.root / "constraints.txt")
         tools = root / "tools"
         tools.mkdir()
         self.fake_python = root / "fake-python"
@@ -143,23 +144,24 @@ def installs(lines: list[str]) -> list[str]:
     return [line for line in lines if line.startswith("pip ")]
 
 
-def test_serve_installs_on_a_fresh_machine_then_only_when_pyproject_changes(checkout):
+@pytest.mark.parametrize("changed", ["pyproject.toml", "constraints.txt"])
+def test_serve_installs_on_a_fresh_machine_then_only_when_pyproject_or_the_pins_change(checkout, changed):
     # Before: `pip install -e .` on every start, which needs the package index every time.
     first = checkout.run("serve.sh", "--port", "9000")
     assert first[0] == "venv .venv" and len(installs(first)) == 1
     assert first[-1] == "connector serve --port 9000"
     again = checkout.run("serve.sh")
     assert installs(again) == [] and again == ["connector serve"]
-    with open(checkout.root / "pyproject.toml", "a") as pyproject:
-        pyproject.write("\n# a new dependency, say\n")
+    with open(checkout.root / changed, "a") as edited:
+        edited.write("\n# a new dependency or version, say\n")
     assert len(installs(checkout.run("serve.sh"))) == 1
     assert installs(checkout.run("serve.sh")) == []
 
 
 def test_test_sh_installs_the_test_extras_once_and_serve_then_needs_nothing(checkout):
-    assert installs(checkout.run("serve.sh")) == ["pip -m pip install --quiet --disable-pip-version-check -e ."]
+    assert installs(checkout.run("serve.sh")) == ["pip -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ."]
     # serve's install lacks the test extras: test.sh installs once, and both are content after.
-    assert installs(checkout.run("test.sh")) == ["pip -m pip install --quiet --disable-pip-version-check -e .[test]"]
+    assert installs(checkout.run("test.sh")) == ["pip -m pip install --quiet --disable-pip-version-check -c constraints.txt -e .[test]"]
     assert installs(checkout.run("test.sh")) == []
     assert installs(checkout.run("serve.sh")) == []
 

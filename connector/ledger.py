@@ -449,8 +449,8 @@ class _Checkpointer:
     def _run(self) -> None:
         db: sqlite3.Connection | None = None
         next_purge = 0.0  # at once: a restart after a long pause finds expired rows
-        checkpoint_failed = _FailureLog("checkpoint", "every second")
-        purge_failed = _FailureLog("purge", "every minute")
+        checkpoint_failed = _FailureLog("checkpoint", "every second", self.path)
+        purge_failed = _FailureLog("purge", "every minute", self.path)
         try:
             while not self._stopping.wait(self.every_seconds):
                 db = db or self._connect_or_none()
@@ -529,8 +529,8 @@ class _FailureLog:
     change of reason, and its recovery: once a second or a minute per worker, an unchanged
     failure would bury every other line."""
 
-    def __init__(self, task: str, tried: str) -> None:
-        self.task, self.tried = task, tried
+    def __init__(self, task: str, tried: str, path: str) -> None:
+        self.task, self.tried, self.path = task, tried, path
         self.failing: str | None = None  # the failure last logged
 
     def __call__(self, failure: str | None) -> None:
@@ -540,8 +540,8 @@ class _FailureLog:
         if failure is None:
             log.warning("ledger %s works again", self.task)
         else:
-            log.warning("ledger %s failed: %s (tried %s; logged again when the reason changes)",
-                        self.task, failure, self.tried)
+            log.warning("ledger %s failed: %s (DATABASE_PATH %s; tried %s; logged again when the reason changes)",
+                        self.task, failure, self.path, self.tried)
 
 
 def _restart(db: sqlite3.Connection) -> None:

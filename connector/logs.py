@@ -19,6 +19,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 
 from flask import Flask, Response, g, request
 
@@ -109,21 +110,37 @@ SHOWN_FRAMES = 6
 
 def where_it_failed(exc: BaseException) -> str:
     """The innermost frames of an exception's traceback, innermost first, as one word of
-    `file:line:function` (`connector/mapping.py:412:_render,connector/pipeline.py:61:answer`):
-    where a 500 happened, for an operator, without the exception's text or the source lines,
-    which may quote the payload. Paths are cut to the package (`connector/…`, or a library's
+    `file:line:function`
+    (`connector/mapping.py:508:map_to_salesforce,connector/pipeline.py:76:render,…`): where a
+    500 happened, for an operator, without the exception's text or the source lines, which may
+    quote the payload. When the innermost frames are all a library's, the innermost of the
+    connector's own follows them. Paths are cut to the package (`connector/…`, or a library's
     own), so no home directory or user name is shown."""
-    frames = traceback.extract_tb(exc.__traceback__)[-SHOWN_FRAMES:]
-    return ",".join(f"{_package_path(frame.filename)}:{frame.lineno}:{frame.name}" for frame in reversed(frames))
+    frames = traceback.extract_tb(exc.__traceback__)
+    shown = frames[-SHOWN_FRAMES:]
+    own = [frame for frame in frames if _is_own(frame.filename)]
+    if own and not any(_is_own(frame.filename) for frame in shown):
+        shown = [own[-1], *shown]
+    return ",".join(f"{_package_path(frame.filename)}:{frame.lineno}:{frame.name}" for frame in reversed(shown))
+
+
+# The directory that holds the connector package: a path below it is shown from there on.
+_PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+
+
+def _is_own(filename: str) -> bool:
+    return Path(filename).resolve().is_relative_to(_PACKAGE_PARENT / "connector")
 
 
 def _package_path(filename: str) -> str:
-    path = filename.replace("\\", "/")
-    for marker in ("/site-packages/", "/dist-packages/", "/connector/"):
-        cut = path.rfind(marker)
-        if cut >= 0:
-            return path[cut + 1:] if marker == "/connector/" else path[cut + len(marker):]
-    return path.rsplit("/", 1)[-1]
+    path = Path(filename).resolve()
+    if path.is_relative_to(_PACKAGE_PARENT):
+        return path.relative_to(_PACKAGE_PARENT).as_posix()  # connector/…, or tests/… in a checkout
+    text = path.as_posix()
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in text:
+            return text[text.rindex(marker) + len(marker):]
+    return path.name
 
 
 def _unmask_key(run: re.Match) -> str:

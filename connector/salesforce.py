@@ -142,7 +142,7 @@ class SalesforceClient:
             raise SalesforceUnavailable(f"Salesforce's answer was not read: {exc}") from None
         except AnswerIsRedirect as exc:
             # Refused as a wrong domain's login page is (a URL to check), not as refused credentials.
-            # Followed, the token POST re-sent the client secret, a PATCH its record, wherever it pointed.
+            # Followed, the token POST re-sent the client secret wherever it pointed.
             raise SalesforceUnavailable(f"Salesforce answered {exc.status}, a redirect, which the connector does "
                                         "not follow; check SALESFORCE_DOMAIN_URL (your My Domain URL)") from None
         except requests.Timeout:

@@ -1,5 +1,6 @@
 """Every problem type the connector can answer is documented where its `type` URI points, and
 the problems Flask raises (no route, wrong method) say more than their title."""
+import copy
 import io
 import logging
 import re
@@ -79,11 +80,34 @@ def test_a_500_in_production_says_where_it_failed_but_not_what_the_exception_sai
     [line] = [line for line in stream.getvalue().splitlines() if "unexpected error=" in line]
     where = line.split(" at=")[1]
     frames = where.split(",")
-    assert frames[0] == f"test_errors.py:{fail.__code__.co_firstlineno + 1}:fail"  # innermost first
+    assert frames[0] == f"tests/test_errors.py:{fail.__code__.co_firstlineno + 1}:fail"  # innermost first
     assert any(frame.startswith("connector/routes.py:") for frame in frames)
     assert len(frames) <= SHOWN_FRAMES and " " not in where
+    assert not any(frame.startswith("/") for frame in frames)  # no home directory, no user name
     assert "Traceback" not in line and "northwind" not in line and "we love it" not in line
-    assert SECRETS[0] not in line and "/work/" not in line
+    assert SECRETS[0] not in line
+
+
+def test_a_500_deep_in_a_library_still_names_the_connectors_own_frame(app, client, monkeypatch):
+    # Six frames of copy.deepcopy would otherwise fill the line and hide where the connector was.
+    stream = io.StringIO()
+    logging.getLogger("connector").handlers[0].setStream(stream)
+
+    class Refuses:
+        def __deepcopy__(self, memo):
+            raise TypeError("cannot copy")
+
+    nested = Refuses()
+    for _ in range(5):
+        nested = [nested]
+    monkeypatch.setattr(app.extensions["connector"].pipeline, "answer", lambda *a, **k: copy.deepcopy(nested))
+    assert client.post("/v1/salesforce/map", json={"interview_id": "i1"}, headers={"X-API-Key": API_KEY}).status_code == 500
+    [line] = [line for line in stream.getvalue().splitlines() if "unexpected error=" in line]
+    frames = line.split(" at=")[1].split(",")
+    assert frames[0].startswith("tests/test_errors.py:") and frames[0].endswith(":__deepcopy__")
+    assert all(frame.startswith("copy.py:") for frame in frames[1:SHOWN_FRAMES])
+    assert frames[-1].startswith("connector/routes.py:") and frames[-1].endswith(":map_payload")
+    assert len(frames) == SHOWN_FRAMES + 1
 
 
 def test_a_traceback_written_in_debug_mode_is_masked_like_the_line(app, client, monkeypatch):

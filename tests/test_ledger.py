@@ -520,8 +520,8 @@ def test_a_failing_purge_is_logged_once_per_change_of_reason(tmp_path, clock, mo
         ledger.close()
     assert [record.getMessage() for record in caplog.records] == [
         "ledger purge failed: The event ledger's database cannot be used now (attempt to write a readonly "
-        "database); nothing was changed. Try again later. (tried every minute; logged again when the reason "
-        "changes)",
+        f"database); nothing was changed. Try again later. (DATABASE_PATH {path}; tried every minute; logged "
+        "again when the reason changes)",
         "ledger purge removed 3 events untouched for 0.000694444 days", "ledger purge works again"]
 
 

@@ -93,7 +93,7 @@ def test_schemathesis_finds_no_server_errors_and_no_spec_violations(tmp_path):
 
 @pytest.mark.slow
 def test_a_non_editable_install_carries_the_spec_schemas_samples_and_profile(tmp_path):
-    """What the Dockerfile does (`pip install .`): the wheel must hold every data file."""
+    """What the Dockerfile does (`pip install -c constraints.txt .`): the wheel must hold every data file."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"), str(REPO)],
                    check=True, capture_output=True, timeout=300)
     venv = tmp_path / "venv"

@@ -23,7 +23,7 @@ module.exports = {
         'Base URL of your self-hosted Koji connector, e.g. `https://koji-connector.example.com` ' +
         '(no path). Zapier must be able to reach it over HTTPS. An `http://` address is refused ' +
           '(it would send the API key and every interview unencrypted), except on this machine ' +
-          '(`localhost`, `127.0.0.1`) for local testing.',
+          '(`localhost`, `127.x.x.x`, `[::1]`) for local testing.',
     },
     {
       key: 'api_key',

@@ -45,8 +45,7 @@ const baseUrlOf = (z, bundle) => {
 // WHATWG URL hostnames: IPv4 is already in dotted form (`http://2130706433` reads as
 // 127.0.0.1) and IPv6 keeps its brackets.
 const isLoopback = (hostname) =>
-  hostname === 'localhost' || hostname.endsWith('.localhost') || hostname === '[::1]' ||
-  /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 
 const connectorUrl = (z, bundle, path) => baseUrlOf(z, bundle) + path;
 

@@ -6,7 +6,7 @@
 #    which npx brings from the npm registry: shared/reference/zapier.md)
 # 3. node's test runner: every action through createAppTester against the real connector
 #    under gunicorn. Needs a Python with the connector installed: CONNECTOR_PYTHON, else
-#    python3 on PATH (the root scripts/test.sh sets both after `pip install -e .[test]`).
+#    python3 on PATH (the root scripts/test.sh sets both after `pip install -c constraints.txt -e .[test]`).
 # 4. `zapier-platform build --skip-validation` and a check of the zip.
 # Network: the npm registry only. Exits non-zero on any failure.
 set -euo pipefail

@@ -219,9 +219,14 @@ def test_the_checkpointer_reopens_its_connection_and_logs_a_failure_once_per_cha
     # on a connection opened while the file was read-only, which stayed so once it was fixed.
     outcomes = iter(["attempt to write a readonly database"] * 3 + ["disk I/O error", None, None])
     connections = []
-    done = threading.Event()
+    done, made = threading.Event(), threading.Event()
 
     def checkpoint(db):
+        # The class is patched for every thread: a checkpointer another test left running must
+        # not take this one's outcomes.
+        made.wait(5)
+        if threading.current_thread() is not checkpointer._thread:
+            return None
         connections.append(db)
         outcome = next(outcomes, None)
         if len(connections) == 6:
@@ -231,6 +236,7 @@ def test_the_checkpointer_reopens_its_connection_and_logs_a_failure_once_per_cha
     sqlite3.connect(tmp_path / "state.sqlite3").close()  # the checkpointer opens a ledger, and creates none
     with caplog.at_level("WARNING", logger="connector.ledger"):
         checkpointer = _Checkpointer(str(tmp_path / "state.sqlite3"), 0.01, lambda: None)
+        made.set()
         assert done.wait(5)
         checkpointer.stop()
     assert [record.getMessage().split(" (")[0] for record in caplog.records] == [

@@ -5,7 +5,7 @@ import sys
 
 from flask import Flask
 
-from connector import dev_secrets, errors, json_codec, logs, routes
+from connector import dev_secrets, errors, json_codec, logs, metrics, routes
 from connector.ledger import LedgerUnusable
 from connector.profile import Profile, ProfileError
 from connector.services import build_services
@@ -15,6 +15,13 @@ from connector.settings import Settings, SettingsError, load_settings
 def create_app(settings: Settings | None = None, *, profile: Profile | None = None) -> Flask:
     if settings is None:
         settings = _settings_or_exit()
+    app = Flask(__name__)
+    try:
+        # Before the ledger opens, whose thread purges (and counts) a second later; and before
+        # the other hooks, so its clock starts first and it counts what they answer.
+        metrics.init_app(app)
+    except metrics.MetricsUnusable as exc:
+        _exit(f"configuration refused: {exc}")
     try:
         services = build_services(settings, profile)
     except ProfileError as exc:
@@ -25,7 +32,6 @@ def create_app(settings: Settings | None = None, *, profile: Profile | None = No
     # or refuses a path that cannot be used before anything tries to write next to it.
     generated = dev_secrets.fill_missing(settings)
     dev_secrets.announce(generated, settings)
-    app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     json_codec.init_app(app)
     app.extensions["connector"] = services

@@ -131,6 +131,13 @@ def _serve(args: argparse.Namespace) -> int:
     busy = _address_in_use(args.host, args.port)
     if busy:
         return _refused(busy)
+    from connector import metrics  # imports no prometheus_client: the workers do, once the variable is set
+    if problem := metrics.multiprocess_dir_problem():
+        return _refused(f"configuration refused: {problem}")
+    if leftover := metrics.leftover_files():
+        # The operator's directory is theirs to empty (it may be shared): said, not deleted.
+        print(f"connector: warning: {metrics.MULTIPROC_ENV} holds {leftover} file(s) already; /metrics adds "
+              "their counts to this run's (empty it before each start)", file=sys.stderr)
     dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
     run_gunicorn(args.host, args.port, args.workers, settings.log_level, profile, _start_up_check)

@@ -33,6 +33,7 @@ from typing import Any
 from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
+from connector import metrics
 from connector.logs import described_request, where_it_failed
 from connector.text_limits import truncate
 
@@ -212,6 +213,7 @@ _HTTP_EXCEPTIONS: dict[int, type[Problem]] = {
 
 
 def problem_response(problem: Problem) -> Response:
+    metrics.count_problem(problem.slug)  # every refusal the app answers passes here
     body = json.dumps(problem.to_dict(instance=_instance()))
     response = Response(body, status=problem.status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in problem.headers.items():

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 from urllib.parse import quote
 
+from connector import metrics
 from connector.errors import LedgerBusy, LedgerUnavailable
 
 FIRST, RETRY, DUPLICATE, IN_PROGRESS = "first", "retry", "duplicate", "in_progress"
@@ -248,6 +249,7 @@ class Ledger:
         finally:
             self._local.purging = False
             if removed:  # also what a purge cut short by a failure removed
+                metrics.count_purged(removed)
                 log.info("ledger purge removed %d events untouched for %g days", removed,
                          self.retention_seconds / 86400)
         return removed

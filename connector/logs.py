@@ -92,13 +92,14 @@ def shown_method(method: object) -> str:
     return method if isinstance(method, str) and method in _METHODS else "other"
 
 
-def _route_rule() -> str:
+def route_rule() -> str:
+    """The request's Flask rule, or "(no route)": what log lines and metrics (connector.metrics) name."""
     return request.url_rule.rule if request.url_rule is not None else NO_ROUTE
 
 
 def described_request() -> str:
     """The current request as log lines name it: method, route rule, and an event route's key."""
-    described = f"method={shown_method(request.method)} route={_route_rule()}"
+    described = f"method={shown_method(request.method)} route={route_rule()}"
     key = (request.view_args or {}).get("key")
     return described if key is None else f"{described} key={shown_key(key)}"
 
@@ -257,7 +258,7 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
         # workers load the app): elsewhere no line reads it, and verify is measured per µs.
         @app.after_request
         def _note_route(response: Response) -> Response:
-            request.environ[ROUTE_ENVIRON_KEY] = _route_rule()
+            request.environ[ROUTE_ENVIRON_KEY] = route_rule()
             return response
 
     logger = logging.getLogger("connector")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from werkzeug.routing import PathConverter
 
-from connector import signatures
+from connector import metrics, signatures
 from connector.auth import require_api_key
 from connector.envelope import open_envelope
 from connector.errors import (
@@ -50,6 +50,13 @@ def healthz() -> Response:
 @bp.get("/openapi.yaml")
 def openapi() -> Response:
     return Response(services().openapi_text(), mimetype="application/yaml")
+
+
+@bp.get("/metrics")
+def prometheus_metrics() -> Response:
+    # Behind the API key like the rest: counts of refusals and decisions are the operator's.
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)
 
 
 @bp.post("/v1/koji/verify")
@@ -255,6 +262,7 @@ def _iso(epoch: float) -> str:
 
 
 def _log_answer(verb: str, answer: dict[str, Any]) -> None:
+    metrics.count_answer(answer)  # whatever the log level
     # Ids and decisions only: never e-mails, names or quotes. The type and the key come from
     # the payload (an unsigned one, on /v1/salesforce/map), so they are shown by their shape.
     if not log.isEnabledFor(logging.INFO):

@@ -19,6 +19,7 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.http.errors import ConfigurationProblem, InvalidHeader
 from gunicorn.workers.sync import SyncWorker
 
+from connector import metrics
 from connector.errors import (
     PROBLEM_MEDIA_TYPE, HeadersTooLarge, MalformedRequest, Problem, TransferCodingNotImplemented,
 )
@@ -193,8 +194,11 @@ def bind_address(host: str, port: int) -> str:
 def run_gunicorn(host: str, port: int, workers: int, log_level: str, profile: Profile,
                  start_up_check: Callable[[], Profile | str]) -> None:
     """`start_up_check`: the profile new workers are to use, or what would stop them (a message);
-    the master asks it before a reload."""
-    _Gunicorn({
+    the master asks it before a reload.
+
+    The workers are forked inside `multiprocess_directory`: they find PROMETHEUS_MULTIPROC_DIR
+    set when they import prometheus_client (connector.metrics), so /metrics sums them all."""
+    options = {
         "bind": bind_address(host, port),
         "workers": workers,
         "loglevel": log_level.lower(),  # LOG_LEVEL quiets gunicorn's own lines too
@@ -204,4 +208,6 @@ def run_gunicorn(host: str, port: int, workers: int, log_level: str, profile: Pr
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": None,
-    }, profile, start_up_check).run()
+    }
+    with metrics.multiprocess_directory():
+        _Gunicorn(options, profile, start_up_check).run()

@@ -660,3 +660,48 @@ def test_the_paths_an_answer_gives_work_over_http_for_any_interview_id(tmp_path)
         for path in ("/v1//koji/verify", "/v1/salesforce//fields", "/v1/events//no-such-key"):
             status, problem = raw_call(port, "POST" if "verify" in path else "GET", path, live.api_key)
             assert (status, problem["type"].rsplit("#", 1)[1]) == (404, "not-found"), path
+
+
+def test_metrics_under_serve_sum_every_worker_whichever_answers(tmp_path):
+    # prometheus_client's multiprocess mode, set up by `connector serve` with no configuration:
+    # each worker counts only what it served, so a scrape answered by one worker alone would
+    # fall short of N. The private directory serve made is gone when it stops.
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    with serving(tmp_path, workers=2, TMPDIR=str(temp), LOG_LEVEL="INFO") as (port, log):
+        base, headers = f"http://127.0.0.1:{port}", {"X-API-Key": SERVING_KEY, "Content-Type": "application/json"}
+
+        def verify(i: int) -> int:
+            raw = webhook(f"int_metrics_{i}")
+            return requests.post(base + "/v1/koji/verify", data=raw, timeout=10,
+                                 headers={**headers, "X-Koji-Signature": sign(raw, SERVING_SECRET)}).status_code
+
+        n, verified_by = 0, set()
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            while len(verified_by) < 2 and n < 400:  # the second worker may still be loading the app
+                assert list(pool.map(verify, range(n, n + 16))) == [200] * 16
+                n += 16
+                verified_by = set(re.findall(r"pid=(\d+) verified event", log.read_text()))
+        assert len(verified_by) == 2  # both workers served some: neither alone has counted n
+        assert len(os.listdir(temp)) == 1  # serve's own directory, the workers' files in it
+        for _ in range(12):  # new connections: either worker may answer
+            text = requests.get(base + "/metrics", headers=headers, timeout=10).text
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                          if line.startswith("connector_events_total{"))
+            assert counted == n, text
+        scraped_by = set(re.findall(r"pid=(\d+) request method=GET route=/metrics status=200", log.read_text()))
+        assert scraped_by <= verified_by
+    assert os.listdir(temp) == []
+
+
+def test_metrics_under_plain_gunicorn_per_worker_without_the_variable_and_summed_with_it(tmp_path):
+    with running_connector(tmp_path, workers=1) as live:  # no PROMETHEUS_MULTIPROC_DIR: this worker's own
+        response = requests.get(live.base_url + "/metrics", headers=live.headers(), timeout=10)
+        assert response.status_code == 200 and "connector_problems_total" in response.text
+    shared = tmp_path / "prom"
+    shared.mkdir()
+    with running_connector(tmp_path, workers=2, env={"PROMETHEUS_MULTIPROC_DIR": str(shared)}) as live:
+        assert deliver(live, webhook("int_plain_metrics")).status_code == 200
+        text = requests.get(live.base_url + "/metrics", headers=live.headers(), timeout=10).text
+        assert 'connector_events_total{action="update_contact",delivery="first",skip_reason="none"} 1.0' in text
+    assert any(name.startswith("counter_") for name in os.listdir(shared))  # the operator's: left as it is

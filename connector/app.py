@@ -18,7 +18,8 @@ def create_app(settings: Settings | None = None, *, profile: Profile | None = No
     app = Flask(__name__)
     try:
         # Before the ledger opens, whose thread purges (and counts) a second later; and before
-        # the other hooks, so its clock starts first and it counts what they answer.
+        # the other hooks: after_request hooks run last-registered first, so it counts the
+        # answer the others leave.
         metrics.init_app(app)
     except metrics.MetricsUnusable as exc:
         _exit(f"configuration refused: {exc}")

@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 from connector.events import VERIFICATION_TYPES
 from connector.profile import EVENT_TYPES
@@ -56,6 +56,9 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # after the app answered, from the same WSGI environ (gunicorn's atom "{connector.route}e").
 # Not Werkzeug's own "werkzeug.request": Flask sets it to None when the request ends.
 ROUTE_ENVIRON_KEY = "connector.route"
+# When the app took the request up (time.perf_counter()), for the request line's ms= and the
+# duration connector.metrics observes: one clock for both.
+STARTED_ENVIRON_KEY = "connector.started"
 # One line's shape, for the connector's lines and, under `connector serve`, gunicorn's own
 # (connector.server.GunicornLogger): one service, one format to read and to parse.
 LINE_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s pid=%(process)d %(message)s"
@@ -266,15 +269,16 @@ def init_app(app: Flask, level: str, secrets: list[str]) -> None:
     logger.setLevel(level.upper())
     logger.propagate = False
 
-    if not logger.isEnabledFor(logging.INFO):
-        return  # the level is fixed at start-up: no request line will be written, so time nothing
-
     @app.before_request
-    def _start_timer() -> None:
-        g.started = time.perf_counter()
+    def _start_timer() -> None:  # metrics times every request, whatever the level
+        request.environ[STARTED_ENVIRON_KEY] = time.perf_counter()
+
+    if not logger.isEnabledFor(logging.INFO):
+        return  # the level is fixed at start-up: no request line will be written
 
     @app.after_request
     def _log_request(response: Response) -> Response:
-        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        now = time.perf_counter()
+        elapsed = (now - request.environ.get(STARTED_ENVIRON_KEY, now)) * 1000
         logger.info("request %s status=%s ms=%.1f", described_request(), response.status_code, elapsed)
         return response

@@ -31,14 +31,13 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from connector.logs import NO_ROUTE, shown_method
+from connector.logs import STARTED_ENVIRON_KEY, route_rule, shown_method
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds. The connector answers in about a millisecond; a slow one is a ledger wait (up to
 # 5 s) or an upstream call (HTTP_TIMEOUT_SECONDS).
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0, 5.0)
 NONE = "none"  # a label with nothing to say: no skip reason, no delivery (map)
-_STARTED = "connector.metrics.started"  # the request's start, in its WSGI environ
 
 _recorder: _Recorder | None = None  # one per process: prometheus_client's metrics are process-wide
 
@@ -120,15 +119,13 @@ class _Recorder:
             self.problem(cls.slug, 0)
 
     def request_done(self, status: int) -> None:
-        current = request._get_current_object()  # one proxy look-up, not one per attribute
-        rule = current.url_rule
-        key = (rule.rule if rule is not None else NO_ROUTE, shown_method(current.method), status)
+        key = (route_rule(), shown_method(request.method), status)
         children = self._per_request.get(key)
         if children is None:
             children = self._per_request[key] = (self.requests.labels(key[0], key[1], str(status)),
                                                  self.duration.labels(key[0]))
         children[0].inc()
-        started = current.environ.get(_STARTED)
+        started = request.environ.get(STARTED_ENVIRON_KEY)  # connector.logs's clock
         if started is not None:
             children[1].observe(time.perf_counter() - started)
 
@@ -164,14 +161,10 @@ def _get() -> _Recorder:
 
 
 def init_app(app: Flask) -> None:
-    """Time and count every request the app answers (a refusal too: after_request runs for
-    the error handlers' answers). Raises MetricsUnusable for a PROMETHEUS_MULTIPROC_DIR that
-    is not a directory."""
+    """Count every request the app answers (a refusal too: after_request runs for the error
+    handlers' answers), timed by connector.logs's clock. Raises MetricsUnusable for a
+    PROMETHEUS_MULTIPROC_DIR that is not a directory."""
     recorder = _get()
-
-    @app.before_request
-    def _start_clock() -> None:
-        request.environ[_STARTED] = time.perf_counter()
 
     @app.after_request
     def _count_request(response: Response) -> Response:

@@ -14,6 +14,7 @@ import json
 import sqlite3
 import time
 from contextlib import closing
+from typing import NamedTuple
 
 import pytest
 import requests
@@ -70,6 +71,20 @@ def expected(stack, payload: dict) -> dict:
                              headers=stack.connector.headers(), timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
+
+
+class Case(NamedTuple):
+    contact: str  # the Contact the case's interview is about
+    key: str  # its event key
+    answer: dict  # the connector's answer, as map gives it
+    body: bytes  # the webhook, as Koji sends it
+
+
+def case_named(stack, name: str) -> Case:
+    """A Contact for `name@acme.example` and the analysis_ready webhook of `int_e2e_<name>`."""
+    contact = stack.salesforce.add_contact(f"{name}@acme.example")
+    payload = event(f"int_e2e_{name}", f"{name}@acme.example")
+    return Case(contact, f"int_e2e_{name}:interview.analysis_ready", expected(stack, payload), encode(payload))
 
 
 def unflatten(text: str):
@@ -237,12 +252,7 @@ def test_skips_worth_telling_post_to_slack_and_write_nothing(stack, payload, rea
 @pytest.mark.parametrize("step", [{"method": "PATCH"}, {"method": "GET", "path_contains": "/query"}],
                          ids=["update", "contact query"])
 def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack, step):
-    name = f"sf503{step['method'].lower()}"
-    contact = stack.salesforce.add_contact(f"{name}@acme.example")
-    payload = event(f"int_e2e_{name}", f"{name}@acme.example")
-    key = f"int_e2e_{name}:interview.analysis_ready"
-    answer = expected(stack, payload)
-    body = encode(payload)
+    contact, key, answer, body = case_named(stack, f"sf503{step['method'].lower()}")
     stack.salesforce.fail_next(503, **step)
     watch = Watch(stack)
 
@@ -670,12 +680,7 @@ def test_a_redirect_on_release_is_not_followed_and_the_run_still_fails(stack):
     ("/sobjects/Contact/", 307, "Salesforce: update Contact answered 307"),
 ], ids=["contact query", "update"])
 def test_a_redirect_from_salesforce_fails_the_delivery_and_the_retry_writes_it(stack, path, status, cause):
-    name = f"sf{status}"
-    contact = stack.salesforce.add_contact(f"{name}@acme.example")
-    payload = event(f"int_e2e_{name}", f"{name}@acme.example")
-    key = f"int_e2e_{name}:interview.analysis_ready"
-    answer = expected(stack, payload)
-    body = encode(payload)
+    contact, key, answer, body = case_named(stack, f"sf{status}")
     watch = Watch(stack)
 
     with FlakyGateway(stack.salesforce.base_url) as elsewhere:

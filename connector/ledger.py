@@ -76,6 +76,10 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
+# What the table must be for the statements below, whatever made it: (column, position in the
+# primary key). Its name and shape, nothing more: an earlier version's rowid table passes too.
+_EVENTS_COLUMNS = "SELECT name, pk FROM pragma_table_info('events')"
+_LEDGER_COLUMNS = {("key", 1), ("state", 0), ("attempts", 0), ("first_seen", 0), ("updated", 0), ("lease_until", 0)}
 
 # A key seen for the first time (nearly every claim): a plain insert, about 4 µs cheaper than
 # the upsert below, whose RETURNING clause SQLite runs through a temporary result table.
@@ -164,6 +168,7 @@ class Ledger:
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._when_free(lambda db: db.executescript(_SCHEMA))  # idempotent; runs its own transaction
+            columns = self._when_free(lambda db: db.execute(_EVENTS_COLUMNS).fetchall())
         except (OSError, sqlite3.Error, LedgerUnavailable) as exc:
             self.close()
             cause = exc.__cause__ if isinstance(exc, LedgerUnavailable) else exc
@@ -172,6 +177,14 @@ class Ledger:
         except LedgerBusy as exc:
             self.close()
             raise LedgerUnusable(f"{self.path}: {exc.detail}") from None
+        if set(columns) != _LEDGER_COLUMNS:
+            # Another program's database (n8n's, in a shared volume) with a table of the same
+            # name: CREATE TABLE IF NOT EXISTS leaves it, and every claim would fail with a 500.
+            self.close()
+            found = ", ".join(sorted(name for name, _ in columns))
+            raise LedgerUnusable(f"{self.path} cannot be used as the ledger's SQLite database: it already has a "
+                                 f"table named events that is not the connector's (columns: {found}); is it "
+                                 "another program's database? Give DATABASE_PATH a file of its own")
 
     def claim(self, key: str) -> Claim:
         now = self.clock()

@@ -568,3 +568,33 @@ def test_a_path_that_cannot_be_the_ledger_is_refused_with_the_path_and_why(tmp_p
     with pytest.raises(LedgerUnusable) as caught:
         Ledger(path, retention_seconds=100, lease_seconds=60)
     assert str(path) in str(caught.value) and reason in str(caught.value)
+
+
+@pytest.mark.parametrize("foreign_table", [
+    "CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT)",
+    # The connector's columns, but another key: ON CONFLICT (key) would fail on every copy.
+    "CREATE TABLE events (key TEXT, state TEXT, attempts INTEGER, first_seen REAL, updated REAL, lease_until REAL)",
+], ids=["other columns", "no primary key"])
+def test_another_programs_database_with_a_table_named_events_is_refused_at_start_up(tmp_path, foreign_table):
+    path = tmp_path / "database.sqlite"
+    with sqlite3.connect(path) as other:
+        other.execute(foreign_table)
+    other.close()
+    with pytest.raises(LedgerUnusable) as caught:
+        Ledger(path, retention_seconds=100, lease_seconds=60)
+    assert str(path) in str(caught.value) and "table named events that is not the connector's" in str(caught.value)
+    with sqlite3.connect(path) as other:  # left as it was
+        assert other.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0] == foreign_table
+    other.close()
+
+
+def test_a_ledger_made_by_an_earlier_version_rowid_table_and_all_is_still_opened(tmp_path):
+    path = tmp_path / "state.sqlite3"
+    with sqlite3.connect(path) as earlier:
+        earlier.execute("CREATE TABLE events (key TEXT PRIMARY KEY, state TEXT NOT NULL, attempts INTEGER NOT NULL, "
+                        "first_seen REAL NOT NULL, updated REAL NOT NULL, lease_until REAL NOT NULL)")
+        earlier.execute("INSERT INTO events VALUES ('k', 'completed', 1, 1.0, 1.0, 61.0)")
+    earlier.close()
+    ledger = Ledger(path, retention_seconds=10**10, lease_seconds=60)
+    assert ledger.claim("k").status == DUPLICATE and ledger.claim("new").status == FIRST
+    ledger.close()

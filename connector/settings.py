@@ -87,6 +87,15 @@ class SenderSettings(_Environment):
     connector_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     database_path: Path = Path("connector-state.sqlite3")
 
+    @field_validator("database_path")
+    @classmethod
+    def _a_file(cls, value: Path) -> Path:
+        # SQLite's name for a private database: each worker and thread would get its own, empty
+        # one, so copies of an event would all count as new and nothing would survive a restart.
+        if str(value) == ":memory:":
+            raise ValueError("must be a file's path: ':memory:' would give every worker a ledger of its own")
+        return value
+
     @field_validator("koji_webhook_secret", "connector_api_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:

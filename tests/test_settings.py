@@ -1,7 +1,7 @@
 import pytest
 
 from connector.koji_api import KojiUnavailable, fetch_interview
-from connector.settings import MetadataSettings, Mode, SenderSettings, SettingsError, load_settings
+from connector.settings import MetadataSettings, Mode, SenderSettings, Settings, SettingsError, load_settings
 
 ENV = ["CONNECTOR_MODE", "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS",
        "LOG_LEVEL", "KOJI_ENRICH", "KOJI_API_KEY", "DATABASE_PATH", "LEDGER_RETENTION_DAYS", "LEDGER_LEASE_SECONDS",
@@ -99,6 +99,15 @@ def test_an_empty_variable_is_unset(monkeypatch, name):
     unset = load_settings()
     monkeypatch.setenv(name, "")
     assert load_settings().model_dump() == unset.model_dump()
+
+
+@pytest.mark.parametrize("kind", [Settings, SenderSettings])
+def test_an_in_memory_database_is_refused_since_workers_would_not_share_it(monkeypatch, kind):
+    monkeypatch.setenv("DATABASE_PATH", ":memory:")
+    with pytest.raises(SettingsError, match="DATABASE_PATH: must be a file's path"):
+        load_settings(kind)
+    monkeypatch.setenv("DATABASE_PATH", "state/:memory:")  # a file of that name in a directory is a file
+    assert str(load_settings(kind).database_path) == "state/:memory:"
 
 
 def test_enrichment_without_an_api_key_is_refused_at_start_up(monkeypatch):

@@ -25,3 +25,14 @@ def test_refused_without_saying_which_key_exists(headers):
 def test_no_configured_key_refuses_everything():
     with pytest.raises(Unauthorized):
         require_api_key({"X-API-Key": ""}, [])
+
+
+@pytest.mark.parametrize("headers, says", [
+    ({}, "Send the connector API key as 'Authorization: Bearer <key>' or 'X-API-Key'."),
+    ({"X-API-Key": "  "}, "Send the connector API key as"),
+    ({"Authorization": "Bearer key-three"}, "The connector API key is not accepted."),
+])
+def test_a_missing_key_is_told_apart_from_a_wrong_one(headers, says):
+    with pytest.raises(Unauthorized) as caught:
+        require_api_key(headers, KEYS)
+    assert says in caught.value.detail

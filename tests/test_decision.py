@@ -17,6 +17,7 @@ def event(event_type="interview.completed", **data):
     (event(respondent_email="a@b.co", quality_score=3), 3, ("update_contact", None)),
     (event(respondent_email="a@b.co", quality_score=2.9), 3, ("skip", "below_quality_threshold")),
     (event(respondent_email="a@b.co", quality_score=3.5), 4, ("skip", "below_quality_threshold")),
+    (event(respondent_email="a@b.co", quality_score=0), 3, ("skip", "below_quality_threshold")),
     (event(respondent_email="a@b.co"), 3, ("update_contact", None)),
     (event(respondent_email=None, quality_score=5), 3, ("skip", "anonymous")),
     (event(respondent={"external_id": "ext-1"}, quality_score=5), 3, ("update_contact", None)),
@@ -74,10 +75,20 @@ def test_a_normalized_event_whose_only_identifier_cannot_be_looked_up_is_anonymo
 
 
 @pytest.mark.parametrize(("event_type", "quoted"), [
-    ("interview.transcribed", True), ("ping", True),
+    ("interview.transcribed", True), ("ping", True), ("koji.interview.transcript.ready", True),
+    ("a.b.c.d.e", False), ("ann@example.com", False), ("Interview.Completed", False),
     ("zz.leak+tag@secret-example.com", False), ("<!channel> @here", False), ("a" * 200, False),
 ])
 def test_an_unmapped_event_type_is_repeated_in_the_reason_only_if_shaped_like_one(event_type, quoted):
     decision = decide(event(event_type, respondent_email="a@b.co"), ACTIONS, 3)
     assert decision.skip_reason == "not_mapped"
     assert (event_type in decision.reason) is quoted
+
+
+def test_the_reasons_name_the_event_type_and_the_profiles_lookups():
+    skipped = decide(event(respondent_email="a@b.co"), {"interview.completed": "skip"}, 3)
+    assert "'interview.completed'" in skipped.reason
+    anonymous = decide(event(), ACTIONS, 3, ["contact_id", "email"])
+    assert anonymous.reason.endswith("(Salesforce Contact id, e-mail).")
+    notified = decide(event("report.generated"), ACTIONS, 3)
+    assert "report.generated" in notified.reason

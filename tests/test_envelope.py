@@ -47,3 +47,32 @@ def test_a_signature_that_is_not_a_string_is_not_called_missing(signature, says)
     with pytest.raises(InvalidSignature) as refused:
         open_envelope({"raw_body": "{}", "signature": signature})
     assert says in refused.value.detail
+
+
+@pytest.mark.parametrize("body", [b'{"a":1}', b'{"ab":1}', b'{"abc":1}'])
+def test_base64_missing_one_or_two_padding_characters(body):
+    encoded = base64.b64encode(body).decode()
+    assert open_envelope({"raw_body_base64": encoded.rstrip("="), "signature": SIG}).raw == body
+    assert open_envelope({"raw_body_base64": encoded, "signature": SIG}).raw == body
+
+
+@pytest.mark.parametrize("encoded", ["e30=!!!!", "----", "e30=\x00"])
+def test_characters_outside_the_base64_alphabet_are_refused_not_skipped(encoded):
+    with pytest.raises(MalformedEnvelope, match="not valid base64"):
+        open_envelope({"raw_body_base64": encoded, "signature": SIG})
+
+
+@pytest.mark.parametrize("envelope, says", [
+    ({"raw_body": "{}", "signature": SIG, "secret": "x"}, "remove 1 other property."),
+    ({"raw_body": "{}", "signature": SIG, "secret": "x", "url": "y"}, "remove 2 other properties."),
+    ({"signature": SIG}, "Send exactly one of 'raw_body' (text) or 'raw_body_base64'."),
+    ({"raw_body": "{}", "raw_body_base64": "e30=", "signature": SIG}, "Send exactly one of"),
+    ({"raw_body": ["{}"], "signature": SIG}, "'raw_body' must be a string"),
+    ({"raw_body": "\ud800", "signature": SIG}, "'raw_body' is not valid Unicode text; send raw_body_base64."),
+    ({"raw_body_base64": 5, "signature": SIG}, "'raw_body_base64' must be a base64 string."),
+    ({"raw_body_base64": "e30", "signature": SIG, "x": 1}, "remove 1 other property."),
+])
+def test_a_malformed_envelope_says_what_to_change(envelope, says):
+    with pytest.raises(MalformedEnvelope) as refused:
+        open_envelope(envelope)
+    assert says in refused.value.detail

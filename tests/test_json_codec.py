@@ -149,3 +149,10 @@ def test_a_webhook_with_a_30_digit_metadata_id_is_answered_with_that_exact_id(ko
     answer = json.loads(response.get_data())
     assert answer["interview"]["metadata"]["crm_id"] == THIRTY_DIGITS
     assert type(answer["interview"]["metadata"]["crm_id"]) is int
+
+
+def test_the_standard_library_reading_refuses_an_encoded_surrogate_on_its_own():
+    # CESU-8 / WTF-8 bytes for U+D800: orjson refuses them first; the second reading must too,
+    # rather than decode the bytes leniently (json.loads on bytes allows surrogates).
+    with pytest.raises(UnicodeDecodeError):
+        json_codec._loads_with_exact_integers(WITH_A_LONG_INTEGER % b'"\xed\xa0\x80"')

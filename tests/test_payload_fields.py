@@ -12,7 +12,8 @@ def test_first_present_skips_blank_values():
     assert first_present("not a dict", "a") is None
 
 
-@pytest.mark.parametrize("value, expected", [(" x ", "x"), ("", None), (5, "5"), ({}, None), (True, None)])
+@pytest.mark.parametrize("value, expected", [(" x ", "x"), ("", None), (5, "5"), ({}, None), (True, None),
+                                             (["x"], None), (" ", None), (None, None)])
 def test_text_or_none(value, expected):
     assert text_or_none(value) == expected
 
@@ -27,7 +28,8 @@ def test_the_first_valid_address_wins_and_placeholders_are_not_addresses():
     ("0035g00000ABCdeAAF", "0035g00000ABCdeAAF"), ("0035g00000ABCde", "0035g00000ABCde"),
     # Another kind of record's id is kept: the mapping says why it is not looked up.
     ("0015g00000ABCdeAAF", "0015g00000ABCdeAAF"),
-    ("003short", None), ("0035g00000ABCdeAAF'--", None)])
+    ("003short", None), ("0035g00000ABCdeAAF'--", None),
+    ("0035g00000ABCdeAAFxyz", None), ("0035g00000ABC_eAAF", None), ("0035g00000ABCdeA", None)])
 def test_contact_ids_from_personalized_links(value, expected):
     assert pick_salesforce_contact_id({"metadata": {"salesforce_contact_id": value}}, {}) == expected
 
@@ -49,3 +51,28 @@ def test_an_overlong_candidate_is_not_an_address_and_is_refused_at_once():
     longest = "a" * 64 + "@" + "b" * 185 + ".com"
     assert len(longest) == MAX_EMAIL_CHARS and pick_email({"email": longest}, {}) == longest
     assert pick_email({"email": "a" + longest}, {}) is None
+
+
+def test_the_respondent_email_in_metadata_is_the_last_place_looked():
+    assert pick_email({"metadata": {"respondent_email": "m@x.io"}}, {}) == "m@x.io"
+    assert pick_email({"metadata": {"respondent_email": "m@x.io", "email": "e@x.io"}}, {}) == "e@x.io"
+
+
+def test_a_contact_id_in_the_respondents_attributes():
+    person = {"attributes": {"sfdc_contact_id": "0035g00000ABCdeAAH"}}
+    assert pick_salesforce_contact_id({}, person) == "0035g00000ABCdeAAH"
+    # metadata comes first, then the attributes, then the respondent and the data themselves
+    person["contactId"] = "0035g00000ABCdfAAH"
+    assert pick_salesforce_contact_id({"sf_contact_id": "0035g00000ABCdgAAH"}, person) == "0035g00000ABCdeAAH"
+
+
+@pytest.mark.parametrize("key", ["salesforce_contact_id", "salesforceContactId", "sf_contact_id", "sfdc_contact_id",
+                                 "contact_id", "contactId"])
+def test_every_name_of_the_contact_id(key):
+    assert pick_salesforce_contact_id({"metadata": {key: "0035g00000ABCdeAAH"}}, {}) == "0035g00000ABCdeAAH"
+
+
+@pytest.mark.parametrize("text", ["ann@localhost", "ann lee@example.com", "ann@exa mple.com", "ann@@example.com",
+                                  "@example.com", "ann@example.", "ann@.com"])
+def test_text_that_is_not_shaped_like_an_address(text):
+    assert pick_email({"email": text}, {}) is None

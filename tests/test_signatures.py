@@ -52,6 +52,7 @@ def test_reserialized_json_does_not_verify():
 @pytest.mark.parametrize("header, message", [
     (None, "missing"), ("", "missing"), ("   ", "missing"),
     ("sha1=abc", "malformed"), ("sha256=xyz", "malformed"), ("sha256=" + "a" * 63, "malformed"),
+    ("sha256=" + "a" * 65, "malformed"),
     ("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", "malformed"),
     ("sha256=" + "0" * 64, "did not match"),
 ])
@@ -66,3 +67,10 @@ def test_bad_headers_raise_the_domain_error_only(header, message):
 def test_no_secret_configured_never_verifies():
     with pytest.raises(SignatureError):
         verify(b"{}", sign(b"{}", ""), [])
+
+
+def test_surrounding_whitespace_is_ignored_but_trailing_characters_are_not():
+    body = b'{"type":"ping"}'
+    verify(body, f"  {sign(body, 's3cret')}\n", ["s3cret"])
+    with pytest.raises(SignatureError, match="malformed"):
+        verify(body, sign(body, "s3cret") + "ff", ["s3cret"])

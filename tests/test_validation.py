@@ -5,7 +5,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from jsonschema import Draft202012Validator
 
 from connector.errors import MalformedJson, ValidationFailed
-from connector.validation import MAX_REPORTED_ERRORS, _fast_validator, check, load_schema, parse_json_object
+from connector.validation import (
+    MAX_DEPTH, MAX_REPORTED_ERRORS, _fast_validator, check, json_pointer, load_schema, parse_json_object,
+)
 
 SCHEMAS = ["koji-webhook.schema.json", "koji-interview.schema.json", "verify-envelope.schema.json"]
 
@@ -145,3 +147,91 @@ def test_integers_beyond_64_bits_parse_exactly_and_deep_nesting_is_still_refused
     # The exact re-read meets Python's recursion limit before orjson's 1,024 levels.
     with pytest.raises(MalformedJson, match="nested more than 32 levels"):
         parse_json_object(b'{"a": ' + b"[" * 1000 + b"123456789012345678901234567890" + b"]" * 1000 + b"}")
+
+
+@pytest.mark.parametrize(("schema_name", "document", "pointer", "message"), [
+    ("verify-envelope.schema.json", {"raw_body": "x"}, "", "missing required property 'signature'"),
+    ("verify-envelope.schema.json", {"raw_body": "x", "signature": "s", "secret": "k"}, "",
+     "has properties the schema does not allow"),
+    ("koji-webhook.schema.json", {"type": 5}, "/type", "must be of type string"),
+    ("koji-webhook.schema.json", {"type": ""}, "/type", "must be at least 1 characters"),
+    ("koji-webhook.schema.json", {"type": "x" * 201}, "/type", "must be at most 200 characters"),
+    ("koji-webhook.schema.json", {"type": "x", "quality_score": -1}, "/quality_score", "must be at least 0"),
+    ("koji-webhook.schema.json", {"type": "x", "quality_score": 6}, "/quality_score", "must be at most 5"),
+    ("koji-webhook.schema.json", {"type": "x", "data": {"structured_answers": [{"id": "q", "question_type": "essay"}]}},
+     "/data/structured_answers/0/question_type",
+     'must be one of "open_ended", "scale", "single_choice", "multiple_choice", "ranking", "yes_no", null'),
+])
+def test_each_kind_of_violation_is_described_from_the_schema(schema_name, document, pointer, message):
+    with pytest.raises(ValidationFailed) as caught:
+        check(document, schema_name)
+    assert caught.value.errors == [{"pointer": pointer, "message": message}]
+    assert caught.value.detail == f"1 field(s) do not match the schema {schema_name}."
+
+
+def test_exactly_the_reported_number_of_errors_is_counted_not_called_more():
+    payload = {"type": "interview.completed", "data": {"interview_id": "x", "structured_answers": [{}] * MAX_REPORTED_ERRORS}}
+    with pytest.raises(ValidationFailed) as caught:
+        check(payload, "koji-webhook.schema.json")
+    assert len(caught.value.errors) == MAX_REPORTED_ERRORS
+    assert caught.value.detail == f"{MAX_REPORTED_ERRORS} field(s) do not match the schema koji-webhook.schema.json."
+
+
+def test_a_valid_payload_is_answered_by_the_compiled_validator_alone(monkeypatch):
+    from connector import validation
+
+    def refuse(name):
+        raise AssertionError("the slow validator ran for a valid payload")
+
+    monkeypatch.setattr(validation, "_validator", refuse)
+    check({"type": "interview.completed", "data": {"interview_id": "i1"}}, "koji-webhook.schema.json")
+
+
+def test_json_pointer_escapes_tilde_and_slash():
+    assert json_pointer(["by_theme", "a/b", "c~d", "~/", 0]) == "/by_theme/a~1b/c~0d/~0~1/0"
+    assert json_pointer([]) == ""
+
+
+@pytest.mark.parametrize(("raw", "detail"), [
+    (b"[]", "The body must be a JSON object, not an array."),
+    (b'"s"', "The body must be a JSON object, not a string."),
+    (b"1.5", "The body must be a JSON object, not a number."),
+    (b"null", "The body must be a JSON object, not null."),
+    (b"true", "The body must be a JSON object, not a boolean."),
+    (b"nul", "The body is not valid JSON (UTF-8, no NaN/Infinity)."),
+    (b'{"a": NaN}', "The body is not valid JSON (UTF-8, no NaN/Infinity)."),
+    (b"[" * 2000 + b"]" * 2000, f"The body is nested more than {MAX_DEPTH} levels deep."),
+])
+def test_a_refused_body_is_told_why(raw, detail):
+    with pytest.raises(MalformedJson) as caught:
+        parse_json_object(raw)
+    assert caught.value.detail == detail
+
+
+def test_the_refusal_names_what_was_parsed():
+    with pytest.raises(MalformedJson, match="^The raw_body must be a JSON object, not an array.$"):
+        parse_json_object(b"[]", what="raw_body")
+
+
+# Each with a few shallow brackets beside the nesting, so that the depth is measured, not
+# merely bounded by the number of brackets.
+def _objects(levels: int) -> bytes:
+    return b'{"b": [[], {}], "a": ' + b'{"a": ' * (levels - 2) + b"{}" + b"}" * (levels - 2) + b"}"
+
+
+def _arrays_in_an_object(levels: int) -> bytes:
+    return b'{"b": [[], {}], "a": ' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}"
+
+
+@pytest.mark.parametrize("nested", [_objects, _arrays_in_an_object])
+def test_nesting_is_refused_past_max_depth_and_accepted_up_to_it(nested):
+    assert nested(MAX_DEPTH).count(b"{") + nested(MAX_DEPTH).count(b"[") > MAX_DEPTH
+    assert parse_json_object(nested(MAX_DEPTH))
+    with pytest.raises(MalformedJson, match=f"nested more than {MAX_DEPTH} levels"):
+        parse_json_object(nested(MAX_DEPTH + 1))
+
+
+def test_many_shallow_brackets_are_not_deep_nesting():
+    raw = b'{"a": [' + b", ".join([b'[{"b": []}]'] * 40) + b"]}"
+    assert raw.count(b"[") + raw.count(b"{") > MAX_DEPTH
+    assert parse_json_object(raw)["a"][39] == [{"b": []}]

@@ -128,7 +128,7 @@ def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> dict
         return NormalizedEvent.model_validate(_strip_answer_keys(payload)).model_dump(mode="json")
     event_type, data = _type_and_data(payload)
     is_test = bool(payload.get("test")) or event_type in VERIFICATION_TYPES
-    interview = _interview(payload, data)
+    interview = _interview(payload, data, event_type)
     return {
         "event": {
             "type": event_type,
@@ -240,14 +240,21 @@ def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
 _COMPLETION_KEYS = ("completed_at", "completedAt")
 
 
-def _interview(payload: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+# A study's or a report's event: its bare "id" is the study's or the report's (its key's
+# subject), not an interview's.
+_NOT_ABOUT_AN_INTERVIEW = ("study.published", "report.generated")
+
+
+def _interview(payload: dict[str, Any], data: dict[str, Any], event_type: str) -> dict[str, Any]:
+    id_keys = ("interview_id", "interviewId") if event_type in _NOT_ABOUT_AN_INTERVIEW else (
+        "interview_id", "interviewId", "id")
     analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
     quality = first_present(data, "quality_score", "qualityScore")
     if quality is None:
         quality = first_present(analysis, "quality_score", "qualityScore")
     return {
-        "id": text_or_none(first_present(data, "interview_id", "interviewId", "id")),
+        "id": text_or_none(first_present(data, *id_keys)),
         "study_id": text_or_none(first_present(data, "study_id", "studyId") or study.get("id")),
         "study_title": text_or_none(first_present(data, "study_title", "studyTitle", "study_name")
                                     or study.get("title")),
@@ -336,13 +343,20 @@ def _sub_scores(value: Any) -> dict[str, Any]:
         return _dict(value)
     scores: dict[str, Any] = {}
     for item in value:
-        name = text_or_none(first_present(item, "theme", "name", "label", "title"))
+        name_key = next((key for key in _THEME_NAME_KEYS if first_present(item, key) is not None), None)
+        name = text_or_none(item[name_key]) if name_key is not None else None
         if name is None:
             continue
-        rest = {key: part for key, part in item.items() if key not in ("theme", "name", "label", "title")}
+        # "label" names the theme only when no other key does: next to a "theme", it is the
+        # sentiment's label, as the overall sentiment's own "label" is.
+        rest = {key: part for key, part in item.items() if key != name_key and key not in _THEME_ONLY_NAME_KEYS}
         score = first_present(rest, "sentiment", "score", "value", "label")
         scores[name] = score if score is not None else rest
     return scores
+
+
+_THEME_NAME_KEYS = ("theme", "name", "label", "title")
+_THEME_ONLY_NAME_KEYS = ("theme", "name", "title")
 
 
 # The Salesforce guide calls it the "Latest customer quote" and "the single most

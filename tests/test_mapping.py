@@ -606,3 +606,231 @@ def test_a_value_holding_commas_is_read_whole_and_the_longest_wins(text, chosen)
     spec = field_of("multipicklist", values=["Reports, dashboards, exports", "Reports, dashboards", "Reports",
                                              "API", "Sales", "A , B"], source="respondent.attributes.features")
     assert _choices_in_text(text, spec.picklist_values, spec.picklist_runs) == chosen
+
+
+# -- pinned by mutation testing: behaviour no test above held in place --------------------------
+
+def test_an_id_whose_15_characters_alone_were_lowercased_is_restored():
+    # The checksum kept its capitals: the id before it is still restored from them.
+    assert salesforce_id("0035g00000abcdeAAH") == "0035g00000ABCdeAAH"
+
+
+@pytest.mark.parametrize(("strategy", "value", "looked_up"), [
+    ("contact_id", "0035g0000000001", "0035g0000000001AAA"),
+    ("contact_id", "0015g0000000001", None),
+    ("email", "a@example.com", "a@example.com"),
+    ("email", "not an address", None),
+    ("external_id", "x" * 255, "x" * 255),
+    ("external_id", "x" * 256, None),
+])
+def test_lookup_value_gives_what_a_lookup_would_use(strategy, value, looked_up):
+    from connector.mapping import lookup_value
+    assert lookup_value(strategy, value) == looked_up
+
+
+def test_an_empty_respondent_value_is_no_value_not_a_bad_one():
+    block = map_to_salesforce(answer_with(respondent={"email": "", "salesforce_contact_id": ""}), DEFAULT)
+    assert block["lookups"] == [] and block["warnings"] == []
+
+
+def test_a_source_path_through_a_plain_value_finds_no_value():
+    # respondent.attributes.plan.name where plan is text: no value, not an AttributeError (a 500).
+    answer = answer_with(respondent={"attributes": {"plan": "Pro"}})
+    outcome = map_field(answer, field_of("text", source="respondent.attributes.plan.name"))
+    assert outcome == (None, "no value in this event", None)
+
+
+@pytest.mark.parametrize(("raw", "skip"), [
+    (["far-too-long-for-it", "also-too-long-here"], "no item fits in 10 characters"),
+    ({"plan": "Pro"}, "a dict value does not fit a text field"),
+    (True, "a bool value does not fit a text field"),
+])
+def test_a_text_value_that_cannot_be_sent_is_left_out_with_its_reason(raw, skip):
+    # Left out, not sent as null: a null would blank what the Contact has.
+    answer = answer_with(respondent={"attributes": {"x": raw}})
+    outcome = map_field(answer, field_of("text", length=10, source="respondent.attributes.x"))
+    assert outcome == (None, skip, skip)
+
+
+def test_a_list_item_warnings_are_joined_in_one_message():
+    answer = answer_with(respondent={"attributes": {"tags": ["beta", {"name": "x"}, "far-too-long-for-it"]}})
+    outcome = map_field(answer, field_of("text", length=10, source="respondent.attributes.tags"))
+    assert outcome.value == "beta"
+    assert outcome.warning == ("left out 1 item(s) that are not plain values (an object, a list, a yes/no); "
+                               "left out 1 item(s) that did not fit in 10 characters")
+
+
+def test_a_url_or_an_address_exactly_as_long_as_the_field_is_sent():
+    url = "https://x.example/" + "a" * (255 - len("https://x.example/"))
+    answer = answer_with(respondent={"attributes": {"url": url, "url2": url + "a"}})
+    assert map_field(answer, field_of("url", source="respondent.attributes.url")).value == url
+    too_long = map_field(answer, field_of("url", source="respondent.attributes.url2"))
+    assert too_long.skip == "URL longer than 255 characters"
+    address = "a" * (80 - len("@x.example")) + "@x.example"
+    answer = answer_with(respondent={"attributes": {"alt": address, "alt2": "a" + address}})
+    assert map_field(answer, field_of("email", source="respondent.attributes.alt")).value == address
+    assert map_field(answer, field_of("email", source="respondent.attributes.alt2")).value is None
+
+
+@pytest.mark.parametrize("features", [["Reports", None, "", "  ", []], "Reports"])
+def test_blank_items_of_a_multi_select_are_not_counted_as_unknown_values(features):
+    spec = field_of("multipicklist", values=["Reports", "API"], source="respondent.attributes.features")
+    outcome = map_field(answer_with(respondent={"attributes": {"features": features}}), spec)
+    assert (outcome.value, outcome.warning) == ("Reports", None)
+
+
+def test_a_multi_select_with_no_known_value_is_left_out_naming_the_values():
+    spec = field_of("multipicklist", values=["Reports", "API"], source="respondent.attributes.features")
+    outcome = map_field(answer_with(respondent={"attributes": {"features": ["Billing"]}}), spec)
+    reason = "no value is one of the picklist values (Reports, API)"
+    assert outcome == (None, reason, reason)
+
+
+def test_a_multi_select_warns_of_unknown_and_excess_values_in_one_message():
+    values = [f"{n:03d}" for n in range(101)]
+    spec = field_of("multipicklist", values=values, source="respondent.attributes.features")
+    outcome = map_field(answer_with(respondent={"attributes": {"features": values + ["nope"]}}), spec)
+    assert outcome.warning == ("left out 1 value(s) not in the picklist; left out 1 value(s) beyond what a "
+                               "multi-select holds (100 values, 4,099 characters)")
+
+
+@pytest.mark.parametrize(("scale", "raw", "sent"), [(0, 4.0, 4), (0, 4, 4), (2, 4, 4.0), (2, 4.0, 4.0)])
+def test_a_whole_number_is_sent_as_an_int_only_to_a_field_without_decimals(scale, raw, sent):
+    spec = FieldSpec(name="N__c", type="number", precision=5, scale=scale, source="interview.quality_score")
+    outcome = CONVERTERS["number"](spec, raw)
+    assert outcome.value == sent and type(outcome.value) is type(sent)
+
+
+@pytest.mark.parametrize(("precision", "scale", "raw", "sent", "warning"), [
+    (3, 1, "4.25", 4.3, "rounded half up to 1 decimal place(s)"),
+    (5, 2, 1.234, 1.23, "rounded half up to 2 decimal place(s)"),
+    (5, 2, "1.5", 1.5, None),
+    (4, 2, "99.994", 99.99, "rounded half up to 2 decimal place(s)"),
+])
+def test_a_decimal_is_rounded_to_the_fields_scale_and_says_so(precision, scale, raw, sent, warning):
+    spec = FieldSpec(name="N__c", type="number", precision=precision, scale=scale, source="interview.quality_score")
+    assert CONVERTERS["number"](spec, raw) == (sent, None, warning)
+
+
+@pytest.mark.parametrize(("precision", "scale", "raw"), [
+    (4, 2, "99.995"),   # rounds to 100.00: a Number(4, 2) holds 99.99 at most
+    (3, 2, "9.995"),
+    (18, 17, "1e30"),   # quantized to 17 places it has more digits than Decimal's context: refused, not raised
+])
+def test_a_number_that_rounds_or_reaches_past_the_fields_digits_is_left_out(precision, scale, raw):
+    spec = FieldSpec(name="N__c", type="number", precision=precision, scale=scale, source="interview.quality_score")
+    outcome = CONVERTERS["number"](spec, raw)
+    assert outcome.value is None and outcome.skip.startswith("number outside the field's range")
+
+
+@pytest.mark.parametrize(("low", "high", "raw"), [(0, None, "-1." + "0" * 40), (None, 5, "6." + "0" * 40)])
+def test_the_bounds_hold_for_a_long_number_too(low, high, raw):
+    # More than 32 characters skips the cache: the profile's min and max still apply.
+    spec = FieldSpec(name="N__c", type="number", precision=5, scale=2, min=low, max=high,
+                     source="interview.quality_score")
+    outcome = CONVERTERS["number"](spec, raw)
+    assert outcome.value is None and outcome.skip.startswith("number outside the field's range")
+
+
+@pytest.mark.parametrize(("low", "high", "raw", "shown"), [
+    (-5, None, "9999999999999999.99", "-5 to 1e+16"),
+    (None, 5, "-9999999999999999.99", "-1e+16 to 5"),
+])
+def test_a_number_at_the_edge_of_the_range_names_the_fields_own_bounds(low, high, raw, shown):
+    spec = FieldSpec(name="Budget__c", type="number", precision=18, scale=2, min=low, max=high,
+                     question_id="q_budget")
+    assert CONVERTERS["number"](spec, raw).skip == (
+        f"number at the edge of the field's range ({shown}) with more significant digits than a JSON number carries")
+
+
+def test_a_whole_number_past_a_float_rounded_on_its_decimals_says_so():
+    spec = FieldSpec(name="Budget__c", type="number", precision=18, scale=2, question_id="q_budget")
+    assert CONVERTERS["number"](spec, "9999999999999999.004") == (
+        9999999999999999, None, "rounded half up to 2 decimal place(s)")
+
+
+@pytest.mark.parametrize("raw", [True, False, "abc", "nan"])
+def test_what_is_not_a_number_is_left_out_of_a_number_field(raw):
+    spec = FieldSpec(name="N__c", type="number", precision=5, scale=2, source="interview.quality_score")
+    assert CONVERTERS["number"](spec, raw) == (None, "not a number", "not a number")
+
+
+CHECKBOX = field_of("checkbox", source="interview.status")
+DATE, DATETIME = (field_of(kind, source="interview.completed_at") for kind in ("date", "datetime"))
+
+
+@pytest.mark.parametrize(("raw", "sent"), [
+    (True, True), (False, False), ("yes", True), (" Y ", True), ("TRUE", True), ("1", True), (1, True),
+    ("No", False), ("n", False), ("false", False), ("0", False), (0, False),
+])
+def test_a_checkbox_takes_yes_no_words(raw, sent):
+    outcome = CONVERTERS["checkbox"](CHECKBOX, raw)
+    assert (outcome.value, outcome.skip) == (sent, None)
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "on"])
+def test_a_checkbox_leaves_out_other_words(raw):
+    assert CONVERTERS["checkbox"](CHECKBOX, raw) == (None, "not a yes/no value", "not a yes/no value")
+
+
+@pytest.fixture
+def new_york_time(monkeypatch):
+    """The server's local time zone is not UTC: nothing may read it."""
+    import time
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2026-04-16T12:22:55+02:00", "2026-04-16T10:22:55+00:00"),
+    ("2026-04-16T10:22:55z", "2026-04-16T10:22:55+00:00"),   # a lowercase z is UTC too
+    ("2026-04-16T10:22:55", "2026-04-16T10:22:55+00:00"),    # no offset: UTC, not the server's zone
+    (" 2026-04-16T10:22:55Z ", "2026-04-16T10:22:55+00:00"),
+])
+def test_parse_instant_gives_utc_whatever_the_servers_zone(new_york_time, text, expected):
+    moment = parse_instant(text)
+    assert moment.isoformat() == expected and moment.utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize(("raw", "sent"), [
+    ("2026-04-16T23:30:00-05:00", "2026-04-17"),   # the day in UTC
+    ("2026-04-16T01:30:00+02:00", "2026-04-15"),
+    ("2026-04-16", "2026-04-16"),
+    ("1700-01-01", "1700-01-01"), ("4000-12-31", "4000-12-31"),   # the first and last days Salesforce stores
+])
+def test_a_date_field_takes_the_utc_day(new_york_time, raw, sent):
+    assert CONVERTERS["date"](DATE, raw) == (sent, None, None)
+
+
+@pytest.mark.parametrize("raw", ["1699-12-31", "4001-01-01"])
+def test_a_day_salesforce_does_not_store_is_left_out(raw):
+    reason = "outside the dates Salesforce accepts (1700-01-01 to 4000-12-31)"
+    assert CONVERTERS["date"](DATE, raw) == (None, reason, reason)
+
+
+@pytest.mark.parametrize("raw", ["yesterday", 5])
+def test_what_is_not_a_day_is_left_out_of_a_date_field_never_an_error(raw):
+    reason = "not an ISO 8601 date"
+    assert CONVERTERS["date"](DATE, raw) == (None, reason, reason)
+
+
+def test_an_instant_before_year_1_in_utc_is_left_out_of_a_date_field_never_an_error():
+    # Valid ISO 8601, but a datetime cannot hold it once in UTC.
+    outcome = CONVERTERS["date"](DATE, "0001-01-01T00:30:00+01:00")
+    assert outcome.value is None and outcome.skip and outcome.warning == outcome.skip
+
+
+@pytest.mark.parametrize(("raw", "sent"), [
+    ("1700-01-01T00:00:00Z", "1700-01-01T00:00:00Z"), ("4000-12-31T00:00:00Z", "4000-12-31T00:00:00Z"),
+    ("1699-12-31T23:59:59Z", None), ("4000-12-31T00:00:01Z", None),
+])
+def test_a_datetime_field_takes_the_instants_salesforce_stores_ends_included(raw, sent):
+    assert CONVERTERS["datetime"](DATETIME, raw).value == sent
+
+
+def test_a_datetime_that_is_no_instant_is_left_out_with_its_reason():
+    reason = "not an ISO 8601 date and time"
+    assert CONVERTERS["datetime"](DATETIME, "yesterday") == (None, reason, reason)

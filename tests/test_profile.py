@@ -598,3 +598,135 @@ def test_loops_keep_working(tmp_path, template, value):
 def test_a_slack_template_may_loop_over_the_salesforce_block(tmp_path, template):
     path = write(tmp_path, BASE + f"slack:\n  templates:\n    updated_contact: '{template}'\n")
     assert load_profile(path).slack.template("updated_contact") is not None
+
+
+# -- pinned by mutation testing: behaviour no test above held in place --------------------------
+
+def test_render_failures_are_told_by_their_kind_never_by_liquids_message():
+    from liquid.exceptions import FilterError, LoopIterationLimitError, UndefinedError
+    from connector.profile import render_failure
+    assert render_failure(UndefinedError("respondent.email", token=None)) == (
+        "a name it reads has no value in this event (give it a default)")
+    assert render_failure(FilterError("ann@example.com", token=None)) == "a filter could not use the value it was given"
+    assert render_failure(LoopIterationLimitError("x", token=None)) == "Liquid stopped it (LoopIterationLimitError)"
+    assert render_failure(IndexError("x")) == "a filter failed on the value it was given (IndexError)"
+
+
+@pytest.mark.parametrize(("origin", "reason"), [
+    # An unknown top-level name is told with the names there are.
+    ("template: '{{ respondant.email }}'", "unknown name 'respondant' (known: action, analysis, event, interview, "
+                                           "reason, report, respondent, salesforce, skip_reason, study)"),
+    # The length hint only where Liquid can read a length: on text, in a template.
+    ("template: '{{ analysis.quote.x }}'", "analysis.quote is text, not an object: analysis.quote.x can never "
+     "have a value; read analysis.quote itself, or its length with analysis.quote.size"),
+    ("template: '{{ interview.quality_score.x }}'", "interview.quality_score is a number, not an object: "
+     "interview.quality_score.x can never have a value; read interview.quality_score itself"),
+    ("source: analysis.quote.x", "analysis.quote is text, not an object: analysis.quote.x can never have a value; "
+                                 "read analysis.quote itself"),
+    # Paths are told as a template writes them.
+    ("template: '{{ analysis.quote[respondent.name] }}'", "analysis.quote is text, not an object: "
+     "analysis.quote[respondent.name] can never have a value; read analysis.quote itself, or its length with "
+     "analysis.quote.size"),
+    ("template: \"{{ analysis.quote['plan name'] }}\"", "analysis.quote is text, not an object: "
+     "analysis.quote['plan name'] can never have a value; read analysis.quote itself, or its length with "
+     "analysis.quote.size"),
+    ("template: '{{ analysis.quote.Plan }}'", "analysis.quote is text, not an object: analysis.quote.Plan can never "
+                                              "have a value; read analysis.quote itself, or its length with "
+                                              "analysis.quote.size"),
+    ("source: respondent", "respondent is an object, not a value: name one of its keys "
+                           "(attributes, company, email, external_id, id, name, salesforce_contact_id)"),
+])
+def test_a_path_that_can_never_have_a_value_is_told_exactly(tmp_path, origin, reason):
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: T__c, type: text, {origin}}}\n")
+    assert refusal(path) == f"{path}:5: fields.0.{origin.split(':')[0]}: {reason}"
+
+
+def test_a_loop_in_a_for_loops_else_is_checked_too(tmp_path):
+    template = ("{% for t in analysis.themes %}{{ t }}{% else %}"
+                "{% for a in analysis.structured_answers %}{{ a.nope }}{% endfor %}{% endfor %}")
+    assert "for a in analysis.structured_answers: a has no key 'nope'" in refusal(
+        write(tmp_path, BASE + quoted_field_template(template)))
+
+
+@pytest.mark.parametrize("template", [
+    "{% for x in (1..3) %}{% for y in x %}{{ y }}{% endfor %}{% endfor %}",   # a loop over a range's item
+    "{% for c in analysis.themes.first %}{{ c }}{% endfor %}",               # over an item, not a list
+    "{% for a in analysis.structured_answers %}{% for n in a.question_text.size %}{{ n }}{% endfor %}{% endfor %}",
+])
+def test_a_loop_over_what_is_no_list_of_the_answer_loads(tmp_path, template):
+    assert load_profile(write(tmp_path, BASE + quoted_field_template(template))).fields[0].template == template
+
+
+@pytest.mark.parametrize(("field", "loads"), [
+    ("{name: T__c, type: textarea, length: 255, visible_lines: 3, source: analysis.quote}", False),
+    ("{name: T__c, type: textarea, length: 256, visible_lines: 3, source: analysis.quote}", True),
+    ("{name: T__c, type: textarea, length: 300, visible_lines: 2, source: analysis.quote}", True),
+    ("{name: T__c, type: textarea, length: 300, visible_lines: 50, source: analysis.quote}", True),
+    ("{name: M__c, type: multipicklist, values: [a], visible_lines: 3, source: analysis.themes}", True),
+    ("{name: M__c, type: multipicklist, values: [a], visible_lines: 10, source: analysis.themes}", True),
+    ("{name: M__c, type: multipicklist, values: [a], visible_lines: 2, source: analysis.themes}", False),
+    ("{name: P__c, type: picklist, values: [" + ", ".join(f"v{n}" for n in range(1000)) +
+     "], source: analysis.sentiment}", True),
+    ("{name: P__c, type: picklist, values: [a, " + "x" * 255 + "], source: analysis.sentiment}", True),
+])
+def test_setups_limits_are_inclusive(tmp_path, field, loads):
+    path = write(tmp_path, BASE + f"fields:\n  - {field}\n")
+    if loads:
+        assert load_profile(path).fields
+    else:
+        assert refusal(path).startswith(f"{path}:5: fields.0: ")
+
+
+def test_survey_scores_become_the_fields_demeterrr_describes():
+    profile = load_profile(Path(__file__).parent.parent / "examples" / "profiles" / "survey-scores.yaml")
+    nps, csat, day = profile.all_fields
+    assert (nps.name, nps.type, nps.label, nps.precision, nps.scale, nps.min, nps.max, nps.question_id,
+            nps.question_type) == ("NPS_Score__c", "number", "NPS Score", 2, 0, 0, 10, "q_nps", "scale")
+    assert (csat.name, csat.type, csat.label, csat.precision, csat.scale, csat.min, csat.max, csat.question_id,
+            csat.question_type) == ("CSAT_Score__c", "number", "CSAT Score", 1, 0, 1, 5, "q_csat", "scale")
+    assert (day.name, day.type, day.label, day.source) == (
+        "Last_Survey_Date__c", "date", "Last Survey Date", ["interview.completed_at", "event.occurred_at"])
+
+
+def test_scores_without_a_field_name_take_the_default_names(tmp_path):
+    path = write(tmp_path, BASE + "scores:\n  nps: {question_id: q1}\n  csat: {question_id: q2}\n"
+                                  "  last_survey_date: {}\n")
+    assert [spec.name for spec in load_profile(path).all_fields] == [
+        "NPS_Score__c", "CSAT_Score__c", "Last_Survey_Date__c"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (BASE + "fields: [\n  - oops\n", "5: not valid YAML: expected the node content, but found '-'"),
+    ("version: 1\nactions: {interview.completed: update_contact\n", "3: not valid YAML"),
+    ("version: 1\n", "1: actions: Field required"),
+    ("# a comment\n\nversion: 1\n", "3: actions: Field required"),   # the line where the profile begins
+    (BASE + "fields:\n  - name: A__c\n    source: analysis.quote\n", "5: fields.0.type: Field required"),
+    # A source is text or a list of text: pydantic's names for the two are no place in the file.
+    (BASE + "fields:\n  - {name: A__c, type: text, source: analysis.qoute}\n",
+     "5: fields.0.source: analysis has no key 'qoute'"),
+])
+def test_errors_name_the_line_and_place_exactly(tmp_path, text, message):
+    path = write(tmp_path, text)
+    assert refusal(path).startswith(f"{path}:{message}")
+
+
+def test_every_error_of_a_profile_is_told_on_its_own_line(tmp_path):
+    path = write(tmp_path, BASE + "fields:\n  - {name: A__c, type: txt, source: analysis.quote}\n"
+                                  "  - {name: B__c, type: text, source: analysis.qoute}\n")
+    lines = refusal(path).split("\n")
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{path}:5: fields.0.type: Input should be 'text'")
+    assert lines[1] == f"{path}:6: fields.1.source: analysis has no key 'qoute'"
+
+
+def test_a_source_that_is_neither_text_nor_a_list_of_text_is_told_at_its_own_place(tmp_path):
+    # pydantic tries both kinds of source; its names for them ("str", "list[str]") are no place in the file.
+    path = write(tmp_path, BASE + "fields:\n  - {name: A__c, type: text, source: [analysis.quote, 5]}\n")
+    assert refusal(path) == (f"{path}:5: fields.0.source: Input should be a valid string\n"
+                             f"{path}:5: fields.0.source.1: Input should be a valid string")
+
+
+def test_a_key_read_from_a_variable_below_a_loops_item_is_left_to_the_event(tmp_path):
+    # Only an event can tell which key a[a.question_id] names: it is not refused at start-up.
+    template = "{% for a in analysis.structured_answers %}{{ a[a.question_id] | default: '' }}{% endfor %}"
+    assert load_profile(write(tmp_path, BASE + quoted_field_template(template))).fields[0].template == template

@@ -356,3 +356,96 @@ def test_the_fake_slack_refuses_a_button_url_with_a_space(slack):
     response = requests.post(slack.base_url + "/api/chat.postMessage", headers={"Authorization": f"Bearer {slack.token}"},
                              json={"channel": "C0KOJI0001", "text": "t", "blocks": blocks}, timeout=10)
     assert (response.json()["ok"], response.json()["error"]) == (False, "invalid_blocks")
+
+
+# -- pinned by mutation testing: behaviour no test above held in place --------------------------
+
+def profile_from(directory, yaml_text: str):
+    path = directory / "profile.yaml"
+    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n" + yaml_text)
+    return load_profile(path)
+
+
+def _button(message: dict) -> dict | None:
+    actions = [block for block in message["blocks"] if block["type"] == "actions"]
+    return actions[0]["elements"][0] if actions else None
+
+
+def test_a_study_published_message_names_the_event_and_opens_the_study():
+    message = slack_for(interview(action="notify", event={"type": "study.published", "key": "s", "test": False},
+                                  study={"id": "s1", "title": "Churn", "url": "https://app.koji.so/s/1"}))
+    assert message["blocks"][0]["text"]["text"] == ":rocket: Koji study published"
+    assert _button(message) == {"type": "button", "text": {"type": "plain_text", "text": "Open study"},
+                                "url": "https://app.koji.so/s/1"}
+
+
+def test_a_report_without_a_title_is_still_named():
+    message = slack_for(_report(title=None))
+    assert message["blocks"][0]["text"]["text"] == ":bar_chart: Koji report generated"
+
+
+def test_an_interview_that_is_only_told_is_a_new_interview_not_an_update():
+    message = slack_for(interview(action="notify"))
+    assert message["blocks"][0]["text"]["text"] == ":speech_balloon: New Koji interview: Ann · Koji interview"
+
+
+def test_a_skipped_interview_still_names_it_and_links_its_transcript():
+    message = slack_for(interview(action="skip", skip_reason="below_quality_threshold", reason="Too short."))
+    assert {"type": "context", "elements": [{"type": "mrkdwn", "text": "Interview `i1`"}]} in message["blocks"]
+    assert _button(message)["url"] == "https://app.koji.so/t/1"
+
+
+@pytest.mark.parametrize(("name", "answer"), [
+    ("report", REPORT),
+    ("study", _study("Churn")),
+    ("skipped", interview(action="skip", skip_reason="below_quality_threshold", reason="Too short.")),
+])
+def test_each_message_takes_the_profiles_template(tmp_path, name, answer):
+    profile = profile_from(tmp_path, f"slack:\n  templates:\n    {name}: 'Own words for {{{{ event.type }}}}'\n")
+    body = slack_for(answer, profile)["blocks"][1]["text"]["text"]
+    assert body == f"Own words for {answer['event']['type']}"
+
+
+def test_the_contact_not_found_template_reads_the_lookups_tried(tmp_path):
+    profile = profile_from(tmp_path, "slack:\n  templates:\n    contact_not_found: "
+                                     "'Tried {{ salesforce.lookups | map: \"strategy\" | join: \" then \" }}'\n")
+    answer = interview(respondent={"name": "Ann", "email": "ann@example.com",
+                                   "salesforce_contact_id": "0035g0000000001"})
+    assert slack_for(answer, profile)["contact_not_found"]["blocks"][1]["text"]["text"] == (
+        "Tried contact_id then email")
+
+
+def test_a_template_that_renders_nothing_leaves_no_empty_section(tmp_path):
+    # Slack refuses a section without text; the notification is the title alone.
+    message = slack_for(interview(), profile_with(tmp_path, "{% if false %}never{% endif %}"))
+    assert [block["type"] for block in message["blocks"]] == ["header", "context", "actions"]
+    assert message["text"] == ":speech_balloon: Salesforce Contact updated: Ann · Koji interview"
+
+
+def test_the_transcript_button_opens_the_link_written_to_the_contact(tmp_path):
+    profile = profile_from(tmp_path, "fields:\n  - name: Transcript_URL__c\n    type: url\n"
+                                     "    source: respondent.attributes.recording\n")
+    answer = interview(respondent={"name": "Ann", "attributes": {"recording": "https://rec.example/1"}})
+    assert _button(slack_for(answer, profile))["url"] == "https://rec.example/1"
+
+
+def test_a_transcript_link_too_long_for_the_salesforce_field_still_gets_a_button():
+    url = "https://app.koji.so/t/" + "a" * 300
+    answer = interview(interview={"id": "i1", "quality_score": 4.0, "transcript_url": url})
+    block = map_to_salesforce(answer, DEFAULT)
+    assert "Transcript_URL__c" not in block["fields"]
+    assert _button(build_slack_message(answer, block, DEFAULT))["url"] == url
+
+
+def test_a_button_takes_a_url_of_up_to_3000_characters():
+    url = "https://app.koji.so/t/" + "a" * (3000 - len("https://app.koji.so/t/"))
+    for transcript_url, button in [(url, True), (url + "a", False)]:
+        answer = interview(interview={"id": "i1", "quality_score": 4.0, "transcript_url": transcript_url})
+        assert (_button(slack_for(answer)) is not None) is button
+
+
+def test_a_report_shows_at_most_ten_metrics_and_no_empty_fields_section():
+    message = slack_for(_report(metrics={f"metric {n}": n for n in range(12)}))
+    [fields] = [block["fields"] for block in message["blocks"] if "fields" in block]
+    assert [field["text"] for field in fields] == [f"*metric {n}*\n{n}" for n in range(10)]
+    assert all("fields" not in block for block in slack_for(_report(metrics={}))["blocks"])

@@ -105,3 +105,34 @@ def test_lookup_query_refuses_names_that_are_not_api_names(name):
 def test_quote_literal_refuses_non_strings():
     with pytest.raises(SoqlError):
         quote_literal(5)  # type: ignore[arg-type]
+
+
+def test_del_is_escaped_like_the_other_control_characters():
+    # DEL has no short escape either; sent raw it would make the query unprintable.
+    assert quote_literal("a\x7fb") == r"'a\u007fb'"
+
+
+def test_lookup_query_refuses_a_where_clause_one_character_over_the_limit():
+    value = "x" * (MAX_WHERE_CHARS + 1 - len("Email = ''"))
+    with pytest.raises(SoqlError):
+        lookup_query("Contact", "Email", value)
+
+
+# The GET's path on the longest API version number the connector allows for (vNNN.N).
+_LONGEST_QUERY_PATH = "/services/data/v999.9/query?q="
+
+
+def _uri_bytes(query: str) -> int:
+    return len(_LONGEST_QUERY_PATH + quote(query, safe=""))
+
+
+def test_lookup_query_accepts_a_query_whose_get_is_exactly_at_the_uri_limit():
+    # Salesforce answers 414 to a request URI *over* 16,384 bytes: exactly 16,384 is fine.
+    empty = _uri_bytes(lookup_query("Contact", "Koji_Id__c", ""))
+    cjk, ascii_rest = divmod(MAX_URI_BYTES - empty, len(quote("中")))
+    value = "中" * cjk + "x" * ascii_rest
+    query = lookup_query("Contact", "Koji_Id__c", value)
+    assert _uri_bytes(query) == MAX_URI_BYTES
+    with pytest.raises(SoqlError) as caught:
+        lookup_query("Contact", "Koji_Id__c", value + "x")
+    assert f"{MAX_URI_BYTES + 1}-byte" in str(caught.value)

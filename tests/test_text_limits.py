@@ -93,3 +93,47 @@ def test_a_ranked_list_ends_at_the_first_item_that_does_not_fit():
     assert join_within(items, ", ", 20) == ("first, third", ["a-second-choice-too-long"])
     # "third" would read as the second choice: a ranking stops where it no longer fits.
     assert join_within(items, ", ", 20, ranked=True) == ("first", ["a-second-choice-too-long", "third"])
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("a bcdefghij", 5, "a"),             # a one-letter first word is still a word to end at
+    ("ab cdefgh", 6, "ab"),              # the boundary 3 characters back from the cut
+    ("ab  cdefghijk", 6, "ab"),          # a run of spaces: the cut falls before it, not inside it
+])
+def test_the_cut_ends_the_last_word_that_fits(text, limit, expected):
+    assert truncate(text, limit) == (expected + ELLIPSIS, True)
+
+
+@pytest.mark.parametrize(("text", "limit", "expected"), [
+    ("\u2764\ufe0f" * 5, 4, "\u2764\ufe0f" + ELLIPSIS),                      # red heart: VS16 stays on it
+    ("\u2229\ufe00" * 5, 4, "\u2229\ufe00" + ELLIPSIS),                      # VS1, the first variation selector
+    ("\U0001f44d\U0001f3fb" * 5, 4, "\U0001f44d\U0001f3fb" + ELLIPSIS),      # lightest skin tone
+    ("\U0001f44d\U0001f3ff" * 5, 4, "\U0001f44d\U0001f3ff" + ELLIPSIS),      # darkest skin tone
+    ("\U0001f469\u200d\U0001f4bb" * 5, 6, "\U0001f469\u200d\U0001f4bb" + ELLIPSIS),  # cut right after a joiner
+])
+def test_a_hard_cut_keeps_every_emoji_modifier_with_its_character(text, limit, expected):
+    assert truncate(text, limit) == (expected, True)
+
+
+def test_marks_with_nothing_whole_before_them_are_cut_hard_and_still_fit():
+    # Nothing whole can be kept: the cut stays at the limit rather than throwing all away.
+    assert truncate("\u0301" * 10, 5) == ("\u0301" * 4 + ELLIPSIS, True)
+    assert truncate("e" + "\u0301" * 10, 5) == ("e" + "\u0301" * 3 + ELLIPSIS, True)
+
+
+def test_join_within_keeps_items_that_fill_the_limit_exactly():
+    assert join_within(["pricing"], ", ", 7) == ("pricing", [])
+    assert join_within(["pricing", "api"], ", ", 12) == ("pricing, api", [])
+    assert join_within(["pricing", "api"], ", ", 11) == ("pricing", ["api"])
+
+
+@pytest.mark.parametrize(("word", "limit", "cut_at_the_word"), [
+    # The cut moves back to a word's end at most a fifth of the room (199 // 5 = 39 characters)...
+    (161, 200, True), (160, 200, False),
+    # ...and at least 20 characters, however small the room.
+    (31, 51, True), (30, 51, False),
+])
+def test_the_cut_looks_back_for_a_word_end_a_fifth_of_the_room_at_least_20(word, limit, cut_at_the_word):
+    text = "a" * word + " " + "b" * limit
+    expected = "a" * word if cut_at_the_word else text[:limit - 1]
+    assert truncate(text, limit) == (expected + ELLIPSIS, True)

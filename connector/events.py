@@ -25,9 +25,9 @@ import json
 import re
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from connector.payload_fields import (
     first_present, pick_email, pick_salesforce_contact_id, text_or_none,
@@ -39,6 +39,12 @@ INTERVIEW_TYPES = frozenset({"interview.completed", "interview.analysis_ready",
                              "interview.quality_scored", "interview.failed_quality_gate"})
 
 
+# A normalized event sent back to /v1/salesforce/map holds its texts as normalize() gives
+# them: trimmed, and a blank one absent. "   " as a quote was a Slack line of a quote bar
+# alone, and an empty text where normalize() would have given none.
+Text = Annotated[str | None, AfterValidator(text_or_none)]
+
+
 class _Model(BaseModel):
     # strict: a normalized event sent back to /v1/salesforce/map is checked as openapi.yaml says
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -47,41 +53,41 @@ class _Model(BaseModel):
 class EventInfo(_Model):
     type: str
     key: str
-    occurred_at: str | None = None
+    occurred_at: Text = None
     test: bool = False
 
 
 class Interview(_Model):
-    id: str | None = None
-    study_id: str | None = None
-    study_title: str | None = None
-    project_id: str | None = None
-    status: str | None = None
-    analysis_status: str | None = None
+    id: Text = None
+    study_id: Text = None
+    study_title: Text = None
+    project_id: Text = None
+    status: Text = None
+    analysis_status: Text = None
     quality_score: float | None = None
-    completed_at: str | None = None
-    transcript_url: str | None = None
-    interaction_mode: str | None = None
+    completed_at: Text = None
+    transcript_url: Text = None
+    interaction_mode: Text = None
     stats: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class Respondent(_Model):
-    id: str | None = None
-    email: str | None = None
-    name: str | None = None
-    company: str | None = None
-    external_id: str | None = None
-    salesforce_contact_id: str | None = None
+    id: Text = None
+    email: Text = None
+    name: Text = None
+    company: Text = None
+    external_id: Text = None
+    salesforce_contact_id: Text = None
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
 class StructuredAnswer(_Model):
     question_id: str
-    question_text: str | None = None
-    question_type: str | None = None
+    question_text: Text = None
+    question_type: Text = None
     value: Any = None
-    qualitative_answer: str | None = None
+    qualitative_answer: Text = None
     confidence: float | None = None
     follow_up_insights: Any = None
 
@@ -90,26 +96,26 @@ class Analysis(_Model):
     # fail_fast: a list's first bad item is reported, not each of them. A 1 MiB list of 523,000
     # numbers sent back to /v1/salesforce/map took seconds and a 42 MB answer to list them.
     themes: list[str] = Field(default_factory=list, fail_fast=True)
-    sentiment: str | None = None
+    sentiment: Text = None
     sentiment_scores: dict[str, Any] = Field(default_factory=dict)
-    quote: str | None = None
-    summary: str | None = None
+    quote: Text = None
+    summary: Text = None
     structured_answers: list[StructuredAnswer] = Field(default_factory=list, fail_fast=True)
     structured_answers_summary: dict[str, Any] | None = None
 
 
 class Study(_Model):
-    id: str | None = None
-    title: str | None = None
-    url: str | None = None
+    id: Text = None
+    title: Text = None
+    url: Text = None
 
 
 class Report(_Model):
-    id: str | None = None
-    study_id: str | None = None
-    title: str | None = None
-    url: str | None = None
-    summary: str | None = None
+    id: Text = None
+    study_id: Text = None
+    title: Text = None
+    url: Text = None
+    summary: Text = None
     metrics: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -422,3 +422,13 @@ def test_a_boolean_is_not_a_score():
 def test_a_report_with_no_id_and_no_study_is_keyed_by_its_body_even_with_a_time():
     payload = {"type": "report.generated", "timestamp": "2026-04-16T10:24:10Z", "data": {"title": "Weekly"}}
     assert normalize(payload)["event"]["key"].startswith("sha256-")
+
+
+def test_a_normalized_event_sent_back_holds_its_texts_as_normalize_gives_them():
+    sent = _event({"quote": "It works.", "respondent": {"email": "a@x.io", "name": "Ann"}})
+    assert normalize(sent) == sent  # a round trip changes nothing
+    sent["analysis"].update(quote="   ", summary=" Short. ")
+    sent["respondent"]["name"] = ""
+    again = normalize(sent)
+    assert (again["analysis"]["quote"], again["analysis"]["summary"], again["respondent"]["name"]) == (
+        None, "Short.", None)

@@ -3,6 +3,7 @@ elsewhere (connector.bounded_http)."""
 from __future__ import annotations
 
 import gzip
+import io
 import time
 from http.server import BaseHTTPRequestHandler
 
@@ -166,3 +167,86 @@ def test_a_redirect_is_refused_on_its_status_line_however_slowly_its_body_drips(
                 get(server, timeout=0.5)
             took = time.monotonic() - started
     assert took < 1.0 and elsewhere.paths == []  # refused after its body: 3 s
+
+
+def test_a_whole_answer_is_read_within_a_timeout_under_a_second():
+    with ScriptedServer([b"ok"], headers={"Content-Length": "2"}) as server:
+        assert get(server, timeout=0.5) == (200, b"ok")
+
+
+def test_the_status_line_is_waited_for_no_longer_than_the_timeout():
+    with ScriptedServer([b"ok"], headers={"Content-Length": "2"}, delay=2) as server:
+        started = time.monotonic()
+        with pytest.raises(requests.Timeout):
+            get(server, timeout=0.4)
+        took = time.monotonic() - started
+    assert took < 1.6  # 2 s if the wait were not bounded
+
+
+def test_a_read_after_a_slow_piece_waits_only_for_what_is_left_of_the_deadline():
+    # One byte at 0.6 s, then silence: the next read may wait 0.4 s more, not a whole timeout.
+    with ScriptedServer([b"x"], headers={"Content-Length": "30"}, pause=0.6, hold=3) as server:
+        started = time.monotonic()
+        with pytest.raises(AnswerTooSlow) as caught:
+            get(server, timeout=1.0)
+        took = time.monotonic() - started
+    assert str(caught.value) == "the answer did not arrive in time"
+    assert took < 1.4
+
+
+def test_the_callers_arguments_are_sent_with_the_request():
+    with ScriptedServer([b"ok"], headers={"Content-Length": "2"}) as server:
+        with requests.Session() as session:
+            fetch(session, "GET", server.base_url + "/", timeout=2, max_bytes=10, params={"q": "1"})
+    assert server.paths == ["/?q=1"]
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_the_body_arrives():
+    # The answer says 2,000 bytes, then stalls after 10: refused on the header, not after a timeout.
+    with ScriptedServer([b"x" * 10], headers={"Content-Length": "2000"}, hold=3) as server:
+        started = time.monotonic()
+        with pytest.raises(AnswerTooLarge):
+            get(server, max_bytes=1000, timeout=2)
+    assert time.monotonic() - started < 1.5
+
+
+def test_an_answer_declared_at_the_limit_is_read():
+    with ScriptedServer([b"x" * 1000], headers={"Content-Length": "1000"}) as server:
+        assert get(server, max_bytes=1000).content == b"x" * 1000
+
+
+@pytest.mark.parametrize("status", [300, 399])
+def test_every_3xx_is_a_redirect(status):
+    with ScriptedServer([], status=status, headers={"Content-Length": "0"}) as server:
+        with pytest.raises(AnswerIsRedirect) as caught:
+            get(server)
+    assert caught.value.status == status
+
+
+@pytest.mark.parametrize("status", [299, 400])
+def test_a_status_outside_3xx_is_an_answer(status):
+    with ScriptedServer([b"no"], status=status, headers={"Content-Length": "2"}) as server:
+        assert get(server) == (status, b"no")
+
+
+def test_an_answer_cut_short_names_what_broke_it_off():
+    with ScriptedServer([b"x"], headers={"Content-Length": "30"}) as server:  # then closes
+        with pytest.raises(requests.ConnectionError) as caught:
+            get(server)
+    assert str(caught.value) == "the answer broke off (ProtocolError)"
+
+
+class _LateSession(requests.Session):
+    """Its status line comes after the whole deadline (requests' waits are `timeout` each)."""
+
+    def request(self, method, url, **kwargs):
+        time.sleep(kwargs["timeout"] + 0.05)
+        response = requests.Response()
+        response.status_code, response.raw = 200, io.BytesIO(b"")
+        return response
+
+
+def test_an_answer_whose_status_line_came_after_the_deadline_is_not_read():
+    with _LateSession() as session, pytest.raises(AnswerTooSlow) as caught:
+        fetch(session, "GET", "http://127.0.0.1:9/", timeout=0.1, max_bytes=10)
+    assert str(caught.value) == "the answer did not arrive in time"

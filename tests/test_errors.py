@@ -128,3 +128,79 @@ def test_a_traceback_written_in_debug_mode_is_masked_like_the_line(app, client, 
     assert "Traceback (most recent call last)" in text
     assert "ValueError: no Contact for [email] with [secret]" in text
     assert "unexpected error=ValueError method=POST route=/v1/salesforce/map" in text
+
+
+def test_a_problem_renders_every_member_rfc_9457_names():
+    problem = errors.ValidationFailed("2 violations", errors=[{"pointer": "/type", "message": "required"}])
+    assert problem.to_dict(instance="/v1/koji/verify") == {
+        "type": errors.PROBLEM_BASE + "validation-failed", "title": "Payload does not match the schema",
+        "status": 422, "detail": "2 violations", "instance": "/v1/koji/verify",
+        "errors": [{"pointer": "/type", "message": "required"}]}
+    assert str(problem) == "2 violations"
+
+
+def test_a_problem_without_a_detail_says_its_title_and_has_no_errors_member():
+    problem = errors.NotConfigured()
+    assert str(problem) == problem.detail == "This feature is not configured"
+    assert problem.to_dict() == {"type": errors.PROBLEM_BASE + "not-configured",
+                                 "title": "This feature is not configured", "status": 503,
+                                 "detail": "This feature is not configured"}
+    assert errors.ValidationFailed("x", errors=[]).to_dict()["errors"] == []  # empty, but given
+
+
+def test_the_headers_each_problem_answers_with():
+    assert errors.Unauthorized().headers == {"WWW-Authenticate": 'Bearer realm="connector"'}
+    assert errors.Unauthorized("key not accepted").detail == "key not accepted"
+    assert errors.LedgerBusy().headers == errors.LedgerUnavailable().headers == {"Retry-After": "30"}
+    assert errors.UnsupportedMediaType.encoded().headers == {"Accept-Encoding": "identity"}
+    assert errors.MethodNotAllowed.allowing(["POST", "GET"], "/v1/x", "PUT").headers == {"Allow": "GET, POST"}
+    assert errors.NotFound().headers == {}
+
+
+def test_the_details_of_the_problems_that_build_their_own():
+    assert errors.LedgerBusy(2.5).detail == (
+        "The event ledger's database stayed locked for 2.5 s (another process holds it: a backup, a "
+        "sqlite3 shell?); nothing was changed. Try again later.")
+    assert errors.LedgerBusy().detail == (
+        "The event ledger's database stayed locked (another process holds it: a backup, a "
+        "sqlite3 shell?); nothing was changed. Try again later.")
+    assert errors.LedgerUnavailable("database or disk is full").detail == (
+        "The event ledger's database cannot be used now (database or disk is full); nothing was changed. "
+        "Try again later.")
+    assert errors.LedgerUnavailable().detail == (
+        "The event ledger's database cannot be used now; nothing was changed. Try again later.")
+    assert errors.UnsupportedMediaType.encoded().detail == (
+        "Send the body uncompressed (no Content-Encoding): the signature is over the exact bytes Koji sent.")
+    assert errors.PayloadTooLarge.over(1048576).detail == (
+        "The body is larger than the 1,048,576 bytes this service takes (MAX_BODY_BYTES). For "
+        "/v1/koji/verify-envelope the limit counts the whole envelope, and base64 makes a body about a "
+        "third larger.")
+
+
+@pytest.mark.parametrize("method, path, detail", [
+    ("PUT", "/v1/koji/verify", "PUT is not allowed on /v1/koji/verify; it takes GET, POST."),
+    ("put<x>", "/v1/koji/verify", "This method is not allowed on /v1/koji/verify; it takes GET, POST."),
+    ("PUT", "/v1/people/ann@example.com", "PUT is not allowed on this path; it takes GET, POST."),
+])
+def test_a_405_repeats_the_method_and_path_only_when_they_are_plain(method, path, detail):
+    assert errors.MethodNotAllowed.allowing(["POST", "GET"], path, method).detail == detail
+
+
+def test_a_404_for_a_path_that_is_not_plain_says_this_path():
+    assert errors.NotFound.no_route("/v1/people/Ann Smith").detail == (
+        "No route matches this path. The routes of this service are listed at /openapi.yaml.")
+
+
+@pytest.mark.parametrize("length, shown", [(120, True), (121, False)])
+def test_a_path_is_the_instance_up_to_120_characters(client, length, shown):
+    path = "/v1/events/" + "x" * (length - len("/v1/events/"))
+    body = client.get(path).get_json()
+    assert body.get("instance") == (path if shown else None)
+
+
+def test_every_problem_answered_is_counted_by_its_slug(client, monkeypatch):
+    counted = []
+    monkeypatch.setattr(errors.metrics, "count_problem", counted.append)
+    client.get("/v1/koji/verfiy")
+    client.get("/v1/koji/verify")
+    assert counted == ["not-found", "method-not-allowed"]

@@ -1,14 +1,17 @@
 """The pipeline with fake edges: enrichment that works, that Koji refuses for good, or that fails for now."""
+import hashlib
 import logging
 
 import pytest
 
 from conftest import sample
-from connector.errors import UpstreamUnavailable
+import connector.pipeline
+from connector.errors import EventInProgress, UpstreamUnavailable
+from connector.events import normalize
 from connector.koji_api import InterviewNotFound, KojiAnswerUnusable, KojiAuthError, KojiRefused, UnfetchableId
 from connector.ledger import Ledger
-from connector.logs import shown_id
-from connector.pipeline import Pipeline
+from connector.logs import shown_id, shown_key
+from connector.pipeline import Pipeline, merge_missing
 from connector.profile import load_profile
 
 WEBHOOK_SETUP = "webhook-setup.analysis_ready.json"  # no e-mail, no themes: needs enrichment
@@ -239,3 +242,141 @@ def test_an_interview_id_that_is_no_id_is_logged_as_a_hash(caplog):
     messages = [r.getMessage() for r in caplog.records if r.name == "connector.pipeline"]
     assert messages and all("interview_id=id#" in m for m in messages)
     assert "Jane" not in caplog.text and "onboarding" not in caplog.text
+
+
+def test_a_claim_gives_the_paths_the_chain_completes_or_releases_it_by(tmp_path):
+    pipeline = pipeline_with(None, tmp_path)
+    answer = pipeline.answer(sample("automation.interview_completed.json"), claim=True)
+    assert answer["action"] == "update_contact"
+    assert answer["delivery"] == {
+        "status": "first", "attempt": 1,
+        "complete_path": "/v1/events/abc123:interview.completed/complete",
+        "release_path": "/v1/events/abc123:interview.completed/release?attempt=1"}
+    assert pipeline.ledger.get("abc123:interview.completed").state == "claimed"  # the chain completes it
+
+
+def test_a_key_that_is_not_url_safe_is_percent_encoded_whole_in_the_paths(tmp_path):
+    payload = {"type": "interview.completed", "data": {"interview_id": "a/b c?#é",
+                                                        "respondent": {"email": "x@acme.example"}}}
+    answer = pipeline_with(None, tmp_path).answer(payload, claim=True)
+    path = "/v1/events/a%2Fb%20c%3F%23%C3%A9%3Ainterview.completed"
+    assert answer["delivery"]["complete_path"] == path + "/complete"
+    assert answer["delivery"]["release_path"] == path + "/release?attempt=1"
+
+
+def test_a_completed_event_is_answered_as_a_duplicate_and_stays_completed(tmp_path):
+    pipeline = pipeline_with(None, tmp_path)
+    payload = sample("automation.interview_completed.json")
+    pipeline.answer(payload, claim=True)
+    pipeline.ledger.complete("abc123:interview.completed")
+    again = pipeline.answer(payload, claim=True)
+    assert (again["action"], again["skip_reason"], again["slack"]["post"]) == ("skip", "duplicate", False)
+    assert again["reason"] == "This event was already processed completely; nothing to do again."
+    assert (again["delivery"]["status"], again["delivery"]["attempt"]) == ("duplicate", 1)
+    assert pipeline.ledger.get("abc123:interview.completed").state == "completed"
+
+
+def test_a_copy_while_another_holds_the_claim_is_refused_and_logged_by_key(tmp_path, caplog):
+    pipeline = pipeline_with(None, tmp_path)
+    payload = sample("automation.interview_completed.json")
+    pipeline.answer(payload, claim=True)
+    with caplog.at_level(logging.INFO, logger="connector.pipeline"), pytest.raises(EventInProgress) as raised:
+        pipeline.answer(payload, claim=True)
+    assert raised.value.detail == (
+        "Another copy of this event is being processed; answer non-2xx so Koji retries. "
+        "The claim ends when the chain completes or releases it, or when its lease expires.")
+    [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
+    assert record.getMessage() == (f"event in progress key={shown_key('abc123:interview.completed')} "
+                                   "attempt=1: another copy holds the claim")
+    assert pipeline.ledger.get("abc123:interview.completed").state == "claimed"
+
+
+def test_a_skip_worth_telling_in_slack_stays_claimed_until_the_chain_completes_it(tmp_path):
+    payload = sample("automation.interview_completed.json")
+    payload["data"]["quality_score"] = 1
+    pipeline = pipeline_with(None, tmp_path)
+    answer = pipeline.answer(payload, claim=True)
+    assert (answer["action"], answer["slack"]["post"]) == ("skip", True)
+    assert pipeline.ledger.get("abc123:interview.completed").state == "claimed"
+
+
+def test_without_claim_a_pipeline_with_a_ledger_claims_nothing(tmp_path):
+    pipeline = pipeline_with(None, tmp_path)
+    answer = pipeline.answer(sample("automation.interview_completed.json"), claim=False)
+    assert answer["delivery"] is None
+    assert pipeline.ledger.get("abc123:interview.completed") is None
+
+
+def test_an_answer_that_cannot_be_rendered_releases_its_claim(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("template failed")
+    monkeypatch.setattr(connector.pipeline, "build_slack_message", broken)
+    pipeline = pipeline_with(None, tmp_path)
+    with pytest.raises(RuntimeError):
+        pipeline.answer(sample("automation.interview_completed.json"), claim=True)
+    assert pipeline.ledger.get("abc123:interview.completed").state == "released"
+
+
+def test_an_event_without_an_id_is_keyed_by_the_exact_bytes_received():
+    raw = b'{"type": "interview.completed",   "data": {}}'
+    answer = pipeline_with(None).answer({"type": "interview.completed", "data": {}}, raw_body=raw, claim=False)
+    assert answer["event"]["key"] == "sha256-" + hashlib.sha256(raw).hexdigest()[:32] + ":interview.completed"
+
+
+def test_enrichment_asks_for_the_webhooks_interview_id():
+    asked = []
+    def fetch(interview_id):
+        asked.append(interview_id)
+        return {"id": interview_id, "respondent": {"email": "jane@acme.example"}}
+    pipeline_with(fetch).answer(sample(WEBHOOK_SETUP), claim=False)
+    assert asked == ["f8e7d6c5-b4a3-2109-8765-432109876543"]
+
+
+@pytest.mark.parametrize("payload", [
+    # The e-mail and the themes are both there: nothing to fetch.
+    {"type": "interview.completed", "data": {"interview_id": "i1", "respondent": {"email": "x@acme.example"},
+                                             "analysis": {"themes": ["pricing"]}}},
+    # Not an interview's event: the fetch is by interview.
+    {"type": "study.published", "data": {"study_id": "s1", "interview_id": "i1"}},
+    # No interview id to fetch by.
+    {"type": "interview.completed", "data": {"respondent": {"email": "x@acme.example"}}},
+])
+def test_enrichment_is_asked_for_only_when_needed_and_possible(payload):
+    def fetch(interview_id):
+        raise AssertionError("fetched " + interview_id)
+    pipeline_with(fetch).answer(payload, claim=False)
+
+
+def test_a_not_enriched_warning_comes_before_the_fields_warnings_and_replaces_none():
+    error = InterviewNotFound("Koji's API has no interview with this id", status=404)
+    answer = pipeline_with(refusing(error)).answer(sample(WEBHOOK_SETUP), claim=False)
+    assert [w["field"] for w in answer["salesforce"]["warnings"]] == ["", "Interview_Quality_Score__c"]
+
+
+def test_merge_missing_keeps_the_webhooks_own_values_and_fills_only_the_empty_ones():
+    event = normalize({"type": "interview.completed", "data": {
+        "interview_id": "i1", "respondent": {"name": "Jane", "email": None}}})
+    full = normalize({"type": "interview.completed", "data": {
+        "interview_id": "i1", "respondent": {"name": "Someone Else", "email": "jane@acme.example"},
+        "analysis": {"themes": ["pricing"]}}})
+    merged = merge_missing(event, full)
+    assert merged["respondent"]["name"] == "Jane"
+    assert merged["respondent"]["email"] == "jane@acme.example"
+    assert merged["analysis"]["themes"] == full["analysis"]["themes"]
+    assert event["respondent"]["email"] is None  # neither is changed
+
+
+@pytest.mark.parametrize("respondent", [{"id": "r_1"}, {"external_id": "user_1"}])
+def test_either_id_of_the_respondent_alone_gets_the_enrichment_hint(respondent, caplog):
+    payload = {"type": "interview.completed", "data": {"interview_id": "i7", "respondent": respondent}}
+    with caplog.at_level(logging.WARNING, logger="connector.pipeline"):
+        answer = pipeline_with(None).answer(payload, claim=False)
+    assert answer["skip_reason"] == "anonymous"
+    assert answer["reason"].endswith(
+        " The webhook names the respondent only by Koji's respondent id or an external id: set "
+        "KOJI_ENRICH=true (with KOJI_API_KEY) to fetch the e-mail from Koji's API, or look up by the "
+        "external id (lookup.order and lookup.external_id_field in the mapping profile).")
+    [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
+    assert record.getMessage() == (
+        "interview_id=i7 skipped as anonymous: the webhook names the respondent only by ids the "
+        "profile does not look up by; KOJI_ENRICH=true fetches the e-mail from Koji's API")

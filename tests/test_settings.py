@@ -269,3 +269,29 @@ def test_a_command_reads_only_the_settings_it_uses(monkeypatch):
     monkeypatch.setenv("SALESFORCE_API_VERSION", "59.0")
     with pytest.raises(SettingsError, match="SALESFORCE_API_VERSION"):
         load_settings(MetadataSettings)
+
+
+def test_every_production_problem_is_named_in_one_message(monkeypatch):
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("KOJI_API_KEY", "k")
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "s")
+    monkeypatch.setenv("KOJI_API_BASE_URL", "http://koji.internal")
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "http://acme.my.salesforce.com")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "production mode needs KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS (comma-separated values allowed); "
+        "KOJI_API_KEY and SALESFORCE_CLIENT_SECRET must be at least 8 characters in production mode (the whole "
+        "key, as Koji or Salesforce issued it); "
+        "KOJI_API_BASE_URL and SALESFORCE_DOMAIN_URL must be https:// in production mode (http:// is accepted "
+        "for this machine only: localhost, 127.0.0.1, ::1)")
+
+
+def test_several_bad_values_are_each_named_in_one_message(monkeypatch):
+    monkeypatch.setenv("QUALITY_THRESHOLD", "9")
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert str(caught.value) == ("QUALITY_THRESHOLD: Input should be less than or equal to 5; "
+                                 "LOG_LEVEL: Input should be 'DEBUG', 'INFO', 'WARNING', 'ERROR' or 'CRITICAL'")
+

@@ -249,11 +249,11 @@ _COMPLETION_KEYS = ("completed_at", "completedAt")
 # A study's or a report's event: its bare "id" is the study's or the report's (its key's
 # subject), not an interview's.
 _NOT_ABOUT_AN_INTERVIEW = ("study.published", "report.generated")
+_INTERVIEW_ID_KEYS = ("interview_id", "interviewId")
 
 
 def _interview(payload: dict[str, Any], data: dict[str, Any], event_type: str) -> dict[str, Any]:
-    id_keys = ("interview_id", "interviewId") if event_type in _NOT_ABOUT_AN_INTERVIEW else (
-        "interview_id", "interviewId", "id")
+    id_keys = _INTERVIEW_ID_KEYS if event_type in _NOT_ABOUT_AN_INTERVIEW else _INTERVIEW_ID_KEYS + ("id",)
     analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
     quality = first_present(data, "quality_score", "qualityScore")
@@ -342,6 +342,12 @@ def _sentiment(value: Any) -> tuple[str | None, dict[str, Any]]:
     return text_or_none(value), {}
 
 
+# In this order. "label" names the theme only when no other key does: next to a "theme", it is
+# the sentiment's label, as the overall sentiment's own "label" is.
+_THEME_NAME_KEYS = ("theme", "name", "label", "title")
+_ONLY_THEME_NAME_KEYS = frozenset(_THEME_NAME_KEYS) - {"label"}
+
+
 def _sub_scores(value: Any) -> dict[str, Any]:
     """Per-theme sentiment by theme name: an object as sent, or a list of
     {theme, sentiment|score} objects (the Salesforce guide gives no shape)."""
@@ -353,16 +359,10 @@ def _sub_scores(value: Any) -> dict[str, Any]:
         name = text_or_none(item[name_key]) if name_key is not None else None
         if name is None:
             continue
-        # "label" names the theme only when no other key does: next to a "theme", it is the
-        # sentiment's label, as the overall sentiment's own "label" is.
-        rest = {key: part for key, part in item.items() if key != name_key and key not in _THEME_ONLY_NAME_KEYS}
+        rest = {key: part for key, part in item.items() if key != name_key and key not in _ONLY_THEME_NAME_KEYS}
         score = first_present(rest, "sentiment", "score", "value", "label")
         scores[name] = score if score is not None else rest
     return scores
-
-
-_THEME_NAME_KEYS = ("theme", "name", "label", "title")
-_THEME_ONLY_NAME_KEYS = ("theme", "name", "title")
 
 
 # The Salesforce guide calls it the "Latest customer quote" and "the single most

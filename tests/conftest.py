@@ -1,4 +1,5 @@
 import json
+import time
 from importlib import resources
 
 import pytest
@@ -62,3 +63,13 @@ def koji(client):
 @pytest.fixture
 def auth():
     return {"Authorization": f"Bearer {API_KEY}"}
+
+
+@pytest.fixture
+def new_york_time(monkeypatch):
+    """The server's local time zone is not UTC: nothing may read it."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()

@@ -773,17 +773,6 @@ def test_a_checkbox_leaves_out_other_words(raw):
     assert CONVERTERS["checkbox"](CHECKBOX, raw) == (None, "not a yes/no value", "not a yes/no value")
 
 
-@pytest.fixture
-def new_york_time(monkeypatch):
-    """The server's local time zone is not UTC: nothing may read it."""
-    import time
-    monkeypatch.setenv("TZ", "America/New_York")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 @pytest.mark.parametrize(("text", "expected"), [
     ("2026-04-16T12:22:55+02:00", "2026-04-16T10:22:55+00:00"),
     ("2026-04-16T10:22:55z", "2026-04-16T10:22:55+00:00"),   # a lowercase z is UTC too

@@ -133,13 +133,17 @@ def test_the_example_templates_do_not_repeat_the_header(answer, in_the_header):
     assert [part for part in in_the_header if part in body] == []
 
 
+def profile_from(directory, yaml_text: str):
+    """A profile of `yaml_text` after the version and one action."""
+    path = directory / "profile.yaml"
+    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n" + yaml_text)
+    return load_profile(path)
+
+
 def profile_with(directory, updated_contact: str):
     """A profile whose `updated_contact` template is the one given (JSON is YAML's double-quoted
     string, so the template keeps its own line breaks)."""
-    path = directory / "p.yaml"
-    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n"
-                    f"slack:\n  templates:\n    updated_contact: {json.dumps(updated_contact)}\n")
-    return load_profile(path)
+    return profile_from(directory, f"slack:\n  templates:\n    updated_contact: {json.dumps(updated_contact)}\n")
 
 
 @pytest.mark.parametrize("template", [
@@ -359,12 +363,6 @@ def test_the_fake_slack_refuses_a_button_url_with_a_space(slack):
 
 
 # -- pinned by mutation testing: behaviour no test above held in place --------------------------
-
-def profile_from(directory, yaml_text: str):
-    path = directory / "profile.yaml"
-    path.write_text("version: 1\nactions: {interview.analysis_ready: update_contact}\n" + yaml_text)
-    return load_profile(path)
-
 
 def _button(message: dict) -> dict | None:
     actions = [block for block in message["blocks"] if block["type"] == "actions"]

@@ -1,3 +1,4 @@
+import json
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -129,3 +130,130 @@ def test_a_custom_email_lookup_field_is_written_as_an_email_field(tmp_path):
     profile = profile_of(tmp_path, "lookup: {order: [email], email_field: Koji_Email__c}\n")
     docs = parsed(tmp_path / "out", profile)
     assert set(docs) == {"Koji_Email__c"} and text(docs["Koji_Email__c"], "md:type") == "Email"
+
+
+# What `sf project deploy start` sends to the Metadata API: each document whole, as
+# `sf project retrieve` writes CustomField (elements sorted, four-space indent, UTF-8).
+CUSTOM_FIELD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+                '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata">\n{}</CustomField>\n')
+EXPECTED_DOCUMENTS = {
+    "Themes__c": """    <externalId>false</externalId>
+    <fullName>Themes__c</fullName>
+    <label>Thèmes heard</label>
+    <length>100</length>
+    <required>false</required>
+    <type>Text</type>
+    <unique>false</unique>
+""",
+    "Mood__c": """    <externalId>false</externalId>
+    <fullName>Mood__c</fullName>
+    <label>Mood</label>
+    <required>false</required>
+    <type>Picklist</type>
+    <valueSet>
+        <restricted>true</restricted>
+        <valueSetDefinition>
+            <sorted>false</sorted>
+            <value>
+                <fullName>good</fullName>
+                <default>false</default>
+                <label>good</label>
+            </value>
+            <value>
+                <fullName>bad</fullName>
+                <default>false</default>
+                <label>bad</label>
+            </value>
+        </valueSetDefinition>
+    </valueSet>
+""",
+    "Score__c": """    <externalId>false</externalId>
+    <fullName>Score__c</fullName>
+    <label>Score</label>
+    <precision>3</precision>
+    <required>false</required>
+    <scale>1</scale>
+    <type>Number</type>
+    <unique>false</unique>
+""",
+    "Note__c": """    <externalId>false</externalId>
+    <fullName>Note__c</fullName>
+    <label>Note</label>
+    <required>false</required>
+    <type>TextArea</type>
+""",
+    "Seen__c": """    <externalId>false</externalId>
+    <fullName>Seen__c</fullName>
+    <label>Seen</label>
+    <required>false</required>
+    <type>Date</type>
+""",
+    "Used__c": """    <externalId>false</externalId>
+    <fullName>Used__c</fullName>
+    <label>Used</label>
+    <required>false</required>
+    <type>MultiselectPicklist</type>
+    <valueSet>
+        <restricted>true</restricted>
+        <valueSetDefinition>
+            <sorted>false</sorted>
+            <value>
+                <fullName>a</fullName>
+                <default>false</default>
+                <label>a</label>
+            </value>
+        </valueSetDefinition>
+    </valueSet>
+    <visibleLines>6</visibleLines>
+""",
+    "Quote__c": """    <externalId>false</externalId>
+    <fullName>Quote__c</fullName>
+    <label>Quote</label>
+    <length>4000</length>
+    <type>LongTextArea</type>
+    <visibleLines>10</visibleLines>
+""",
+    # Looked up by, not written: created as an External ID text field of Salesforce's 255.
+    "Koji_Ext__c": """    <externalId>true</externalId>
+    <fullName>Koji_Ext__c</fullName>
+    <label>Koji Ext</label>
+    <length>255</length>
+    <required>false</required>
+    <type>Text</type>
+    <unique>false</unique>
+""",
+}
+
+
+def test_each_document_is_the_custom_field_salesforce_takes(tmp_path):
+    profile = profile_of(tmp_path, "lookup: {order: [external_id], external_id_field: Koji_Ext__c}\nfields:\n"
+                         "  - {name: Themes__c, label: Thèmes heard, type: text, length: 100, "
+                         "source: analysis.themes}\n"
+                         "  - {name: Mood__c, type: picklist, values: [good, bad], source: analysis.sentiment}\n"
+                         "  - {name: Score__c, type: number, precision: 3, scale: 1, source: interview.quality_score}\n"
+                         "  - {name: Note__c, type: textarea, length: 200, source: analysis.summary}\n"
+                         "  - {name: Seen__c, type: date, source: interview.completed_at}\n"
+                         "  - {name: Used__c, type: multipicklist, values: [a], visible_lines: 6, "
+                         "source: analysis.themes}\n"
+                         "  - {name: Quote__c, type: textarea, length: 4000, visible_lines: 10, "
+                         "source: analysis.quote}\n")
+    written = {path.name.removesuffix(".field-meta.xml"): path.read_bytes()
+               for path in write_field_metadata(profile, tmp_path / "out")}
+    assert written == {name: CUSTOM_FIELD.format(body).encode() for name, body in EXPECTED_DOCUMENTS.items()}
+
+
+def test_the_project_file_names_force_app_and_the_api_version(tmp_path):
+    write_field_metadata(DEFAULT, tmp_path / "a", "v60.0")
+    write_field_metadata(DEFAULT, tmp_path / "b")
+    assert json.loads((tmp_path / "a" / "sfdx-project.json").read_text(encoding="utf-8")) == {
+        "name": "koji-connector-fields", "namespace": "", "sourceApiVersion": "60.0",
+        "packageDirectories": [{"path": "force-app", "default": True}]}
+    assert json.loads((tmp_path / "b" / "sfdx-project.json").read_text())["sourceApiVersion"] == "59.0"
+
+
+def test_writing_again_into_the_same_folder_replaces_the_files(tmp_path):
+    # After a profile change the admin runs it again into the project deployed before.
+    first = write_field_metadata(DEFAULT, tmp_path)
+    first[0].write_text("edited by hand")
+    assert write_field_metadata(DEFAULT, tmp_path) == first
+    assert first[0].read_bytes().startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')

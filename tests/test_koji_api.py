@@ -2,6 +2,7 @@ import json
 import time
 
 import pytest
+import requests
 
 from conftest import sample
 from connector.koji_api import (InterviewNotFound, KojiAnswerUnusable, KojiApiError, KojiAuthError, KojiNotConfigured,
@@ -30,6 +31,21 @@ def test_fetches_the_interview_with_the_bearer_key(koji):
     assert fetch_interview("int_1", settings_for(koji)) == {"data": INTERVIEW}
     assert koji.requests[0]["path"] == "/api/v1/interviews/int_1"
     assert koji.requests[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+    assert koji.requests[0]["headers"]["Accept"] == "application/json"
+
+
+def test_a_base_url_with_a_trailing_slash_asks_the_same_path(koji, monkeypatch):
+    # The fake, like any http.server, reads "//api/…" as "/api/…": the URL sent is what is checked.
+    sent, send = [], requests.Session.request
+
+    def recording(self, method, url, **kwargs):
+        sent.append(url)
+        return send(self, method, url, **kwargs)
+    monkeypatch.setattr(requests.Session, "request", recording)
+    settings = load_settings(connector_mode="development", koji_api_base_url=koji.base_url + "/",
+                             koji_api_key=KEY, http_timeout_seconds=2)
+    assert fetch_interview("int_1", settings) == {"data": INTERVIEW}
+    assert sent == [koji.base_url + "/api/v1/interviews/int_1"]
 
 
 def test_the_id_is_quoted_into_one_path_segment(koji):
@@ -45,14 +61,15 @@ def test_unknown_interview_is_not_found(koji):
 def test_wrong_key_is_an_auth_error_without_the_key(koji):
     with pytest.raises(KojiAuthError) as caught:
         fetch_interview("int_1", settings_for(koji, key="wrong-key-secret"))
-    assert "wrong-key-secret" not in str(caught.value)
+    assert "wrong-key-secret" not in str(caught.value) and "KOJI_API_KEY" in str(caught.value)
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 def test_server_trouble_is_unavailable(koji, status):
     koji.fail_next(status)
-    with pytest.raises(KojiUnavailable):
+    with pytest.raises(KojiUnavailable) as caught:
         fetch_interview("int_1", settings_for(koji))
+    assert str(status) in str(caught.value)  # the 502's detail says what Koji answered
 
 
 def test_other_statuses_are_errors(koji):
@@ -61,11 +78,19 @@ def test_other_statuses_are_errors(koji):
         fetch_interview("int_1", settings_for(koji))
 
 
+def test_a_success_other_than_200_is_no_interview(koji):
+    # 202 Accepted and the like carry no interview: not read as one, and not final either.
+    koji.fail_next(202)
+    with pytest.raises(KojiApiError) as caught:
+        fetch_interview("int_1", settings_for(koji))
+    assert not isinstance(caught.value, KojiRefused) and "202" in str(caught.value)
+
+
 def test_slow_api_times_out(koji):
     koji.delay = 0.5
     with pytest.raises(KojiUnavailable) as caught:
         fetch_interview("int_1", settings_for(koji, timeout=0.1))
-    assert caught.value.timeout is True
+    assert caught.value.timeout is True and "0.1 s" in str(caught.value)
 
 
 def test_an_answer_that_drips_in_gives_up_at_the_timeout():
@@ -93,11 +118,11 @@ def test_unreachable_api():
         settings = settings_for(fake)
     with pytest.raises(KojiUnavailable) as caught:
         fetch_interview("int_1", settings)
-    assert caught.value.timeout is False
+    assert caught.value.timeout is False and "ConnectionError" in str(caught.value)
 
 
 def test_no_key_configured(koji):
-    with pytest.raises(KojiNotConfigured):
+    with pytest.raises(KojiNotConfigured, match="KOJI_API_KEY"):
         fetch_interview("int_1", settings_for(koji, key=None))
 
 
@@ -131,6 +156,7 @@ def nested(levels: int) -> bytes:
 UNUSABLE = {  # Koji's answer → why it is refused, as the refusal says it
     "300 levels": (nested(300), "the interview is nested more than 32 levels deep"),
     "3000 levels": (nested(3000), "the interview is nested more than 32 levels deep"),
+    "3000 levels after a newline": (b"\n" + nested(3000), "the interview is nested more than 32 levels deep"),
     "lone surrogate": (ANSWERED + b', "analysis": {"quote": "private words \\ud800"}}', "not valid JSON"),
     "NaN score": (ANSWERED + b', "quality_score": NaN}', "not valid JSON"),
     "Infinity score": (ANSWERED + b', "quality_score": Infinity}', "not valid JSON"),
@@ -157,12 +183,29 @@ def test_an_answer_the_connector_refuses_is_final_and_says_why_without_values(ko
     assert "a@b.example" not in refusal.reason and "private" not in refusal.reason
 
 
-def test_more_violations_than_shown_are_counted():
-    body = {"id": 1.5, "quality_score": "1", "qualityScore": "2", "respondent_email": 3, "analysis": 4}
+def test_a_refusal_reads_as_one_sentence():
+    # The answer's `not enriched` warning quotes it: no doubled full stop inside the brackets.
+    with FakeKojiApi({"int_1": nested(300)}, api_key=KEY) as fake:
+        with pytest.raises(KojiAnswerUnusable) as caught:
+            fetch_interview("int_1", settings_for(fake))
+    assert caught.value.reason == ("Koji's API answered this interview in a shape the connector cannot use "
+                                   "(the interview is nested more than 32 levels deep)")
+
+
+VIOLATING = {"id": 1.5, "quality_score": "1", "qualityScore": "2", "respondent_email": 3, "analysis": 4}
+
+
+@pytest.mark.parametrize("violations, counted", [(5, "; 2 more)"), (4, "; 1 more)"), (3, None)])
+def test_more_violations_than_shown_are_counted(violations, counted):
+    body = dict(list(VIOLATING.items())[:violations])
     with FakeKojiApi({"int_1": json.dumps(body).encode()}, api_key=KEY) as fake:
         with pytest.raises(KojiAnswerUnusable) as caught:
             fetch_interview("int_1", settings_for(fake))
-    assert caught.value.reason.endswith("; 2 more)")
+    if counted:
+        assert caught.value.reason.endswith(counted)
+    else:  # all three shown, nothing left to count
+        reason = caught.value.reason
+        assert reason.count(" must ") == 3 and reason.endswith("must be of type number or null)")
 
 
 @pytest.mark.parametrize("body", [b"<html><body>Maintenance</body></html>", b"[1, 2]", b'"int_1"', b'{"id": "int_1",'])
@@ -171,7 +214,7 @@ def test_an_answer_that_is_not_a_json_object_may_pass(koji, body):
     koji.interviews["int_1"] = body
     with pytest.raises(KojiUnavailable) as caught:
         fetch_interview("int_1", settings_for(koji))
-    assert not isinstance(caught.value, KojiRefused)
+    assert not isinstance(caught.value, KojiRefused) and "not a JSON object" in str(caught.value)
 
 
 def test_integers_beyond_64_bits_stay_exact(koji):
@@ -244,7 +287,8 @@ def test_an_id_that_would_not_stay_one_path_segment_is_not_asked_for(koji, inter
     with pytest.raises(KojiRefused) as caught:
         fetch_interview(interview_id, settings_for(koji))
     assert [request["path"] for request in koji.requests] == []
-    assert caught.value.reason == "the interview id cannot be one segment of Koji's API path and was not asked for"
+    assert str(caught.value) == caught.value.reason == (
+        "the interview id cannot be one segment of Koji's API path and was not asked for")
 
 
 @pytest.mark.parametrize("interview_id", [".", ".."])

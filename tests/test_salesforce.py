@@ -1,4 +1,5 @@
 import json
+import re
 import socket
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
@@ -7,9 +8,10 @@ import pytest
 import requests
 
 import connector.salesforce as salesforce_module
-from connector.profile import load_profile
+from connector.profile import FieldSpec, load_profile
 from connector.salesforce import (SalesforceAuthError, SalesforceClient, SalesforceNotConfigured,
-                                  SalesforceRequestError, SalesforceUnavailable, check_fields, target_fields)
+                                  SalesforceRequestError, SalesforceUnavailable, check_field, check_fields,
+                                  target_fields)
 from connector.settings import load_settings
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.salesforce import (RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, describe_field,
@@ -60,7 +62,7 @@ def test_a_fresh_token_refused_again_is_an_auth_error(sf):
     client = client_for(sf)
     client.describe_contact()
     sf.fail_next(401, times=2, path_contains="/describe")
-    with pytest.raises(SalesforceAuthError):
+    with pytest.raises(SalesforceAuthError, match="INVALID_SESSION_ID"):
         client.describe_contact()
 
 
@@ -68,15 +70,40 @@ def test_wrong_secret_is_an_auth_error_without_the_secret(sf):
     with pytest.raises(SalesforceAuthError) as caught:
         client_for(sf, secret="s3cr3t-wrong").describe_contact()
     assert "invalid_client" in str(caught.value) and "s3cr3t-wrong" not in str(caught.value)
+    # It names the settings to check, as they are spelt in the environment.
+    assert settings_named(str(caught.value)) == {
+        "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_DOMAIN_URL"}
 
 
-@pytest.mark.parametrize("status", [500, 503, 403])
-def test_server_trouble_is_upstream_unavailable(sf, status):
+def settings_named(message: str) -> set[str]:
+    return set(re.findall(r"\w*SALESFORCE_\w*", message))
+
+
+def test_a_domain_url_with_a_trailing_slash_is_the_same_org(sf):
+    # As pasted from the browser's address bar: "…my.salesforce.com/". (The fake, like any
+    # http.server, would read "//services/…" as "/services/…": the URL sent is what is checked.)
+    sent = []
+
+    class Recording(requests.Session):
+        def request(self, method, url, **kwargs):
+            sent.append(url)
+            return super().request(method, url, **kwargs)
+
+    client = SalesforceClient(sf.base_url + "/", sf.client_id, SECRET, timeout=2, session=Recording())
+    assert client.describe_contact()["name"] == "Contact"
+    assert sent[0] == sf.base_url + "/services/oauth2/token"
+
+
+@pytest.mark.parametrize("status, code", [(500, "UNKNOWN_EXCEPTION"), (503, "SERVER_UNAVAILABLE"),
+                                          (403, "REQUEST_LIMIT_EXCEEDED")])
+def test_server_trouble_is_upstream_unavailable(sf, status, code):
     client = client_for(sf)
     client.describe_contact()
     sf.fail_next(status, path_contains="/describe")
-    with pytest.raises(SalesforceUnavailable):
+    with pytest.raises(SalesforceUnavailable) as caught:
         client.describe_contact()
+    # The 502's detail: what Salesforce answered, by its status and error code.
+    assert str(status) in str(caught.value) and code in str(caught.value)
 
 
 def test_token_endpoint_down_is_upstream_unavailable(sf):
@@ -93,7 +120,7 @@ def test_unreachable_and_silent_servers():
         silent = SalesforceClient(f"http://127.0.0.1:{port}", "id", SECRET, timeout=0.2)
         with pytest.raises(SalesforceUnavailable) as caught:
             silent.describe_contact()
-        assert caught.value.timeout is True
+        assert caught.value.timeout is True and "0.2 s" in str(caught.value)
     closed = SalesforceClient(f"http://127.0.0.1:{port}", "id", SECRET, timeout=0.2)
     with pytest.raises(SalesforceUnavailable) as caught:
         closed.describe_contact()
@@ -105,6 +132,7 @@ def test_refusals_carry_codes_not_values(sf):
     with pytest.raises(SalesforceRequestError) as caught:
         update_contact(client_for(sf), contact, {"Interview_Themes__c": "private words " * 30})
     assert caught.value.codes == ["STRING_TOO_LONG"] and "private words" not in str(caught.value)
+    assert caught.value.status == 400 and "400 STRING_TOO_LONG" in str(caught.value)
 
 
 def test_every_call_has_a_timeout(sf):
@@ -129,18 +157,24 @@ def test_an_answer_over_the_size_limit_is_unavailable_not_read_whole(sf, monkeyp
     assert caught.value.timeout is False
 
 
-def test_from_settings_needs_the_salesforce_settings():
-    settings = load_settings(connector_mode="development")
-    with pytest.raises(SalesforceNotConfigured, match="SALESFORCE_DOMAIN_URL"):
+@pytest.mark.parametrize("given", [{}, {"salesforce_domain_url": "https://acme.my.salesforce.com"},
+                                   {"salesforce_client_id": "id", "salesforce_client_secret": "s"}])
+def test_from_settings_names_each_salesforce_setting_missing(given):
+    settings = load_settings(connector_mode="development", **given)
+    with pytest.raises(SalesforceNotConfigured) as caught:
         SalesforceClient.from_settings(settings)
+    missing = {"SALESFORCE_DOMAIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET"} - {
+        name.upper() for name in given}
+    assert settings_named(str(caught.value)) == missing
 
 
 def test_from_settings(sf):
     settings = load_settings(connector_mode="development", salesforce_domain_url=sf.base_url,
                                 salesforce_client_id=sf.client_id, salesforce_client_secret=SECRET,
-                                http_timeout_seconds=3)
+                                http_timeout_seconds=3, salesforce_api_version="v60.0")
     client = SalesforceClient.from_settings(settings)
     assert client.timeout == 3 and client.describe_contact()["name"] == "Contact"
+    assert sf.requests[-1]["path"] == "/services/data/v60.0/sobjects/Contact/describe"
 
 
 # -- check-fields --------------------------------------------------------------------
@@ -170,6 +204,29 @@ def test_missing_field():
     assert report["ok"] is False and row["exists"] is False and "does not exist" in row["problems"][0]
 
 
+NOT_CHECKED = {"updateable": None, "type_fits": None, "length_fits": None, "picklist_fits": None,
+               "missing_values": []}
+
+
+def test_every_row_of_the_report_has_every_key():
+    # The report is the JSON of `check-fields --json` and of the route: a reader finds each key
+    # in each row, None where that check does not apply.
+    report = report_for([f for f in RECIPE_FIELDS if f["name"] != "Transcript_URL__c"] +
+                        [describe_field("Email", "email", length=80)])
+    by_field = rows(report)
+    assert report["sobject"] == "Contact"
+    missing = by_field["Transcript_URL__c"]
+    assert {key: value for key, value in missing.items() if key != "problems"} == {
+        "field": "Transcript_URL__c", "profile_type": "url", "exists": False, "salesforce_type": None,
+        **NOT_CHECKED, "ok": False}
+    assert by_field["Email"] == {"field": "Email", "profile_type": "lookup", "exists": True,
+                                 "salesforce_type": "email", **NOT_CHECKED, "problems": [], "ok": True}
+    assert by_field["Interview_Sentiment__c"] == {
+        "field": "Interview_Sentiment__c", "profile_type": "picklist", "exists": True,
+        "salesforce_type": "picklist", "updateable": True, "type_fits": True, "length_fits": True,
+        "picklist_fits": True, "missing_values": [], "problems": [], "ok": True}
+
+
 def test_too_short_length():
     row = rows(report_for(replace("Interview_Themes__c", length=100)))["Interview_Themes__c"]
     assert row["length_fits"] is False and "too small" in row["problems"][0]
@@ -180,10 +237,48 @@ def test_too_small_number():
     assert row["length_fits"] is False
 
 
+def number(precision: int, scale: int) -> FieldSpec:
+    return FieldSpec(name="Score__c", type="number", precision=precision, scale=scale,
+                     source="interview.quality_score")
+
+
+@pytest.mark.parametrize("spec, described, fits", [
+    # Number(3,1): 2 digits before the point, 1 after; both must fit.
+    (number(3, 1), {"type": "double", "precision": 3, "scale": 1}, True),
+    (number(3, 1), {"type": "double", "precision": 5, "scale": 2}, True),
+    (number(3, 1), {"type": "double", "precision": 3, "scale": 0}, False),
+    (number(3, 1), {"type": "double", "precision": 2, "scale": 1}, False),
+    (number(3, 1), {"type": "percent", "precision": 4, "scale": 2}, True),
+    # An int field is sized by its digits and takes no decimals.
+    (number(2, 0), {"type": "int", "precision": 0, "digits": 2}, True),
+    (number(2, 0), {"type": "int", "precision": 0, "digits": 1}, False),
+    (number(2, 1), {"type": "int", "precision": 0, "digits": 9}, False),
+    # Keys Salesforce always sends, missing: read as not set, so nothing fits.
+    (number(1, 0), {"type": "double"}, False),
+])
+def test_a_number_field_fits_by_digits_before_and_after_the_point(spec, described, fits):
+    row = check_field(spec, {"name": "Score__c", "updateable": True, **described})
+    assert row["length_fits"] is fits and row["ok"] is fits
+
+
+def test_a_number_field_too_small_says_both_sizes():
+    row = check_field(number(3, 1), describe_field("Score__c", "double", precision=3, scale=0))
+    assert row["problems"] == ["the field is too small: Salesforce has 3,0, the profile needs 3,1"]
+
+
 def test_missing_picklist_value():
     row = rows(report_for(replace("Interview_Sentiment__c",
                                   picklistValues=picklist("positive", "negative"))))["Interview_Sentiment__c"]
     assert row["picklist_fits"] is False and row["missing_values"] == ["neutral"]
+    assert len(row["problems"]) == 1 and "neutral" in row["problems"][0]
+
+
+def test_a_multi_select_picklist_missing_a_value_is_reported():
+    features = FieldSpec(name="Features__c", type="multipicklist", values=["a", "b", "c"], source="analysis.themes")
+    described = describe_field("Features__c", "multipicklist", restrictedPicklist=True,
+                               picklistValues=picklist("a", "c"))
+    row = check_field(features, described)
+    assert (row["picklist_fits"], row["missing_values"], row["ok"]) == (False, ["b"], False)
 
 
 def test_values_missing_from_an_unrestricted_picklist_are_listed_but_refuse_nothing():
@@ -205,6 +300,7 @@ def test_inactive_picklist_value():
 def test_non_updateable_field():
     row = rows(report_for(replace("Last_Koji_Interview_At__c", updateable=False)))["Last_Koji_Interview_At__c"]
     assert row["updateable"] is False and not row["ok"]
+    assert len(row["problems"]) == 1 and "not updateable" in row["problems"][0]
 
 
 def test_wrong_type():
@@ -233,6 +329,11 @@ def test_target_fields_lists_what_the_profile_writes():
     assert fields[0] == {"name": "NPS_Score__c", "label": "NPS Score", "type": "number", "length": None,
                          "precision": 2, "scale": 0, "values": [], "source": "structured answer q_nps"}
     assert target_fields(DEFAULT)[5]["source"] == "interview.completed_at or event.occurred_at"
+    assert target_fields(DEFAULT)[1] == {"name": "Interview_Themes__c", "label": "Interview Themes", "type": "text",
+                                         "length": 255, "precision": None, "scale": None, "values": [],
+                                         "source": "analysis.themes"}
+    computed = target_fields(load_profile(EXAMPLES / "liquid-computed.yaml"))
+    assert {f["name"]: f["source"] for f in computed}["Koji_Interview_Headline__c"] == "template"
     # The fake org's score fields are the example's, so tests that use them test what it writes.
     assert [(f["name"], f["precision"], f["scale"]) for f in SURVEY_FIELDS if f["type"] == "double"] == [
         (f["name"], f["precision"], f["scale"]) for f in fields if f["type"] == "number"]
@@ -281,6 +382,7 @@ def test_a_phone_field_takes_a_text_field_of_its_length(tmp_path):
     (b'[{"errorCode": "INVALID_FIELD"}, {"errorCode": "jane@corp.example LEAKQUOTE"}, {"errorCode": 7}]',
      ["INVALID_FIELD", "(not a Salesforce error code)"]),
     (json.dumps([{"errorCode": f"CODE_{n}"} for n in range(9)]).encode(), [f"CODE_{n}" for n in range(5)]),
+    (b'[{"message": "an error without a code"}, "a string", 7]', []),
 ])
 def test_only_words_shaped_like_salesforce_codes_are_repeated(body, codes):
     from connector.bounded_http import Answer
@@ -405,6 +507,13 @@ def test_an_answer_that_is_not_salesforce_json_is_upstream_unavailable(body):
     assert "SALESFORCE_DOMAIN_URL" in str(caught.value)
 
 
+def test_a_describe_without_fields_is_upstream_unavailable():
+    # A token from the org, then a JSON object that is not a describe (another API on that host).
+    with salesforce_answering(b'{"name": "Contact"}') as client:
+        with pytest.raises(SalesforceUnavailable, match="SALESFORCE_DOMAIN_URL"):
+            client.describe_contact()
+
+
 def odd(name: str, below: str = "", **change) -> tuple[dict, str]:
     """A describe where one key of one field of RECIPE_FIELDS has another shape, and the
     pointer to it (to a part `below` it, when that is what is wrong)."""
@@ -443,9 +552,14 @@ def test_a_describe_of_another_shape_is_upstream_unavailable(sf, monkeypatch, de
 
 def test_a_describe_with_missing_keys_still_reads_as_not_set(sf, monkeypatch):
     # Only a key of another type is refused: a missing one was read as "not set" and still is.
-    monkeypatch.setattr(sf, "describe", lambda: {"fields": [{"name": "Interview_Themes__c"}]})
-    row = rows(check_fields(DEFAULT, client_for(sf)))["Interview_Themes__c"]
+    monkeypatch.setattr(sf, "describe", lambda: {"fields": [
+        {"name": "Interview_Themes__c"}, {"name": "Interview_Sentiment__c", "type": "picklist", "length": 255},
+        {"name": "Interview_Quality_Score__c", "type": "double"}]})
+    report = rows(check_fields(DEFAULT, client_for(sf)))
+    row = report["Interview_Themes__c"]
     assert row["exists"] is True and row["updateable"] is False and row["type_fits"] is False
+    assert report["Interview_Sentiment__c"]["missing_values"] == ["positive", "neutral", "negative"]
+    assert report["Interview_Quality_Score__c"]["length_fits"] is False
 
 
 @pytest.mark.parametrize("body", [

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from connector.salesforce_cli import register
+from connector.salesforce_cli import format_report, register
 from tests.fakes.salesforce import RECIPE_FIELDS, FakeSalesforce
 from tests.mapping_cases import EXAMPLES
 
@@ -54,6 +54,23 @@ def test_check_fields_table_lists_problems(org, capsys):
     assert "    - the field is too small: Salesforce has 80, the profile needs 255" in capsys.readouterr().out
 
 
+def test_the_table_has_a_column_each_and_problems_under_their_field():
+    fields = [{"field": "Interview_Themes__c", "profile_type": "text", "salesforce_type": "string", "ok": True,
+               "problems": []},
+              {"field": "Gone__c", "profile_type": "url", "salesforce_type": None, "ok": False,
+               "problems": ["first problem", "second problem"]},
+              {"field": "Email", "profile_type": "lookup", "salesforce_type": "email", "ok": True, "problems": []}]
+    table = format_report({"ok": False, "fields": fields}).splitlines()
+    assert table[:-1] == ["FIELD                SENDS   SALESFORCE  OK",
+                          "Interview_Themes__c  text    string      yes",
+                          "Gone__c              url     missing     NO",
+                          "    - first problem",
+                          "    - second problem",
+                          "Email                lookup  email       yes",
+                          ""]
+    assert table[-1] != format_report({"ok": True, "fields": fields[:1]}).splitlines()[-1]
+
+
 def test_check_fields_without_configuration_exits_2(monkeypatch, capsys):
     for name in ("SALESFORCE_DOMAIN_URL", "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET"):
         monkeypatch.delenv(name, raising=False)
@@ -88,7 +105,10 @@ def test_field_metadata_writes_files(tmp_path, capsys):
     written = sorted(p.name for p in tmp_path.rglob("*.field-meta.xml"))
     assert written == ["CSAT_Score__c.field-meta.xml", "Last_Survey_Date__c.field-meta.xml",
                        "NPS_Score__c.field-meta.xml"]
-    assert f"cd {tmp_path} && sf project deploy start --source-dir force-app" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"cd {tmp_path} && sf project deploy start --source-dir force-app" in out
+    # One line per file written, its path: what the admin reviews before deploying.
+    assert {str(p) for p in tmp_path.rglob("*.field-meta.xml")} <= set(out.splitlines())
     assert json.loads((tmp_path / "sfdx-project.json").read_text())["packageDirectories"][0]["path"] == "force-app"
 
 
@@ -151,6 +171,26 @@ def test_field_metadata_needs_none_of_the_services_secrets(tmp_path, monkeypatch
     monkeypatch.setenv("QUALITY_THRESHOLD", "9")  # another setting it does not use
     assert run(["salesforce", "field-metadata", "--out", str(tmp_path)]) == 0
     assert "field(s) written" in capsys.readouterr().out
+
+
+def test_field_metadata_writes_the_configured_api_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("SALESFORCE_API_VERSION", "v60.0")
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "sfdx-project.json").read_text())["sourceApiVersion"] == "60.0"
+
+
+@pytest.mark.parametrize("argv, named", [(["salesforce"], "check-fields"), (["salesforce", "field-metadata"], "--out")])
+def test_a_command_line_missing_a_part_exits_2_naming_it(capsys, argv, named):
+    with pytest.raises(SystemExit) as caught:
+        run(argv)
+    assert caught.value.code == 2 and named in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["check-fields", "field-metadata"])
+def test_help_says_where_the_default_profile_comes_from(capsys, command):
+    with pytest.raises(SystemExit) as caught:
+        run(["salesforce", command, "--help"])
+    assert caught.value.code == 0 and "MAPPING_PROFILE" in capsys.readouterr().out
 
 
 def test_field_metadata_refuses_an_api_version_salesforce_would_not_take(tmp_path, monkeypatch, capsys):

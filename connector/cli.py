@@ -108,7 +108,8 @@ def _web_url(text: str) -> str:
         parts = urlsplit(text)
     except ValueError:  # an unclosed [ of an IPv6 address
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc.rpartition("@")[2]:
+    # The host itself, not the netloc: "http://:8080/…" or "http://user@:8080/…" names a port and no host.
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError("must be an http:// or https:// URL with a host, "
                                          f"as http://127.0.0.1:8080{VERIFY_PATH}")
     return text

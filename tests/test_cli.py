@@ -1,5 +1,7 @@
+import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,9 +13,11 @@ import pytest
 from connector import cli
 from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
+from connector.profile import load_profile
 from connector.server import bind_address
 from connector.signatures import sign
 from tests.fakes.loopback import LoopbackServer
+from tests.live import REPO, free_port
 
 PERSON_TYPES = [t for t in SAMPLES if t not in ("study.published", "report.generated", "ping")]
 
@@ -56,7 +60,7 @@ def test_send_test_event_says_where_it_looked_for_the_development_secret(tmp_pat
     assert main(["send-test-event", "--url", "http://127.0.0.1:9/"]) == 2
 
     error = capsys.readouterr().err
-    assert "no webhook secret" in error
+    assert "no webhook secret" in error and "KOJI_WEBHOOK_SECRET" in error and "DATABASE_PATH" in error
     assert str(tmp_path / "state.sqlite3.dev-secrets.json") in error
 
 
@@ -191,7 +195,7 @@ def posts(monkeypatch) -> list[dict]:
     sent = []
 
     def post(url, data, headers, timeout, allow_redirects):
-        sent.append({"url": url, "headers": headers, "timeout": timeout})
+        sent.append({"url": url, "data": data, "headers": headers, "timeout": timeout})
         return type("Answer", (), {"status_code": 200, "reason": "OK", "text": "{}", "ok": True,
                                    "is_redirect": False})()
     monkeypatch.setattr("requests.post", post)
@@ -268,7 +272,8 @@ def test_send_test_event_says_a_receiver_that_never_answers_timed_out(service_en
 
 
 @pytest.mark.parametrize("url", ["127.0.0.1:8080/v1/koji/verify", "ftp://user:pa55word@host/x", "http://[::1/x",
-                                 "http://user:pa55word@/x"])
+                                 "http://user:pa55word@/x", "http://:8080/v1/koji/verify",
+                                 "http://user:pa55word@:8080/x"])
 def test_send_test_event_refuses_what_is_no_web_url_without_echoing_it(url, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["send-test-event", "--url", url])
@@ -347,3 +352,177 @@ def test_the_database_check_leaves_no_connection_open_for_gunicorn_to_fork(servi
         except OSError:  # the listing's own descriptor, closed by now
             pass
     assert not [name for name in open_files if name.startswith(str(tmp_path))]
+
+
+
+# -- the command line itself ------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, said", [
+    ([], "the following arguments are required: command"),
+    (["send-test-event"], "the following arguments are required: --url"),
+    (["send-test-event", "--url", "http://127.0.0.1:9/", "--type", "interview.bogus"], "argument --type: invalid choice"),
+    (["serve", "--workers", "1.5"], "argument --workers: must be a whole number of at least 1"),
+])
+def test_a_command_line_that_is_not_one_says_what_is_wrong_under_the_commands_name(argv, said, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("usage: connector ") and said in error
+
+
+@pytest.mark.parametrize("argv, host, port, workers", [
+    (["serve"], "127.0.0.1", 8080, 2),  # this machine only, unless told otherwise
+    (["serve", "--host", "0.0.0.0", "--port", "0", "--workers", "1"], "0.0.0.0", 0, 1),
+    (["serve", "--port", "65535", "--workers", "17"], "127.0.0.1", 65535, 17),
+])
+def test_serve_takes_the_whole_range_of_its_options_and_defaults_to_this_machine(argv, host, port, workers):
+    args = cli.build_parser().parse_args(argv)
+    assert (args.host, args.port, args.workers) == (host, port, workers)
+
+
+# -- serve: what reaches gunicorn, and what stops it first --------------------------------------
+
+@pytest.fixture
+def gunicorn_runs(monkeypatch) -> list[tuple]:
+    """What `connector serve` would start gunicorn with, recorded instead."""
+    runs = []
+    monkeypatch.setattr("connector.server.run_gunicorn", lambda *args: runs.append(args))
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    return runs
+
+
+def test_serve_starts_gunicorn_with_its_options_the_profile_and_the_check_for_reloads(service_env, monkeypatch, capsys,
+                                                                                    gunicorn_runs):
+    profile_path = REPO / "examples" / "profiles" / "survey-scores.yaml"
+    monkeypatch.setenv("MAPPING_PROFILE", str(profile_path))
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    port = free_port()
+    assert main(["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "3"]) == 0
+    [(host, bound, workers, level, profile, start_up_check)] = gunicorn_runs
+    assert (host, bound, workers, level) == ("127.0.0.1", port, 3, "WARNING")
+    assert profile == load_profile(profile_path) != load_profile(None)
+    assert start_up_check() == profile
+    # First start in development mode: the generated values, once, as the workers will use them.
+    first = capsys.readouterr().err
+    stored = json.loads(service_env.read_text())
+    for name, value in stored.items():
+        assert f"{name}={value}" in first
+    assert main(["serve", "--port", str(port)]) == 0
+    again = capsys.readouterr().err
+    assert "DEVELOPMENT MODE" in again and str(service_env) in again
+    assert not [value for value in stored.values() if value in again]
+
+
+def test_serve_refuses_a_port_another_process_listens_on(service_env, capsys, no_gunicorn):
+    # Tests listen on 127.0.0.1 only (a CI machine may have no IPv6 loopback).
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        assert main(["serve", "--host", "127.0.0.1", "--port", str(port)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"connector: cannot listen on 127.0.0.1:{port}: another process is listening there")
+    assert "--port" in error
+
+
+def test_serve_refuses_a_multiprocess_directory_that_is_not_one_and_warns_of_one_with_files(
+        service_env, tmp_path, monkeypatch, capsys, gunicorn_runs):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))
+    assert main(["serve", "--port", str(free_port())]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"connector: configuration refused: PROMETHEUS_MULTIPROC_DIR {tmp_path / 'missing'} is not a directory")
+    used = tmp_path / "used"
+    used.mkdir()
+    for n in range(2):
+        (used / f"counter_{n}.db").write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(used))
+    assert main(["serve", "--port", str(free_port())]) == 0
+    assert "connector: warning: PROMETHEUS_MULTIPROC_DIR holds 2 file(s) already" in capsys.readouterr().err
+    assert len(gunicorn_runs) == 1 and sorted(os.listdir(used)) == ["counter_0.db", "counter_1.db"]
+
+
+def test_serve_says_when_the_development_secrets_cannot_be_kept(service_env, tmp_path, monkeypatch, capsys,
+                                                               no_gunicorn):
+    # The ledger opened (start-up check), but the secrets file beside it cannot be created.
+    def refused(path, flags, mode=0o777):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    monkeypatch.setattr("connector.dev_secrets.os.open", refused)
+    assert main(["serve", "--port", str(free_port())]) == 2
+    assert capsys.readouterr().err == (f"connector: configuration refused: DATABASE_PATH {tmp_path / 'state.sqlite3'}: "
+                                       f"cannot keep the development secrets there ({os.strerror(errno.EACCES)})\n")
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_the_permission_hint_names_the_database_or_else_its_directory(tmp_path, monkeypatch, exists):
+    database = tmp_path / "state.sqlite3"
+    if exists:
+        database.write_bytes(b"")
+    monkeypatch.setattr(cli.os, "access", lambda path, mode: False)
+    assert f"has no permission to write to {database if exists else tmp_path};" in cli._permission_hint(database)
+
+
+# -- send-test-event: what is posted ---------------------------------------------------------
+
+def test_send_test_event_posts_the_signed_event_the_options_describe(service_env, posts, capsys):
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/hook", "--type", "study.published",
+                 "--interview-id", "study-fresh-1", "--secret", "whsec_given_0123"]) == 0
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/hook", "--type", "interview.completed",
+                 "--email", "jöns@exämple.se", "--secret", "whsec_given_0123"]) == 0
+    study, interview = posts
+    for sent in posts:
+        assert sent["headers"]["X-Koji-Signature"] == sign(sent["data"], "whsec_given_0123")
+        assert sent["headers"]["Content-Type"] == "application/json"
+    assert normalize(json.loads(study["data"]))["event"]["key"].startswith("study-fresh-1:")
+    assert "jöns@exämple.se".encode() in interview["data"]  # UTF-8, as Koji sends it, not \u escapes
+    assert normalize(json.loads(interview["data"]))["respondent"]["email"] == "jöns@exämple.se"
+    assert capsys.readouterr().out == "200 OK\n{}\n" * 2
+
+
+@pytest.mark.parametrize("event_type", PERSON_TYPES)
+def test_send_test_event_email_replaces_every_email_the_sample_carries(event_type):
+    payload = personalized(sample_payload(event_type), event_type, email="me@mine.example", event_id=None)
+    assert set(re.findall(r"[\w.+-]+@[\w.-]+", json.dumps(payload))) == {"me@mine.example"}
+    people = [payload["data"].get(person) for person in ("respondent", "participant")]
+    assert all(person["email"] == "me@mine.example" for person in people if isinstance(person, dict))
+
+
+def test_send_test_event_of_a_ping_takes_the_options_without_a_traceback(service_env, posts):
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/", "--type", "ping", "--email", "me@mine.example",
+                 "--interview-id", "p-1", "--secret", "s"]) == 0
+    assert json.loads(posts[0]["data"])["type"] == "ping"
+
+
+def test_send_test_event_in_production_never_signs_with_a_development_secret(service_env, monkeypatch, capsys, posts):
+    service_env.write_text(DEV_SECRETS)  # left from development
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/v1/koji/verify"]) == 2
+    assert posts == []
+    error = capsys.readouterr().err
+    assert "KOJI_WEBHOOK_SECRET" in error and "dev-secrets" not in error
+
+
+@pytest.mark.parametrize("url, environment, options", [
+    ("http://127.0.0.1:5678/webhook/koji", {}, ["--secret", "whsec_given"]),  # no key is sent to n8n
+    ("http://127.0.0.1:8080/v1/koji/verify", {"KOJI_WEBHOOK_SECRET": "whsec_env", "CONNECTOR_API_KEYS": "ck_env_1"}, []),
+])
+def test_send_test_event_reads_no_development_secret_it_does_not_need(service_env, monkeypatch, posts,
+                                                                      url, environment, options):
+    monkeypatch.setattr("connector.dev_secrets.time.sleep", lambda seconds: None)
+    service_env.write_text("garbage")  # would stop it, were it read
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["send-test-event", "--url", url, *options]) == 0
+    assert len(posts) == 1
+
+
+def test_a_reader_that_left_ends_the_command_quietly_with_exit_code_1(tmp_path, monkeypatch):
+    # In process, so that the handling is seen; the subprocess test above shows it end to end.
+    def reader_gone(args):
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+    monkeypatch.setattr(cli, "_send_test_event", reader_gone)
+    with open(tmp_path / "stdout", "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        assert main(["send-test-event", "--url", "http://127.0.0.1:9/", "--secret", "s"]) == 1
+        os.write(stdout.fileno(), b"written at exit")  # goes nowhere now: no second EPIPE
+    assert (tmp_path / "stdout").read_text() == ""

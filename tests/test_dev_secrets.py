@@ -1,9 +1,13 @@
+import errno
 import json
+import os
 import stat
+import threading
 
 import pytest
 
 from connector import dev_secrets
+from connector.logs import MIN_MASKED_CHARS
 from connector.settings import Settings
 
 
@@ -69,3 +73,58 @@ def test_stored_secrets_are_read_as_the_service_keeps_them(tmp_path):
     assert dev_secrets.stored(settings) == {}  # none generated yet
     dev_secrets.fill_missing(settings)
     assert dev_secrets.stored(settings) == json.loads(dev_secrets.secrets_path(settings).read_text())
+
+
+def test_development_with_both_secrets_configured_keeps_no_file(tmp_path):
+    settings = Settings(database_path=tmp_path / "state.sqlite3", koji_webhook_secret="whsec_mine_0123456789",
+                        connector_api_keys="ck_mine_0123456789")
+    assert dev_secrets.fill_missing(settings) == {}
+    assert not dev_secrets.secrets_path(settings).exists()
+
+
+def test_the_banner_shows_the_values_in_force_and_where_they_are_kept(tmp_path, capsys):
+    # In a directory not made yet: DATABASE_PATH's directory is created, as for the ledger.
+    settings = Settings(database_path=tmp_path / "new" / "state" / "state.sqlite3")
+    created = dev_secrets.fill_missing(settings)
+    in_force = {"KOJI_WEBHOOK_SECRET": settings.koji_webhook_secret[0].get_secret_value(),
+                "CONNECTOR_API_KEYS": settings.connector_api_keys[0].get_secret_value()}
+    assert created == in_force == json.loads(dev_secrets.secrets_path(settings).read_text())
+    assert in_force["KOJI_WEBHOOK_SECRET"].startswith("whsec_") and in_force["CONNECTOR_API_KEYS"].startswith("ck_")
+    assert all(len(value) >= MIN_MASKED_CHARS for value in in_force.values())  # long enough to be masked
+    dev_secrets.announce(created, settings)
+    err = capsys.readouterr().err
+    assert str(dev_secrets.secrets_path(settings)) in err
+    for name, value in in_force.items():
+        assert f"   {name}={value}\n" in err
+
+
+def test_nothing_is_announced_without_values_unless_each_start_asks_and_only_in_development(tmp_path, capsys):
+    development = Settings(database_path=tmp_path / "state.sqlite3")
+    production = Settings(connector_mode="production", koji_webhook_secret="whsec_0123456789abcdef",
+                          connector_api_keys="ck_0123456789abcdef", database_path=tmp_path / "p.sqlite3")
+    dev_secrets.announce({}, development)  # the app's own call, in each worker
+    dev_secrets.announce({}, production, every_start=True)
+    assert capsys.readouterr().err == ""
+    dev_secrets.announce({}, development, every_start=True)  # connector serve's, once
+    assert str(dev_secrets.secrets_path(development)) in capsys.readouterr().err
+
+
+def test_a_file_being_written_by_another_worker_is_waited_for(tmp_path):
+    settings = Settings(database_path=tmp_path / "state.sqlite3")
+    path = dev_secrets.secrets_path(settings)
+    path.write_text("")  # created, not yet written
+    timer = threading.Timer(0.1, path.write_text, ['{"KOJI_WEBHOOK_SECRET": "whsec_w", "CONNECTOR_API_KEYS": "ck_w"}'])
+    timer.start()
+    try:
+        assert dev_secrets.stored(settings) == {"KOJI_WEBHOOK_SECRET": "whsec_w", "CONNECTOR_API_KEYS": "ck_w"}
+    finally:
+        timer.join()
+
+
+def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path):
+    settings = Settings(database_path=tmp_path / "state.sqlite3")
+    path = dev_secrets.secrets_path(settings)
+    path.mkdir()  # something that is no file
+    with pytest.raises(dev_secrets.DevSecretsDamaged) as caught:
+        dev_secrets.stored(settings)
+    assert str(caught.value) == f"the development secrets file {path} cannot be read ({os.strerror(errno.EISDIR)})"

@@ -14,6 +14,7 @@ from flask import Flask
 from gunicorn.config import Config
 from gunicorn.glogging import Logger
 from gunicorn.http.errors import InvalidHeader, InvalidHTTPVersion, ParseException
+from werkzeug.test import EnvironBuilder
 
 from connector import logs
 from connector.logs import RedactingFilter
@@ -270,3 +271,186 @@ def test_a_worker_the_master_stopped_is_no_error_one_killed_by_another_is(tmp_pa
         + ([(stopped_line, f"Worker (pid:{stopped.pid}) was sent SIGTERM!")] if stopped_line else []))
     assert arbiter.WORKERS == {}
     assert arbiter.log.stopped_by_master == set()  # reaped: its pid may be another process's next
+
+
+# -- redaction: edges an operator relies on --------------------------------------------------
+
+def test_a_secret_of_the_shortest_accepted_length_is_masked_and_a_longer_one_whole():
+    # The longer secret holds the shorter and sorts after it by its text: masked longest first.
+    shortest = "z" * logs.MIN_MASKED_CHARS
+    holder = "a_" + shortest
+    entry = record("saw %s and %s and %s", shortest, holder, shortest[1:])
+    RedactingFilter([shortest, holder, shortest[1:]]).filter(entry)
+    assert entry.getMessage() == f"saw [secret] and [secret] and {shortest[1:]}"
+
+
+def test_a_stack_is_masked_like_the_message_and_keeps_its_lines():
+    entry = record("where am I")
+    entry.stack_info = "Stack (most recent call last):\n  lookup('jane@corp.example', 'whsec_live_0123456789')\x1b[2J"
+    RedactingFilter(["whsec_live_0123456789"]).filter(entry)
+    assert entry.stack_info == "Stack (most recent call last):\n  [email] '[secret]')\\x1b[2J"
+
+
+def test_a_key_or_id_with_a_lone_surrogate_is_hashed_not_a_logging_error():
+    # A JSON payload may carry "\ud800": str.encode("utf-8") alone refuses it.
+    for shown, kind, text in ((logs.shown_key, "key", "\ud800:ping"), (logs.shown_id, "id", "int_\udcff")):
+        assert shown(text) == f"{kind}#" + hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("int_7Hq2LmN4", "int_7Hq2LmN4"), ("f8e7d6c5-b4a3-2109-8765-432109876543", "f8e7d6c5-b4a3-2109-8765-432109876543"),
+    (42, "42"), ("jane@corp.example", None), ("Jane Doe hates the pricing", None), ("a" * 129, None), ("", None),
+])
+def test_an_interview_id_is_shown_whole_only_when_it_has_an_ids_shape(value, shown):
+    expected = shown or "id#" + hashlib.sha256(str(value).encode()).hexdigest()[:12]
+    assert logs.shown_id(value) == expected
+
+
+# -- the connector's request lines -------------------------------------------------------------
+
+@pytest.fixture
+def connector_logger():
+    """init_app configures the process-wide "connector" logger: put back after."""
+    logger = logging.getLogger("connector")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    yield logger
+    logger.handlers[:], logger.propagate = saved[0], saved[1]
+    logger.setLevel(saved[2])
+
+
+def logged_app(level: str, secrets: list[str]) -> Flask:
+    app = Flask("t")
+    logs.init_app(app, level, secrets)
+
+    @app.post("/v1/events/<key>/complete")
+    def complete(key):
+        logging.getLogger("connector.ledger").warning("completed for jane.doe@corp.example with %s", "ck_live_0123456789")
+        return "", 204
+
+    return app
+
+
+def test_each_request_is_one_line_naming_route_and_key_once(connector_logger, capsys, caplog):
+    app = logged_app("INFO", ["ck_live_0123456789"])
+    with caplog.at_level(logging.DEBUG):
+        app.test_client().post("/v1/events/abc123:interview.completed/complete")
+        app.test_client().post("/v1/events/jane@corp.example:ping/complete")
+        app.test_client().open("/nowhere/jane", method="BREW")
+    lines = capsys.readouterr().err.splitlines()
+    written = [re.fullmatch(CONNECTOR_LINE % (r"(\w+)", r"([\w.]+)", os.getpid(), "(.*)"), line).groups()
+               for line in lines]
+    assert [(level, name) for level, name, _ in written] == [
+        ("WARNING", "connector.ledger"), ("INFO", "connector"), ("WARNING", "connector.ledger"), ("INFO", "connector"),
+        ("INFO", "connector")]
+    assert written[0][2] == written[2][2] == "completed for [email] with [secret]"
+    hashed = "key#" + hashlib.sha256(b"jane@corp.example:ping").hexdigest()[:12]
+    assert re.search(r" request method=POST route=/v1/events/<key>/complete key=abc123:interview\.completed "
+                     r"status=204 ms=\d+\.\d$", lines[1])
+    assert re.search(rf" request method=POST route=/v1/events/<key>/complete key={hashed} status=204 ms=", lines[3])
+    assert re.search(r" request method=other route=\(no route\) status=404 ms=", lines[4])
+    assert not [r for r in caplog.records if r.name.startswith("connector")]  # written once, not again by the root's
+
+
+def test_above_info_no_request_line_is_written(connector_logger, capsys):
+    logged_app("WARNING", []).test_client().post("/v1/events/abc123:interview.completed/complete")
+    [line] = capsys.readouterr().err.splitlines()
+    assert "level=WARNING logger=connector.ledger" in line
+
+
+def environ_after(app: Flask) -> dict:
+    """The WSGI environ of a request once the app has answered it, as gunicorn's access line reads it."""
+    environ = EnvironBuilder("/v1/events/abc123:ping/complete", method="POST").get_environ()
+    b"".join(app(environ, lambda status, headers, exc_info=None: None))
+    return environ
+
+
+def test_the_route_is_left_for_gunicorns_access_line_only_under_an_access_log(connector_logger, gunicorn_loggers):
+    assert logs.ROUTE_ENVIRON_KEY not in environ_after(logged_app("WARNING", []))
+    logging.getLogger("gunicorn.access").addHandler(logging.NullHandler())
+    assert environ_after(logged_app("WARNING", []))[logs.ROUTE_ENVIRON_KEY] == "/v1/events/<key>/complete"
+
+
+def test_a_later_app_replaces_the_redaction_on_gunicorns_loggers(connector_logger, gunicorn_loggers, caplog):
+    logs.init_app(Flask("t"), "INFO", ["whsec_old_0123456789"])
+    logs.init_app(Flask("t"), "INFO", ["whsec_new_0123456789"])
+    gunicorn = logging.getLogger("gunicorn.error")
+    assert sum(isinstance(f, RedactingFilter) for f in gunicorn.filters) == 1
+    with caplog.at_level(logging.INFO, logger="gunicorn.error"):
+        gunicorn.info("saw %s", "whsec_new_0123456789")
+    assert caplog.records[-1].getMessage() == "saw [secret]"
+
+
+# -- gunicorn's lines ----------------------------------------------------------------------------
+
+def test_gunicorns_lines_that_quote_the_request_are_rewritten_even_outside_an_exception(connector_logger, caplog):
+    logs.init_app(Flask("t"), "INFO", [])
+    gunicorn = logging.getLogger("gunicorn.error")
+    with caplog.at_level(logging.INFO, logger="gunicorn.error"):
+        gunicorn.warning("Invalid request from ip=10.0.0.7: Invalid HTTP Version 'Doe&quote=awful'")
+        gunicorn.error("Error handling request %s", "/v1/events/x?name=Jane+Doe&sig=0123")
+    refused, failed = (line.getMessage() for line in caplog.records)
+    assert refused.startswith("Invalid request from ip=10.0.0.7: ") and "Doe" not in refused
+    assert "NoneType" not in refused
+    assert failed.startswith("Error handling request") and "Jane" not in failed and "sig" not in failed
+
+
+def access_record(args: dict) -> logging.LogRecord:
+    return logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(h)s %(r)s", (args,), None)
+
+
+def test_an_access_line_writes_dashes_for_what_it_lacks_or_cannot_trust():
+    given = access_record({"h": "10.0.0.7", "m": "GET", "H": "HTTP/1.1 Jane's laptop", "s": "200", "D": "slow"})
+    rounded = access_record({"h": "10.0.0.7", "t": "[t]", "m": "GET", "H": "HTTP/2.0", "s": "200", "b": "12",
+                             "D": 1234567, "{connector.route}e": "/healthz"})
+    for entry in (given, rounded):
+        assert logs.AccessLineFilter().filter(entry)
+    assert given.getMessage() == '10.0.0.7 - - - "GET (no route) -" 200 - "-" "-" -'
+    assert rounded.getMessage() == '10.0.0.7 - - [t] "GET /healthz HTTP/2.0" 200 12 "-" "-" 1234.6ms'
+
+
+def test_a_line_of_anothers_on_the_access_logger_is_kept_for_the_redaction(connector_logger, gunicorn_loggers, caplog):
+    logs.init_app(Flask("t"), "INFO", [])
+    with caplog.at_level(logging.INFO, logger="gunicorn.access"):
+        logging.getLogger("gunicorn.access").info("note about %s", "jane@corp.example")
+    assert [line.getMessage() for line in caplog.records] == ["note about [email]"]
+
+
+# -- where a 500 happened ----------------------------------------------------------------------
+
+def _code_at(filename: str, source: str) -> dict:
+    """Functions whose frames carry `filename`, as a library's or the connector's would."""
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    return namespace
+
+
+OWN = _code_at(str(logs._PACKAGE_PARENT / "connector" / "own_part.py"),
+               "def outer(call):\n    return middle(call)\n\n\ndef middle(call):\n    return inner(call)\n\n\n"
+               "def inner(call):\n    return call()\n")
+LIBRARY = _code_at("/home/jane/venv/lib/python3.11/site-packages/x/site-packages/lib/deep.py",
+                   "def deep(n):\n    if n == 0:\n        raise ValueError('jane@corp.example')\n    return deep(n - 1)\n")
+DIST = _code_at("/usr/lib/python3/dist-packages/other/mod.py", "def fail(call):\n    return call()\n")
+ELSEWHERE = _code_at("/home/jane/scripts/tool.py", "def fail():\n    raise KeyError('Jane Doe')\n")
+
+
+def failure(call) -> BaseException:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - whatever the call raises is the subject
+        return exc
+    raise AssertionError("did not fail")
+
+
+def test_where_a_500_happened_names_the_innermost_frames_and_the_connectors_own_place():
+    # Six library frames deep: the innermost of the connector's own (inner, not middle or outer) follows them.
+    where = logs.where_it_failed(failure(lambda: OWN["outer"](lambda: LIBRARY["deep"](8))))
+    assert where.split(",") == ["lib/deep.py:3:deep"] + ["lib/deep.py:4:deep"] * 5 + ["connector/own_part.py:10:inner"]
+    assert "jane" not in where
+
+
+def test_where_a_500_happened_when_the_connectors_frames_are_among_the_innermost():
+    where = logs.where_it_failed(failure(lambda: DIST["fail"](lambda: OWN["outer"](ELSEWHERE["fail"]))))
+    this = re.escape("tests/test_logs.py")
+    # Six frames: the connector's own are among them, so none is added.
+    assert re.fullmatch(r"tool\.py:2:fail,connector/own_part\.py:10:inner,connector/own_part\.py:6:middle,"
+                        rf"connector/own_part\.py:2:outer,{this}:\d+:<lambda>,other/mod\.py:2:fail", where), where

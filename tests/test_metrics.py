@@ -6,13 +6,20 @@ import sys
 from collections import Counter as Tally
 
 import pytest
+from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import API_KEY, SECRETS, sample, sample_bytes
-from connector import metrics
+from connector import create_app, metrics
 from live import REPO, free_port
 
 SAMPLE = "salesforce-guide.analysis_ready.json"
+
+
+@pytest.fixture(autouse=True)
+def first_app_of_its_process(monkeypatch):
+    """Each test's app makes the process's recorder, as a worker's first app does (put back after)."""
+    monkeypatch.setattr(metrics, "_recorder", None)
 
 
 def scrape(client) -> str:
@@ -110,7 +117,8 @@ def test_known_problems_are_there_at_zero_before_the_first(client):
     # An alert on rate(connector_problems_total{type="ledger-unavailable"}) needs the series.
     found = values(client)
     for slug in ("invalid-signature", "ledger-unavailable", "ledger-busy", "unauthorized", "payload-too-large"):
-        assert problems(slug) in found
+        assert problems(slug) in found and found[problems(slug)] == 0
+    assert found[("connector_ledger_purged_events_total", ())] == 0
 
 
 def test_metrics_need_the_api_key(client):
@@ -197,3 +205,83 @@ def test_a_verification_ping_is_counted_as_a_skip(koji, client, body):
     before = values(client)
     answer = koji.deliver(body).get_json()
     assert changes(before, values(client))[events("skip", answer["skip_reason"], answer["delivery"]["status"])] == 1
+
+
+def test_a_requests_duration_is_observed_in_buckets_fine_enough_for_milliseconds(client):
+    client.get("/healthz")
+    found = values(client)
+    route = ("route", "/healthz")
+    assert found[("connector_request_duration_seconds_count", (route,))] == 1
+    assert 0 <= found[("connector_request_duration_seconds_sum", (route,))] < 5
+    buckets = {dict(labels)["le"] for name, labels in found if name == "connector_request_duration_seconds_bucket"}
+    assert {"0.001", "0.0025", "0.005", "0.01", "5.0", "+Inf"} <= buckets
+
+
+def test_every_workers_counts_are_summed_whichever_worker_is_scraped(settings, tmp_path, monkeypatch):
+    # gunicorn's workers are processes: prometheus_client's multiprocess values (files per
+    # process id in PROMETHEUS_MULTIPROC_DIR), played here by two apps, each run as its own
+    # process would run it: its process id for new values, its recorder for the module's calls.
+    from prometheus_client import values as prometheus_values
+
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    monkeypatch.setenv(metrics.MULTIPROC_ENV, str(shared))
+    workers = []
+    for pid in (1001, 1002):
+        value_class = prometheus_values.MultiProcessValue(lambda pid=pid: pid)
+        monkeypatch.setattr(prometheus_values, "ValueClass", value_class)
+        monkeypatch.setattr(metrics, "_recorder", None)  # each worker process makes its own
+        app = create_app(settings)
+        app.testing = True
+        workers.append((app.test_client(), value_class, metrics._recorder))
+
+    def as_worker(n: int):
+        client, value_class, recorder = workers[n]
+        monkeypatch.setattr(prometheus_values, "ValueClass", value_class)
+        monkeypatch.setattr(metrics, "_recorder", recorder)
+        return client
+
+    try:
+        as_worker(0).get("/healthz")
+        as_worker(1).get("/healthz")
+        as_worker(1).get("/healthz")
+        for n in range(2):
+            assert values(as_worker(n))[requests_("/healthz", "GET", 200)] == 3
+    finally:
+        prometheus_values.close_all_multiprocess_files()
+
+
+@pytest.mark.parametrize("given, problem, leftover", [
+    (None, False, 0), ("empty", False, 0), ("two files", False, 2), ("missing", True, 0), ("a file", True, 0),
+])
+def test_the_multiprocess_directory_an_operator_gives_is_checked(tmp_path, monkeypatch, given, problem, leftover):
+    monkeypatch.chdir(tmp_path)  # the current directory holds a file: nothing is counted there
+    (tmp_path / "unrelated.txt").write_text("")
+    path = tmp_path / str(given)
+    if given in ("empty", "two files"):
+        path.mkdir()
+        for n in range(leftover):
+            (path / f"counter_{n}.db").write_bytes(b"")
+    if given == "a file":
+        path.write_text("")
+    if given is None:
+        monkeypatch.delenv(metrics.MULTIPROC_ENV, raising=False)
+    else:
+        monkeypatch.setenv(metrics.MULTIPROC_ENV, str(path))
+    said = metrics.multiprocess_dir_problem()
+    if problem:
+        assert said.startswith(f"PROMETHEUS_MULTIPROC_DIR {path} is not a directory")
+        with pytest.raises(metrics.MetricsUnusable) as refused:
+            metrics.init_app(Flask("t"))
+        assert str(refused.value) == said
+    else:
+        assert said is None
+    assert metrics.leftover_files() == leftover
+
+
+def test_counting_in_a_process_without_an_app_does_nothing():
+    # gunicorn's master purges no ledger and answers nothing, but imports what counts.
+    metrics.count_purged(3)
+    metrics.count_problem("not-found")
+    metrics.count_answer({"action": "skip", "skip_reason": "duplicate", "delivery": None})
+    assert metrics._recorder is None  # no recorder was made for it

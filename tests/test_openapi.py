@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from connector.openapi_doc import bundle, bundled_openapi_text, load_spec
+from connector.validation import load_schema
 from live import REPO, running_connector
 from tests.fakes.salesforce import FakeSalesforce
 
@@ -67,6 +68,44 @@ def test_bundling_rewrites_internal_defs():
     text = json.dumps(spec)
     assert "#/$defs/" not in text
     assert "#/components/schemas/KojiWebhook_person" in text
+
+
+def test_the_service_serves_the_bundled_document_without_a_key(client, bundled):
+    response = client.get("/openapi.yaml")
+    assert (response.status_code, response.mimetype) == (200, "application/yaml")
+    assert yaml.safe_load(response.data) == bundled
+
+
+def test_the_served_document_keeps_the_files_order_and_characters():
+    text, spec = bundled_openapi_text(), load_spec()
+    served = yaml.safe_load(text)
+    assert list(served) == list(spec) and list(served["paths"]) == list(spec["paths"])  # as written, for readers
+    assert spec["info"]["title"] in text and "→" in spec["info"]["title"]  # not "\u2192"
+
+
+def test_bundling_inlines_each_referenced_schema_once_and_keeps_what_is_beside_the_reference():
+    webhook, interview = "./connector/schemas/koji-webhook.schema.json", "./connector/schemas/koji-interview.schema.json"
+    spec = {"openapi": "3.1.0",  # no components yet
+            "paths": {"/a": {"schema": {"$ref": webhook, "description": "beside", "not": {"$ref": interview}}},
+                      "/b": {"schema": {"$ref": webhook}},
+                      "/c": {"oneOf": [{"$ref": interview}, {"$ref": "#/components/examples/kept"}]}}}
+    bundled = bundle(spec)
+    assert bundled["paths"] == {
+        "/a": {"schema": {"description": "beside", "not": {"$ref": "#/components/schemas/KojiInterview"},
+                          "$ref": "#/components/schemas/KojiWebhook"}},
+        "/b": {"schema": {"$ref": "#/components/schemas/KojiWebhook"}},
+        "/c": {"oneOf": [{"$ref": "#/components/schemas/KojiInterview"}, {"$ref": "#/components/examples/kept"}]}}
+    components = bundled["components"]["schemas"]
+    for name, file_name in [("KojiWebhook", "koji-webhook.schema.json"), ("KojiInterview", "koji-interview.schema.json")]:
+        original = load_schema(file_name)
+        assert "$defs" in original and "$id" in original  # the validator's cached copy is left whole
+        assert {key for key in components if key.startswith(name + "_")} == {f"{name}_{d}" for d in original["$defs"]}
+        # An $id would make the component's references resolve against the file's address.
+        assert components[name].keys() == original.keys() - {"$defs", "$id", "$schema"}
+    text = json.dumps(bundled)
+    assert "#/$defs/" not in text and "./connector/schemas/" not in text
+    for target in re.findall(r'"#/components/schemas/([^"]+)"', text):
+        assert target in components, target
 
 
 @pytest.mark.slow

@@ -3,13 +3,14 @@ import hashlib
 import io
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, InvalidHeaderName, NoMoreData
 
 from conftest import API_KEY, SECRETS, sample, sample_bytes
+from connector.openapi_doc import load_spec
 from connector.signatures import sign
 
 PROBLEM = "application/problem+json"
@@ -43,6 +44,13 @@ def test_verify_answers_the_contract_keys(koji):
     assert answer["delivery"]["complete_path"] == "/v1/events/int_7Hq2LmN4:interview.analysis_ready/complete"
     assert answer["salesforce"]["lookup"]["soql"].endswith("'o\\'brien@northwind.example' LIMIT 1")
     assert answer["slack"]["post"] is True
+
+
+def test_an_event_nothing_identifies_is_keyed_by_the_bytes_koji_sent(koji):
+    # docs/design.md: `sha256-<first 32 hex digits of the body's SHA-256>:<event type>`.
+    raw = b'{ "type":"ping",  "note": "spaced as Koji spaced it" }'
+    key = koji.deliver(raw).get_json()["event"]["key"]
+    assert key == f"sha256-{hashlib.sha256(raw).hexdigest()[:32]}:ping"
 
 
 def test_every_secret_in_rotation_verifies(koji):
@@ -99,6 +107,7 @@ def test_bodies_that_are_not_json_objects(koji, body, slug):
     response = koji.deliver(body)
     assert response.status_code == 400
     assert problem_slug(response) == slug
+    assert response.get_json()["detail"].startswith("The body ")  # what is wrong: the body, not an envelope
 
 
 def test_schema_violations_list_every_field_without_echoing_values(koji, client, auth):
@@ -176,7 +185,7 @@ def test_a_stale_release_leaves_the_newer_claim_alone(koji, client, auth):
     assert "attempt 2 took it over and has released it since" in again.get_json()["detail"]
 
 
-def test_the_state_says_until_when_a_claim_holds(koji, client, auth):
+def test_the_state_says_until_when_a_claim_holds(koji, client, auth, new_york_time):
     # Found by an audit: a claim whose run died read "claimed" forever; a client could not
     # tell it from a live one. The lease's end tells.
     answer = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()
@@ -184,6 +193,9 @@ def test_the_state_says_until_when_a_claim_holds(koji, client, auth):
     claimed = client.get(path, headers=auth).get_json()
     held = datetime.fromisoformat(claimed["lease_until"]) - datetime.fromisoformat(claimed["updated"])
     assert claimed["state"] == "claimed" and 59 <= held.total_seconds() <= 61  # LEDGER_LEASE_SECONDS, 60
+    # In UTC, written as the answer's occurred_at is, whatever the server's time zone.
+    assert all(claimed[name].endswith("Z") for name in ("first_seen", "updated", "lease_until"))
+    assert abs(datetime.fromisoformat(claimed["updated"]) - datetime.now(timezone.utc)) < timedelta(minutes=1)
     client.post(answer["delivery"]["complete_path"], headers=auth)
     assert client.get(path, headers=auth).get_json()["lease_until"] is None
 
@@ -195,7 +207,19 @@ def test_a_release_attempt_that_is_not_a_positive_integer_is_422(koji, client, a
     assert response.status_code == 422
     assert problem_slug(response) == "validation-failed"
     assert response.get_json()["errors"] == [{"parameter": "attempt", "message": "must be a positive integer"}]
+    assert "attempt" in response.get_json()["detail"]  # the detail names the parameter too
     assert client.get(f"/v1/events/{key}", headers=auth).get_json()["state"] == "claimed"
+
+
+def test_a_release_attempt_is_taken_up_to_the_documented_maximum(koji, client, auth):
+    [attempt] = [parameter for parameter in load_spec()["paths"]["/v1/events/{key}/release"]["post"]["parameters"]
+                 if parameter.get("name") == "attempt"]
+    maximum = attempt["schema"]["maximum"]
+    key = koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()["event"]["key"]
+    for given, message in [(maximum, "must be at most 1"), (maximum + 1, "must be a positive integer")]:
+        response = client.post(f"/v1/events/{key}/release", query_string={"attempt": str(given)}, headers=auth)
+        assert response.status_code == 422
+        assert response.get_json()["errors"] == [{"parameter": "attempt", "message": message}], given
 
 
 def test_a_release_for_an_attempt_that_never_was_is_422_not_superseded(koji, client, auth):
@@ -345,9 +369,25 @@ class TestMap:
         assert response.status_code == 200
         assert response.get_json()["analysis"]["structured_answers"] == []
 
+    def test_a_webhook_named_by_its_event_alone_is_checked_as_a_webhook(self, client):
+        # webhook-setup's shape: `event`, not `type`. As an interview (no id) it would be a 422.
+        response = self.post(client, {"event": "ping"})
+        assert response.status_code == 200, response.get_data(as_text=True)
+        assert (response.get_json()["action"], response.get_json()["skip_reason"]) == ("skip", "not_mapped")
+
     def test_does_not_claim(self, client, koji):
         self.post(client, sample(SALESFORCE_SAMPLE))
         assert koji.deliver(sample_bytes(SALESFORCE_SAMPLE)).get_json()["delivery"]["status"] == "first"
+
+
+@pytest.mark.parametrize("route, what", [("/v1/salesforce/map", "body"), ("/v1/koji/verify-envelope", "envelope")])
+def test_a_body_not_sent_as_json_or_not_json_names_what_to_send(client, auth, route, what):
+    wrong_type = client.post(route, data=b"{}", content_type="text/plain", headers=auth)
+    assert (wrong_type.status_code, problem_slug(wrong_type)) == (415, "unsupported-media-type")
+    assert f"{what} as application/json" in wrong_type.get_json()["detail"]
+    not_json = client.post(route, data=b"not json", content_type="application/json", headers=auth)
+    assert (not_json.status_code, problem_slug(not_json)) == (400, "malformed-json")
+    assert not_json.get_json()["detail"].startswith(f"The {what} is not valid JSON")
 
 
 def test_unknown_route_and_method_are_problems(client, auth):
@@ -546,6 +586,52 @@ def test_identity_codings_are_taken(koji, client, auth):
     assert response.status_code == 200, response.get_data(as_text=True)
 
 
+class BoundedReadsOnly(io.BytesIO):
+    """A body stream that, like a socket's, must not be read without a size: there may be no end."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        assert size is not None and size >= 0, "read without a bound"
+        return super().read(size)
+
+
+def chunked_post(client, auth, raw: bytes, coding: str = "chunked", *, terminated: bool = True):
+    """As gunicorn hands on a chunked body: decoded, no Content-Length, the stream ended for the app."""
+    return client.post("/v1/koji/verify", headers={
+        **auth, "Transfer-Encoding": coding, "Content-Type": "application/json", "X-Koji-Signature": sign(raw, SECRETS[0])},
+        environ_overrides={"wsgi.input": BoundedReadsOnly(raw), "CONTENT_LENGTH": "",
+                           **({"wsgi.input_terminated": True} if terminated else {})})
+
+
+@pytest.mark.parametrize("coding", ["chunked", "Chunked", "identity, chunked"])
+def test_a_chunked_body_is_read_whole_and_verified(client, auth, coding):
+    response = chunked_post(client, auth, sample_bytes(SALESFORCE_SAMPLE), coding)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["delivery"]["status"] == "first"
+
+
+def test_a_chunked_body_over_the_limit_is_413_not_cut_to_the_limit(koji, client, auth):
+    over = json.dumps({"type": "ping", "pad": "x" * (1024 * 1024)}).encode()
+    response = chunked_post(client, auth, over)
+    assert (response.status_code, problem_slug(response)) == (413, "payload-too-large")
+    assert response.get_json()["detail"] == koji.deliver(over).get_json()["detail"]  # as with a Content-Length
+
+
+def test_a_body_of_exactly_the_limit_is_taken_however_it_is_framed(koji, client, auth, app):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    empty = json.dumps({"type": "ping", "pad": ""}).encode()
+    raw = json.dumps({"type": "ping", "pad": "x" * (limit - len(empty))}).encode()
+    assert len(raw) == limit
+    assert koji.deliver(raw).status_code == 200
+    assert chunked_post(client, auth, raw).status_code == 200
+
+
+def test_a_body_of_unknown_length_a_server_does_not_end_is_not_read(client, auth):
+    # Reading it could wait for ever; nothing read is nothing signed: refused, and nothing claimed.
+    response = chunked_post(client, auth, sample_bytes(SALESFORCE_SAMPLE), terminated=False)
+    assert (response.status_code, problem_slug(response)) == (400, "invalid-signature")
+    assert client.get("/v1/events/int_7Hq2LmN4:interview.analysis_ready", headers=auth).status_code == 404
+
+
 def test_a_coding_in_a_repeated_header_is_seen(client, auth):
     # The codings are read from the environ, where the server joins repeated headers with ",".
     raw = sample_bytes(SALESFORCE_SAMPLE)
@@ -694,11 +780,13 @@ def test_a_report_key_is_logged_readable(client, auth, logged):
 def test_a_property_a_normalized_event_does_not_allow_is_pointed_at_by_its_parent_not_named(client, auth):
     # Before: {"pointer": "/respondent/jane@corp.example", "message": "Extra inputs are not permitted"}.
     response = client.post("/v1/salesforce/map", headers=auth, json={
-        "event": {"type": "x", "key": "k"}, "interview": {}, "analysis": {},
+        "event": {"type": "x", "key": "k"}, "interview": {},
+        "analysis": {"structured_answers": [{"question_id": "q1", "jane@corp.example": "Jane said so"}]},
         "respondent": {"jane@corp.example": 1, "Jane Doe": 2, "email": 3}})
     assert response.status_code == 422
     assert "jane" not in response.get_data(as_text=True).lower()
     errors = response.get_json()["errors"]
     assert sorted(errors, key=lambda error: error["pointer"]) == [  # the two unknown properties: one entry
+        {"pointer": "/analysis/structured_answers/0", "message": "has properties the schema does not allow"},
         {"pointer": "/respondent", "message": "has properties the schema does not allow"},
         {"pointer": "/respondent/email", "message": "Input should be a valid string"}]

@@ -1,11 +1,15 @@
 """The services as the app wires them: enrichment from the fake Koji API, through the verify route."""
 import time
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
 from conftest import API_KEY, SECRETS, Koji, sample_bytes
 from connector import create_app
+from connector.profile import load_profile
+from connector.salesforce import target_fields
 from connector.settings import Settings
 from tests.fakes.koji_api import FakeKojiApi
 
@@ -60,6 +64,7 @@ def test_a_failure_that_may_pass_stays_502_so_koji_retries(tmp_path, koji_api, s
     response = Koji(client).deliver(sample_bytes(WEBHOOK_SETUP))
     assert response.status_code == 502
     assert response.get_json()["type"].endswith("#upstream-unavailable")
+    assert "Koji's API" in response.get_json()["detail"]  # which upstream: Salesforce answers 502 too
     assert client.get(f"/v1/events/{KEY}", headers=AUTH).status_code == 404
 
 
@@ -80,3 +85,32 @@ def test_an_answer_that_drips_in_is_502_within_the_timeout_and_claims_nothing(tm
     response = Koji(client).deliver(sample_bytes(WEBHOOK_SETUP))
     assert response.status_code == 502 and time.monotonic() - started < 1.5
     assert client.get(f"/v1/events/{KEY}", headers=AUTH).status_code == 404
+
+
+@pytest.mark.parametrize("quality_threshold", [None, 4.5])
+def test_the_settings_choose_the_mapping_profile_and_may_override_its_threshold(tmp_path, quality_threshold):
+    example = Path(__file__).resolve().parents[1] / "examples" / "profiles" / "survey-scores.yaml"
+    profile = load_profile(example)
+    client = create_app(Settings(
+        connector_mode="production", koji_webhook_secret=[SecretStr(s) for s in SECRETS],
+        connector_api_keys=[SecretStr(API_KEY)], database_path=tmp_path / "state.sqlite3",
+        mapping_profile=example, quality_threshold=quality_threshold)).test_client()
+    body = client.get("/v1/salesforce/fields", headers=AUTH).get_json()
+    assert [field["name"] for field in body["fields"]] == [field["name"] for field in target_fields(profile)]
+    assert body["quality_threshold"] == (profile.quality_threshold if quality_threshold is None else quality_threshold)
+
+
+def test_ledger_retention_days_are_days(tmp_path):
+    # LEDGER_RETENTION_DAYS=1: a completed event is a duplicate for a day, then forgotten.
+    app = create_app(Settings(
+        connector_mode="production", koji_webhook_secret=[SecretStr(s) for s in SECRETS],
+        connector_api_keys=[SecretStr(API_KEY)], database_path=tmp_path / "state.sqlite3", ledger_retention_days=1))
+    client = app.test_client()
+    answer = Koji(client).deliver(sample_bytes("salesforce-guide.analysis_ready.json")).get_json()
+    completed = client.post(answer["delivery"]["complete_path"], headers=AUTH).get_json()
+    ledger, state_path = app.extensions["connector"].ledger, answer["delivery"]["complete_path"].removesuffix("/complete")
+    updated = datetime.fromisoformat(completed["updated"]).timestamp()
+    ledger.purge(now=updated + timedelta(hours=23).total_seconds())
+    assert client.get(state_path, headers=AUTH).status_code == 200
+    ledger.purge(now=updated + timedelta(hours=25).total_seconds())
+    assert client.get(state_path, headers=AUTH).status_code == 404

@@ -179,7 +179,8 @@ def start(app: str, port: int, workers: int, state_dir: str,
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
                              str(workers), "--worker-class", worker_class, "--log-level", "warning",
                              # %(D)s: microseconds from the request line read to the response written.
-                             "--access-logfile", access_log, "--access-logformat", "%(D)s", app], cwd=REPO, env=env)
+                             "--access-logfile", access_log, "--access-logformat", "%(D)s",
+                             "--no-control-socket", app], cwd=REPO, env=env)
     for _ in range(300):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)

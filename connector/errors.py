@@ -199,6 +199,14 @@ class MalformedRequest(Problem):
     status, slug, title = 400, "malformed-request", "The HTTP request could not be parsed"
 
 
+class RequestLineTooLong(Problem):
+    status, slug, title = 414, "request-line-too-long", "Request line too long"
+
+
+class ExpectationNotSupported(Problem):
+    status, slug, title = 417, "expectation-not-supported", "Expectation not supported"
+
+
 class HeadersTooLarge(Problem):
     status, slug, title = 431, "headers-too-large", "Request header fields too large"
 

@@ -6,8 +6,6 @@ its workers take the mapping profile from it; gunicorn's own lines are in the co
 from __future__ import annotations
 
 import json
-import re
-import signal
 import sys
 from collections.abc import Callable
 from functools import partial
@@ -21,7 +19,8 @@ from gunicorn.workers.sync import SyncWorker
 
 from connector import metrics
 from connector.errors import (
-    PROBLEM_MEDIA_TYPE, HeadersTooLarge, MalformedRequest, Problem, TransferCodingNotImplemented,
+    PROBLEM_MEDIA_TYPE, ExpectationNotSupported, HeadersTooLarge, MalformedRequest, Problem,
+    RequestLineTooLong, TransferCodingNotImplemented,
 )
 from connector.logs import LINE_FORMAT
 from connector.profile import Profile
@@ -39,7 +38,8 @@ CLIENT_TIMEOUT_SECONDS = 10.0
 # What gunicorn refuses itself, by the status it picks. Its message is left out: it quotes
 # the request line or a header, which may hold an address or a token.
 _GUNICORN_REFUSALS: dict[int, type[Problem]] = {
-    400: MalformedRequest, 431: HeadersTooLarge, 501: TransferCodingNotImplemented, 500: Problem,
+    400: MalformedRequest, 414: RequestLineTooLong, 417: ExpectationNotSupported, 431: HeadersTooLarge,
+    501: TransferCodingNotImplemented, 500: Problem,
 }
 _write_html_error = util.write_error
 
@@ -101,43 +101,20 @@ class ProblemJsonWorker(SyncWorker):
             util.write_error = _write_html_error
 
 
-# arbiter.reap_workers, for a worker that died of a signal.
-_SENT_SIGTERM = re.compile(r"Worker \(pid:(\d+)\) was sent SIGTERM!")
-
-
 class GunicornLogger(glogging.Logger):
     """gunicorn's logger under `connector serve`: its own lines ("Starting gunicorn", "Booting
     worker", "Handling signal: hup", a worker's exit) are written as the connector's are
     (connector.logs.LINE_FORMAT), not in a second format of gunicorn's. Its access line keeps
-    the combined format's shape (connector.logs.AccessLineFilter), for the tools that read it.
-
-    And a worker that the master itself sent SIGTERM (`stopped_by_master`, kept by
-    _CheckedReloadArbiter) and that died of it is written at INFO, not ERROR. On a reload the
-    master sends the old workers SIGTERM on each turn of its loop until they are gone; one that
-    gets another while Python is ending dies of it, and gunicorn wrote "[ERROR] Worker (pid:…)
-    was sent SIGTERM!" for a reload that went as it should. A worker someone else killed is an
-    ERROR still."""
+    the combined format's shape (connector.logs.AccessLineFilter), for the tools that read it."""
 
     error_fmt = LINE_FORMAT
     datefmt = None  # logging's own, as the connector's lines have it
-
-    def __init__(self, cfg) -> None:
-        self.stopped_by_master: set[int] = set()
-        super().__init__(cfg)
-
-    def error(self, msg, *args, **kwargs) -> None:
-        sent = _SENT_SIGTERM.fullmatch(msg) if isinstance(msg, str) else None
-        if sent and int(sent[1]) in self.stopped_by_master:
-            self.info(msg, *args, **kwargs)  # below LOG_LEVEL=WARNING, not written at all
-        else:
-            super().error(msg, *args, **kwargs)
 
 
 class _CheckedReloadArbiter(Arbiter):
     """gunicorn's master, except that a reload (SIGHUP) is carried out only if the new workers
     would start: gunicorn stops the old workers whatever the new ones do, and one that refused
-    the mapping profile (exit APP_LOAD_ERROR) stopped the master with it. It tells its logger
-    (GunicornLogger) which workers it sent SIGTERM itself."""
+    the mapping profile (exit APP_LOAD_ERROR) stopped the master with it."""
 
     def reload(self) -> None:
         checked = self.app.start_up_check()
@@ -146,17 +123,6 @@ class _CheckedReloadArbiter(Arbiter):
             return
         self.app.profile = checked
         super().reload()
-
-    def kill_worker(self, pid: int, sig: int) -> None:
-        if sig == signal.SIGTERM:  # retiring old workers after a reload, fewer workers, stopping
-            self.log.stopped_by_master.add(pid)
-        super().kill_worker(pid, sig)
-
-    def reap_workers(self) -> None:
-        super().reap_workers()
-        # A pid names the worker only while it runs: once reaped, the system may give it to
-        # another process, which the master did not stop.
-        self.log.stopped_by_master.intersection_update(self.WORKERS)
 
 
 class _Gunicorn(BaseApplication):
@@ -203,7 +169,11 @@ def run_gunicorn(host: str, port: int, workers: int, log_level: str, profile: Pr
         "workers": workers,
         "loglevel": log_level.lower(),  # LOG_LEVEL quiets gunicorn's own lines too
         "worker_class": WORKER_CLASS,
-        "logger_class": LOGGER_CLASS,  # _CheckedReloadArbiter counts on it
+        "logger_class": LOGGER_CLASS,
+        # gunicorn's control socket (gunicornc: scale, reload, stop) defaults to one path per
+        # user, $XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl, so two services of one user take it
+        # from each other, and a read-only home logs an error at each start. Signals do the same.
+        "control_socket_disable": True,
         # Koji waits 10 s for an answer; a request that takes longer is already lost.
         "timeout": 30,
         "graceful_timeout": 10,

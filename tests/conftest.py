@@ -1,4 +1,5 @@
 import json
+import logging
 import time
 from importlib import resources
 
@@ -73,3 +74,16 @@ def new_york_time(monkeypatch):
     yield
     monkeypatch.undo()
     time.tzset()
+
+
+@pytest.fixture
+def gunicorn_loggers():
+    """gunicorn's Logger sets up the process-wide gunicorn.* loggers: they are put back after."""
+    loggers = [logging.getLogger(name) for name in ("gunicorn.error", "gunicorn.access")]
+    saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
+    yield
+    for logger, (handlers, propagate, level) in zip(loggers, saved):
+        for handler in set(logger.handlers) - set(handlers):
+            handler.close()
+        logger.handlers[:], logger.propagate = handlers, propagate
+        logger.setLevel(level)

@@ -59,7 +59,8 @@ def running_connector(tmp_path: Path, *, workers: int = 2, env: dict[str, str] |
     # The worker class `connector serve` and the README's gunicorn command run: gunicorn's own
     # refusals (a request line over its limit, say) are problem+json only with it.
     command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(workers), "--worker-class", WORKER_CLASS, "--access-logfile", "-", *extra_args,
+               "--workers", str(workers), "--worker-class", WORKER_CLASS, "--access-logfile", "-",
+               "--no-control-socket", *extra_args,
                "connector:create_app()"]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=log,

@@ -3,8 +3,6 @@ import hashlib
 import logging
 import os
 import re
-import signal
-import subprocess
 import sys
 import types
 from datetime import timedelta
@@ -18,8 +16,7 @@ from werkzeug.test import EnvironBuilder
 
 from connector import logs
 from connector.logs import RedactingFilter
-from connector.profile import load_profile
-from connector.server import LOGGER_CLASS, GunicornLogger, _CheckedReloadArbiter, _Gunicorn
+from connector.server import LOGGER_CLASS, GunicornLogger
 
 
 def record(message, *args):
@@ -145,19 +142,6 @@ class Sent:  # what gunicorn's Logger.access reads of a response
     status, headers, sent = "401 UNAUTHORIZED", [("Content-Type", "application/problem+json")], 280
 
 
-@pytest.fixture
-def gunicorn_loggers():
-    """gunicorn's Logger sets up the process-wide gunicorn.* loggers: they are put back after."""
-    loggers = [logging.getLogger(name) for name in ("gunicorn.error", "gunicorn.access")]
-    saved = [(logger.handlers[:], logger.propagate, logger.level) for logger in loggers]
-    yield
-    for logger, (handlers, propagate, level) in zip(loggers, saved):
-        for handler in set(logger.handlers) - set(handlers):
-            handler.close()
-        logger.handlers[:], logger.propagate = handlers, propagate
-        logger.setLevel(level)
-
-
 @pytest.mark.parametrize("logger_class", [Logger, GunicornLogger])  # plain gunicorn's; `connector serve`'s
 def test_gunicorns_access_line_is_rebuilt_from_safe_parts_only(tmp_path, gunicorn_loggers, logger_class):
     # Before: with --access-logfile, the query string, the Basic-auth user, the Referer and the
@@ -238,39 +222,6 @@ def test_gunicorns_own_lines_are_written_as_the_connectors_are(tmp_path, gunicor
                         starting), starting
     assert re.fullmatch(CONNECTOR_LINE % ("ERROR", r"gunicorn\.error", os.getpid(),
                                           r"Worker \(pid:7\) exited with code 1\."), exited), exited
-
-
-@pytest.mark.parametrize("loglevel, stopped_line", [("info", "INFO"), ("warning", None)])
-def test_a_worker_the_master_stopped_is_no_error_one_killed_by_another_is(tmp_path, gunicorn_loggers,
-                                                                           monkeypatch, loglevel, stopped_line):
-    # Before: a reload's old worker that died of the master's SIGTERM was written
-    # "[ERROR] Worker (pid:…) was sent SIGTERM!", as one killed by anyone else is.
-    monkeypatch.setenv("SERVER_SOFTWARE", "")  # the arbiter sets it: put back after
-    arbiter = _CheckedReloadArbiter(_Gunicorn({
-        "bind": "127.0.0.1:0", "logger_class": LOGGER_CLASS, "loglevel": loglevel,
-        "errorlog": str(tmp_path / "error.log"),
-    }, load_profile(None), lambda: "not asked"))
-    stopped, killed = children = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-                                  for _ in range(2)]
-    try:
-        arbiter.WORKERS = {child.pid: types.SimpleNamespace(tmp=types.SimpleNamespace(close=lambda: None))
-                           for child in children}
-        arbiter.kill_worker(stopped.pid, signal.SIGTERM)  # as it retires an old worker after a reload
-        os.kill(killed.pid, signal.SIGTERM)  # not the master
-        for child in children:  # dead, not yet reaped: the arbiter reaps them
-            os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)
-        arbiter.reap_workers()
-    finally:
-        for child in children:
-            child.kill()
-            child.wait()
-    written = [re.fullmatch(CONNECTOR_LINE % ("([A-Z]+)", r"gunicorn\.error", os.getpid(), "(.*)"), line).groups()
-               for line in written_lines(tmp_path / "error.log")]
-    assert sorted(line for line in written if "was sent" in line[1]) == sorted(
-        [("ERROR", f"Worker (pid:{killed.pid}) was sent SIGTERM!")]
-        + ([(stopped_line, f"Worker (pid:{stopped.pid}) was sent SIGTERM!")] if stopped_line else []))
-    assert arbiter.WORKERS == {}
-    assert arbiter.log.stopped_by_master == set()  # reaped: its pid may be another process's next
 
 
 # -- redaction: edges an operator relies on --------------------------------------------------

@@ -161,6 +161,10 @@ class Ledger:
         self._opened = False
         self._open()
         self._opened = True
+        # Only now: started before the table was made and checked, its purge ran against a
+        # database with no ledger in it (or with another program's table named events)
+        # whenever start-up waited for a lock longer than a round.
+        self._ensure_checkpointer()
 
     def _open(self) -> None:
         """Create the file (and its directory) if need be, and the table: a file that cannot be
@@ -296,7 +300,8 @@ class Ledger:
             db.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
             db.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT_BYTES}")
             self._local.db = db
-            self._ensure_checkpointer()
+            if self._opened:  # a forked worker's first connection; at start-up, __init__ starts it
+                self._ensure_checkpointer()
         return db
 
     def _forget_connections(self) -> None:
@@ -384,14 +389,24 @@ _UNUSABLE_CODES = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_
 
 
 def _why_unusable(path: Path, exc: OSError | sqlite3.Error) -> str:
-    if path.is_dir():
+    if _answered(path.is_dir):
         return "it is a directory"  # SQLite only says "unable to open database file"
     if isinstance(exc, OSError):  # from creating the directory
-        existing = next((parent for parent in path.parents if parent.exists()), None)
+        existing = next((parent for parent in path.parents if _answered(parent.exists)), None)
         if existing is not None and not existing.is_dir():
             return f"{existing} is a file, not a directory"
         return f"its directory {path.parent} cannot be created: {exc.strerror or type(exc).__name__}"
     return str(exc)  # e.g. "file is not a database", "unable to open database file"
+
+
+def _answered(question: Callable[[], bool]) -> bool:
+    """Path.is_dir() or exists(), False where they would raise: for a name the file system
+    refuses to look up (a name too long, say) they raise, and start-up ended in a traceback
+    instead of saying why the path cannot be the ledger."""
+    try:
+        return question()
+    except OSError:
+        return False
 
 
 def _busy_waits(timeout: float) -> Iterator[float]:

@@ -1,4 +1,7 @@
+import errno
 import multiprocessing
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -8,6 +11,7 @@ import tracemalloc
 
 import pytest
 
+from connector import metrics
 from connector.errors import LedgerBusy, LedgerUnavailable
 
 from connector.ledger import (COMPLETED, DUPLICATE, FIRST, IN_PROGRESS, RELEASED, RETRY, Claim, Ledger,
@@ -34,10 +38,10 @@ def ledger(tmp_path, clock):
 
 
 def test_first_claim_then_in_progress_then_duplicate_after_completion(ledger):
-    assert ledger.claim("i1:interview.completed").status == FIRST
-    assert ledger.claim("i1:interview.completed").status == IN_PROGRESS
+    assert ledger.claim("i1:interview.completed") == Claim(FIRST, 1)
+    assert ledger.claim("i1:interview.completed") == Claim(IN_PROGRESS, 1)
     assert ledger.complete("i1:interview.completed").state == COMPLETED
-    assert ledger.claim("i1:interview.completed").status == DUPLICATE
+    assert ledger.claim("i1:interview.completed") == Claim(DUPLICATE, 1)
 
 
 def test_released_claim_is_processed_again(ledger):
@@ -45,6 +49,10 @@ def test_released_claim_is_processed_again(ledger):
     assert ledger.release("k").state == RELEASED
     claim = ledger.claim("k")
     assert (claim.status, claim.attempt) == (RETRY, 2)
+    # The attempt goes into delivery.attempt and the release path of every answer.
+    assert ledger.claim("k") == Claim(IN_PROGRESS, 2)
+    ledger.complete("k")
+    assert ledger.claim("k") == Claim(DUPLICATE, 2)
 
 
 def test_expired_lease_is_processed_again(ledger, clock):
@@ -76,6 +84,15 @@ def test_a_step_back_shorter_than_a_lease_leaves_live_claims_live(ledger, clock)
     clock.now -= 59
     assert ledger.claim("k").status == IN_PROGRESS
     assert ledger.get("k").lease_until == clock.now + 59 + 60
+
+
+def test_a_lease_ending_exactly_two_leases_ahead_is_still_real(ledger, clock):
+    # "More than two leases from now" cannot be real; exactly two is a step back of one lease,
+    # and claims and GET agree that the claim is live.
+    ledger.claim("k")
+    clock.now -= 60
+    assert ledger.get("k").lease_until == clock.now + 2 * 60
+    assert ledger.claim("k").status == IN_PROGRESS
 
 
 def test_release_never_reopens_a_completed_event(ledger):
@@ -111,11 +128,14 @@ def test_state_survives_a_restart(tmp_path, clock):
 
 
 def test_entries_older_than_the_retention_window_are_purged(ledger, clock):
-    ledger.claim("old")
-    ledger.complete("old")
+    # Whatever a key starts with: interview ids may start with a digit or a capital letter.
+    keys = ["!:interview.completed", "0f3c9e2a:interview.completed", "A1:interview.completed", "old"]
+    for key in keys:
+        ledger.claim(key)
+        ledger.complete(key)
     clock.now += 7 * 86400 + 1
-    assert ledger.purge() == 1
-    assert ledger.claim("old").status == FIRST
+    assert ledger.purge() == len(keys)
+    assert [ledger.claim(key).status for key in keys] == [FIRST] * len(keys)
 
 
 def test_a_live_claim_is_never_purged_and_its_attempts_keep_counting(tmp_path, clock):
@@ -192,13 +212,61 @@ def test_claims_never_checkpoint_inline(tmp_path):
     assert db_after == db_before
 
 
-def test_a_transaction_the_database_refuses_is_ledger_unavailable_and_the_next_one_works(ledger):
+@pytest.mark.parametrize("busy_timeout", [5.0, 0.0], ids=["at the first try", "at the last try"])
+def test_a_transaction_the_database_refuses_is_ledger_unavailable_and_the_next_one_works(tmp_path, clock, caplog,
+                                                                                         busy_timeout):
     # Before: the raw OperationalError (a 500), and the read-only connection kept for good.
+    # With no time left to wait for a lock, only the last try runs: its refusal is the same.
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60, clock=clock,
+                    checkpoint_seconds=3600, busy_timeout_seconds=busy_timeout)
     ledger.claim("i1:interview.completed")
-    ledger._connection().execute("PRAGMA query_only = 1")
-    with pytest.raises(LedgerUnavailable, match="attempt to write a readonly database"):
-        ledger.complete("i1:interview.completed")
+
+    def refused_and_logged():
+        caplog.clear()
+        ledger._connection().execute("PRAGMA query_only = 1")
+        with caplog.at_level("ERROR", logger="connector.ledger"), \
+                pytest.raises(LedgerUnavailable, match="attempt to write a readonly database"):
+            ledger.complete("i1:interview.completed")
+        assert [record.getMessage() for record in caplog.records if "unusable" in record.getMessage()] == [
+            f"ledger database unusable: attempt to write a readonly database (DATABASE_PATH {ledger.path})"]
+
+    refused_and_logged()
+    ledger.purge()  # its own failures are left to the checkpointer's log; once it is done, a claim's are logged
+    refused_and_logged()
     assert ledger.complete("i1:interview.completed").state == COMPLETED
+
+
+def test_a_statement_refused_inside_a_transaction_is_ledger_unavailable_and_changes_nothing(ledger):
+    # BEGIN IMMEDIATE went through; the UPDATE after it is refused (SQLITE_AUTH here; a full disk
+    # or an I/O error alike): the transaction is undone and the caller told 503, not 500.
+    ledger.claim("k")
+    ledger._connection().set_authorizer(
+        lambda action, *_: sqlite3.SQLITE_DENY if action == sqlite3.SQLITE_UPDATE else sqlite3.SQLITE_OK)
+    with pytest.raises(LedgerUnavailable, match="not authorized"):
+        ledger.complete("k")
+    assert ledger.get("k").state == "claimed"
+    assert ledger.complete("k").state == COMPLETED  # on a new connection, without the refusal
+
+
+def test_an_error_that_is_not_the_databases_refusal_is_not_disguised_as_unavailable(tmp_path, clock, monkeypatch,
+                                                                                   caplog):
+    # A mistake (here: the table dropped by hand under the service) is raised as it is, a 500 with
+    # its traceback, not a 503 that tells the caller to try again later; the background purge
+    # logs SQLite's own reason.
+    monkeypatch.setattr("connector.ledger.PURGE_EVERY_SECONDS", 0.01)
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=60, lease_seconds=60, clock=clock, checkpoint_seconds=0.01)
+    with caplog.at_level("WARNING", logger="connector.ledger"):
+        with sqlite3.connect(path) as other:
+            other.execute("DROP TABLE events")
+        other.close()
+        with pytest.raises(sqlite3.OperationalError, match="no such table: events") as caught:
+            ledger.claim("k")
+        assert not isinstance(caught.value, LedgerUnavailable)
+        assert eventually(lambda: any("purge failed" in record.getMessage() for record in caplog.records))
+        ledger.close()
+    failures = [record.getMessage() for record in caplog.records if "purge failed" in record.getMessage()]
+    assert failures[0].startswith("ledger purge failed: no such table: events (")
 
 
 def test_a_database_locked_at_start_up_is_unusable_with_a_message_not_a_traceback(tmp_path):
@@ -242,6 +310,7 @@ def test_the_checkpointer_reopens_its_connection_and_logs_a_failure_once_per_cha
     assert [record.getMessage().split(" (")[0] for record in caplog.records] == [
         "ledger checkpoint failed: attempt to write a readonly database",
         "ledger checkpoint failed: disk I/O error", "ledger checkpoint works again"]
+    assert all(f"(DATABASE_PATH {tmp_path / 'state.sqlite3'};" in record.getMessage() for record in caplog.records[:2])
     assert len({id(db) for db in connections[:5]}) == 5  # a new connection after each failure
 
 
@@ -288,6 +357,54 @@ def test_checkpointer_thread_copies_the_wal_into_the_database(tmp_path):
     assert eventually(lambda: _db_and_wal_bytes(path)[0] > db_before)
     ledger.close()
     assert sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone() == (300,)
+
+
+def test_close_stops_the_background_thread_and_closes_the_connection(tmp_path):
+    # `connector serve` opens the ledger, then closes it before gunicorn forks: no thread of it may
+    # be left running, and no connection open (SQLite removes the WAL when the last one closes).
+    path = tmp_path / "state.sqlite3"
+    threads_before = set(threading.enumerate())
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600)
+    ledger.claim("i1:interview.completed")
+    ledger.close()
+    assert set(threading.enumerate()) - threads_before == set()
+    assert not path.with_name(path.name + "-wal").exists()
+    shutil.copy(path, tmp_path / "copy.sqlite3")  # the database file alone, as a backup of it takes
+    assert sqlite3.connect(tmp_path / "copy.sqlite3").execute("SELECT key FROM events").fetchall() == [
+        ("i1:interview.completed",)]
+
+
+_EXIT_PROBE = """
+import sys
+from connector.ledger import Ledger
+ledger = Ledger(sys.argv[1], retention_seconds=100, lease_seconds=60, checkpoint_seconds=0.01)
+ledger.claim("k")  # and the ledger is still referenced when the interpreter exits
+"""
+
+
+def test_a_process_that_never_closes_the_ledger_still_exits(tmp_path):
+    # A command that opens the ledger and ends without close(): its background thread must not
+    # keep the interpreter alive.
+    done = subprocess.run([sys.executable, "-c", _EXIT_PROBE, str(tmp_path / "state.sqlite3")],
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_background_thread_purges_once_a_minute_not_every_round(tmp_path):
+    # A purge reads the whole table (a week of events): once a minute, not at every checkpoint.
+    purges = []
+
+    def clock():  # the purge reads the clock once; nothing else runs on the checkpointer's thread
+        if threading.current_thread() is not threading.main_thread():
+            purges.append(time.monotonic())
+        return 1_000_000.0
+
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=60, lease_seconds=60, clock=clock,
+                    checkpoint_seconds=0.01)
+    assert eventually(lambda: purges)  # at once, in the first round
+    time.sleep(0.2)  # twenty rounds more
+    ledger.close()
+    assert len(purges) == 1
 
 
 _FORK_PROBE = """
@@ -377,8 +494,38 @@ def test_a_reader_that_stays_cannot_stall_claims_behind_a_restart_checkpoint(tmp
     reader.execute("COMMIT")  # lets everything go, also when the assertion below fails
     checkpoint.join()
     claim.join()
-    assert waited < 1, f"the claim waited {waited:.1f} s behind the checkpoint"
+    # Each RESTART try gives up at once: the claim waits milliseconds, not a busy handler's second.
+    assert waited < 0.5, f"the claim waited {waited:.1f} s behind the checkpoint"
     assert ledger.get("after:interview.completed").state == "claimed"
+
+
+def test_a_checkpoint_that_fails_answers_sqlites_reason(tmp_path):
+    # The reason goes into the checkpointer's "ledger checkpoint failed: …" line.
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600)
+    db = _Checkpointer.connect(ledger.path)
+    ledger.close()
+    db.close()
+    with pytest.raises(sqlite3.Error) as refused:
+        db.execute("SELECT 1")
+    assert _Checkpointer._checkpoint(db) == str(refused.value)
+
+
+def test_a_long_wal_gets_one_restart_checkpoint_per_round(tmp_path):
+    # Past 1,000 pages a RESTART checkpoint lets the WAL start over; it holds writers back while it
+    # runs, so once it has succeeded it is not tried again until the next round.
+    path = tmp_path / "state.sqlite3"
+    ledger = Ledger(path, retention_seconds=100, lease_seconds=60, checkpoint_seconds=3600)
+    for n in range(1500):
+        ledger.claim(f"i{n}:interview.completed")
+    db, statements = _Checkpointer.connect(str(path)), []
+    db.set_trace_callback(lambda statement: statements.append(statement.upper()))
+    restarts_before = _wal_restarts_so_far(path)
+    assert _Checkpointer._checkpoint(db) is None
+    ledger.claim("after:interview.completed")
+    assert _wal_restarts_so_far(path) != restarts_before  # the WAL started over
+    assert sum("WAL_CHECKPOINT(RESTART)" in statement for statement in statements) == 1
+    db.close()
+    ledger.close()
 
 
 class LockHolder:
@@ -390,6 +537,35 @@ class LockHolder:
 
     def release(self):
         self.db.execute("ROLLBACK")
+
+
+def test_nothing_runs_in_the_background_before_start_up_has_checked_the_table(tmp_path, caplog):
+    # Found by mutation testing (a flaky test): the checkpointer started with start-up's first
+    # connection, before the table was made and checked. When start-up waited for a lock for
+    # longer than a round (a backup holding it, say), its purge ran against a database with no
+    # ledger in it and logged "ledger purge failed: no such table: events".
+    path = tmp_path / "state.sqlite3"
+    sqlite3.connect(path).execute("PRAGMA journal_mode=WAL").fetchone()  # an empty database, locked below
+    holder, starting, read_in_the_background = LockHolder(path), True, []
+
+    def clock():
+        if starting:
+            read_in_the_background.append(threading.current_thread().name)
+        return 1_000_000.0
+
+    def sleep(seconds):  # the first wait for the lock lasts a hundred checkpoint rounds
+        if holder.db.in_transaction:
+            time.sleep(0.3)
+            holder.release()
+
+    with caplog.at_level("WARNING", logger="connector.ledger"):
+        ledger = Ledger(path, retention_seconds=60, lease_seconds=60, clock=clock, checkpoint_seconds=0.003,
+                        sleep=sleep)
+        starting = False
+        assert ledger.claim("k").status == FIRST
+        ledger.close()
+    assert read_in_the_background == []
+    assert caplog.records == []
 
 
 @pytest.mark.parametrize("operation", ["claim", "complete"])
@@ -494,11 +670,19 @@ def test_the_purge_logs_how_many_events_it_removed(ledger, clock, caplog):
     for n in range(3):
         ledger.claim(f"i{n}:interview.completed")
         ledger.complete(f"i{n}:interview.completed")
+    purged_before = _purged_events_total()
     with caplog.at_level("INFO", logger="connector.ledger"):
         assert ledger.purge() == 0
         clock.now += 7 * 86400 + 1
         assert ledger.purge() == 3
     assert [record.getMessage() for record in caplog.records] == ["ledger purge removed 3 events untouched for 7 days"]
+    assert _purged_events_total() - purged_before == 3  # connector_ledger_purged_events_total, in /metrics
+
+
+def _purged_events_total():
+    text = metrics.exposition()[0].decode()
+    return float(next(line.split()[-1] for line in text.splitlines()
+                      if line.startswith("connector_ledger_purged_events_total ")))
 
 
 def test_a_failing_purge_is_logged_once_per_change_of_reason(tmp_path, clock, monkeypatch, caplog):
@@ -558,24 +742,32 @@ def _under_a_file(tmp_path):
     return tmp_path / "file" / "state.sqlite3"
 
 
+def _in_a_directory_that_cannot_be_made(tmp_path):
+    return tmp_path / ("x" * 300) / "state.sqlite3"  # a name longer than a file system allows
+
+
 @pytest.mark.parametrize("make_path, reason", [
     (lambda tmp_path: tmp_path, "it is a directory"),
     (_not_sqlite, "file is not a database"),
     (_under_a_file, "file, not a directory"),
-], ids=["directory", "not sqlite", "under a file"])
+    (_in_a_directory_that_cannot_be_made, "cannot be created: " + os.strerror(errno.ENAMETOOLONG)),
+], ids=["directory", "not sqlite", "under a file", "directory cannot be made"])
 def test_a_path_that_cannot_be_the_ledger_is_refused_with_the_path_and_why(tmp_path, make_path, reason):
     path = make_path(tmp_path)
     with pytest.raises(LedgerUnusable) as caught:
         Ledger(path, retention_seconds=100, lease_seconds=60)
-    assert str(path) in str(caught.value) and reason in str(caught.value)
+    # The reason ends the message: not a request's 503 text that says to try again later.
+    assert str(path) in str(caught.value) and str(caught.value).endswith(reason)
 
 
-@pytest.mark.parametrize("foreign_table", [
-    "CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT)",
+@pytest.mark.parametrize("foreign_table, columns", [
+    ("CREATE TABLE events (name TEXT, id INTEGER PRIMARY KEY)", "id, name"),
     # The connector's columns, but another key: ON CONFLICT (key) would fail on every copy.
-    "CREATE TABLE events (key TEXT, state TEXT, attempts INTEGER, first_seen REAL, updated REAL, lease_until REAL)",
+    ("CREATE TABLE events (key TEXT, state TEXT, attempts INTEGER, first_seen REAL, updated REAL, lease_until REAL)",
+     "attempts, first_seen, key, lease_until, state, updated"),
 ], ids=["other columns", "no primary key"])
-def test_another_programs_database_with_a_table_named_events_is_refused_at_start_up(tmp_path, foreign_table):
+def test_another_programs_database_with_a_table_named_events_is_refused_at_start_up(tmp_path, foreign_table,
+                                                                                     columns):
     path = tmp_path / "database.sqlite"
     with sqlite3.connect(path) as other:
         other.execute(foreign_table)
@@ -583,6 +775,8 @@ def test_another_programs_database_with_a_table_named_events_is_refused_at_start
     with pytest.raises(LedgerUnusable) as caught:
         Ledger(path, retention_seconds=100, lease_seconds=60)
     assert str(path) in str(caught.value) and "table named events that is not the connector's" in str(caught.value)
+    # Its columns help tell whose it is; the variable to change is named.
+    assert f"(columns: {columns})" in str(caught.value) and "DATABASE_PATH" in str(caught.value)
     with sqlite3.connect(path) as other:  # left as it was
         assert other.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()[0] == foreign_table
     other.close()

@@ -30,7 +30,6 @@ class Services:
             self._openapi = bundled_openapi_text()
         return self._openapi
 
-
     def salesforce_client(self) -> SalesforceClient:
         """One client per worker, so its OAuth token is reused rather than fetched per request."""
         if self._salesforce is None:

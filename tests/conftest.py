@@ -32,7 +32,10 @@ def settings(tmp_path):
 def app(settings):
     app = create_app(settings)
     app.testing = True
-    return app
+    yield app
+    # Its background thread would outlive the test and find tmp_path deleted ("ledger file …
+    # was deleted or replaced", written at exit, at times to a closed stderr).
+    app.extensions["connector"].ledger.close()
 
 
 @pytest.fixture

@@ -172,7 +172,7 @@ def run_gunicorn(host: str, port: int, workers: int, log_level: str, profile: Pr
         "logger_class": LOGGER_CLASS,
         # gunicorn's control socket (gunicornc: scale, reload, stop) defaults to one path per
         # user, $XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl, so two services of one user take it
-        # from each other, and a read-only home logs an error at each start. Signals do the same.
+        # from each other, and a read-only home logs a warning at each start. Signals do the same.
         "control_socket_disable": True,
         # Koji waits 10 s for an answer; a request that takes longer is already lost.
         "timeout": 30,

@@ -250,10 +250,11 @@ _COMPLETION_KEYS = ("completed_at", "completedAt")
 # subject), not an interview's.
 _NOT_ABOUT_AN_INTERVIEW = ("study.published", "report.generated")
 _INTERVIEW_ID_KEYS = ("interview_id", "interviewId")
+_INTERVIEW_OR_BARE_ID_KEYS = (*_INTERVIEW_ID_KEYS, "id")
 
 
 def _interview(payload: dict[str, Any], data: dict[str, Any], event_type: str) -> dict[str, Any]:
-    id_keys = _INTERVIEW_ID_KEYS if event_type in _NOT_ABOUT_AN_INTERVIEW else _INTERVIEW_ID_KEYS + ("id",)
+    id_keys = _INTERVIEW_ID_KEYS if event_type in _NOT_ABOUT_AN_INTERVIEW else _INTERVIEW_OR_BARE_ID_KEYS
     analysis = data.get("analysis") if isinstance(data.get("analysis"), dict) else {}
     study = data.get("study") if isinstance(data.get("study"), dict) else {}
     quality = first_present(data, "quality_score", "qualityScore")

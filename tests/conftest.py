@@ -4,6 +4,7 @@ import time
 from importlib import resources
 
 import pytest
+import requests
 from pydantic import SecretStr
 
 from connector import create_app
@@ -90,3 +91,15 @@ def gunicorn_loggers():
             handler.close()
         logger.handlers[:], logger.propagate = handlers, propagate
         logger.setLevel(level)
+
+
+@pytest.fixture
+def sent_requests(monkeypatch):
+    """Every request made through requests.Session, as (url, keyword arguments), then sent on."""
+    sent, send = [], requests.Session.request
+
+    def recording(self, method, url, **kwargs):
+        sent.append((url, kwargs))
+        return send(self, method, url, **kwargs)
+    monkeypatch.setattr(requests.Session, "request", recording)
+    return sent

@@ -2,7 +2,6 @@ import json
 import time
 
 import pytest
-import requests
 
 from conftest import sample
 from connector.koji_api import (InterviewNotFound, KojiAnswerUnusable, KojiApiError, KojiAuthError, KojiNotConfigured,
@@ -34,18 +33,12 @@ def test_fetches_the_interview_with_the_bearer_key(koji):
     assert koji.requests[0]["headers"]["Accept"] == "application/json"
 
 
-def test_a_base_url_with_a_trailing_slash_asks_the_same_path(koji, monkeypatch):
+def test_a_base_url_with_a_trailing_slash_asks_the_same_path(koji, sent_requests):
     # The fake, like any http.server, reads "//api/…" as "/api/…": the URL sent is what is checked.
-    sent, send = [], requests.Session.request
-
-    def recording(self, method, url, **kwargs):
-        sent.append(url)
-        return send(self, method, url, **kwargs)
-    monkeypatch.setattr(requests.Session, "request", recording)
     settings = load_settings(connector_mode="development", koji_api_base_url=koji.base_url + "/",
                              koji_api_key=KEY, http_timeout_seconds=2)
     assert fetch_interview("int_1", settings) == {"data": INTERVIEW}
-    assert sent == [koji.base_url + "/api/v1/interviews/int_1"]
+    assert [url for url, _ in sent_requests] == [koji.base_url + "/api/v1/interviews/int_1"]
 
 
 def test_the_id_is_quoted_into_one_path_segment(koji):

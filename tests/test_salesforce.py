@@ -5,7 +5,6 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 
 import pytest
-import requests
 
 import connector.salesforce as salesforce_module
 from connector.profile import FieldSpec, load_profile
@@ -79,19 +78,12 @@ def settings_named(message: str) -> set[str]:
     return set(re.findall(r"\w*SALESFORCE_\w*", message))
 
 
-def test_a_domain_url_with_a_trailing_slash_is_the_same_org(sf):
+def test_a_domain_url_with_a_trailing_slash_is_the_same_org(sf, sent_requests):
     # As pasted from the browser's address bar: "…my.salesforce.com/". (The fake, like any
     # http.server, would read "//services/…" as "/services/…": the URL sent is what is checked.)
-    sent = []
-
-    class Recording(requests.Session):
-        def request(self, method, url, **kwargs):
-            sent.append(url)
-            return super().request(method, url, **kwargs)
-
-    client = SalesforceClient(sf.base_url + "/", sf.client_id, SECRET, timeout=2, session=Recording())
+    client = SalesforceClient(sf.base_url + "/", sf.client_id, SECRET, timeout=2)
     assert client.describe_contact()["name"] == "Contact"
-    assert sent[0] == sf.base_url + "/services/oauth2/token"
+    assert sent_requests[0][0] == sf.base_url + "/services/oauth2/token"
 
 
 @pytest.mark.parametrize("status, code", [(500, "UNKNOWN_EXCEPTION"), (503, "SERVER_UNAVAILABLE"),
@@ -135,17 +127,11 @@ def test_refusals_carry_codes_not_values(sf):
     assert caught.value.status == 400 and "400 STRING_TOO_LONG" in str(caught.value)
 
 
-def test_every_call_has_a_timeout(sf):
-    seen = []
-
-    class Recording(requests.Session):
-        def request(self, method, url, **kwargs):
-            seen.append(kwargs.get("timeout"))
-            return super().request(method, url, **kwargs)
-
-    client = client_for(sf, session=Recording())
+def test_every_call_has_a_timeout(sf, sent_requests):
+    client = client_for(sf)
     client.describe_contact()
     client.request("GET", "/query", params={"q": "SELECT Id FROM Contact"})
+    seen = [kwargs.get("timeout") for _, kwargs in sent_requests]
     assert seen and all(timeout == 2 for timeout in seen)
 
 

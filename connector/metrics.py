@@ -102,7 +102,8 @@ class _Recorder:
                                   ["route"], buckets=DURATION_BUCKETS, registry=self.registry)
         self.events = Counter("connector_events_total", "verify and map answers, by decision",
                               ["action", "skip_reason", "delivery"], registry=self.registry)
-        self.problems = Counter("connector_problems_total", "problem+json refusals the app answered, by type",
+        self.problems = Counter("connector_problems_total",
+                                "problem+json refusals answered (by the app or its gunicorn worker), by type",
                                 ["type"], registry=self.registry)
         self.purged = Counter("connector_ledger_purged_events_total", "Ledger rows the retention purge removed",
                               registry=self.registry)

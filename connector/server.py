@@ -49,6 +49,9 @@ def _write_problem(sock, status: int, reason: str, message: str, *, detail: str 
     if problem is None:  # 403 for a PROXY line or TLS, neither of which serve turns on
         _write_html_error(sock, status, reason, message)
         return
+    # Counted as the app counts its own refusals: an operator's alert on a rise in malformed
+    # requests (a broken proxy, a scanner) would otherwise see none of those gunicorn answers.
+    metrics.count_problem(problem.slug)
     body = json.dumps(problem(detail).to_dict()).encode()
     # The status's own phrase: gunicorn gives "Bad Request" for its 501 and 431 too.
     head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"

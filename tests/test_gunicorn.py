@@ -700,11 +700,16 @@ def test_metrics_under_serve_sum_every_worker_whichever_answers(tmp_path):
                 verified_by = set(re.findall(r"pid=(\d+) verified event", log.read_text()))
         assert len(verified_by) == 2  # both workers served some: neither alone has counted n
         assert len(os.listdir(temp)) == 1  # serve's own directory, the workers' files in it
+        for _ in range(3):  # refused by gunicorn's worker before the app: counted by the worker
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+                raw.sendall(b"not http\r\n\r\n")
+                assert raw.recv(65536).startswith(b"HTTP/1.1 400 Bad Request\r\n")
         for _ in range(12):  # new connections: either worker may answer
             text = requests.get(base + "/metrics", headers=headers, timeout=10).text
             counted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
                           if line.startswith("connector_events_total{"))
             assert counted == n, text
+            assert 'connector_problems_total{type="malformed-request"} 3.0' in text.splitlines(), text
         scraped_by = set(re.findall(r"pid=(\d+) request method=GET route=/metrics status=200", log.read_text()))
         assert scraped_by <= verified_by
     assert os.listdir(temp) == []

@@ -13,9 +13,10 @@ from gunicorn import util as gunicorn_util
 from gunicorn.arbiter import Arbiter
 from gunicorn.config import Config
 from gunicorn.http.errors import ForbiddenProxyRequest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import API_KEY
-from connector import server
+from connector import metrics, server
 from connector.profile import load_profile
 from connector.server import ProblemJsonWorker
 
@@ -84,6 +85,21 @@ def test_the_workers_own_refusals_are_problem_json_that_quote_nothing(worker, ca
     assert b"jane" not in body
     # gunicorn's own line for it names the client by its address (connector.logs drops the quote)
     assert any(record.getMessage().startswith("Invalid request from ip=127.0.0.1: ") for record in caplog.records)
+
+
+@pytest.mark.parametrize("request_bytes, status, slug", REFUSED_BY_GUNICORN.values(), ids=REFUSED_BY_GUNICORN)
+def test_the_workers_own_refusals_are_counted_by_their_problem_type(worker, request_bytes, status, slug):
+    before = problems_counted()
+    served(worker, request_bytes)
+    assert {slug: 1} == {type_: count - before[type_] for type_, count in problems_counted().items()
+                         if count != before[type_]}
+
+
+def problems_counted() -> dict[str, float]:
+    """connector_problems_total by type, as GET /metrics shows it."""
+    families = text_string_to_metric_families(metrics.exposition()[0].decode())
+    return {sample.labels["type"]: sample.value for family in families if family.name == "connector_problems"
+            for sample in family.samples if sample.name == "connector_problems_total"}
 
 
 def test_a_path_outside_script_name_is_a_400_that_names_it(worker, monkeypatch):

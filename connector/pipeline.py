@@ -16,7 +16,7 @@ from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
 from connector.events import INTERVIEW_TYPES, normalize, unusable_timestamps
 from connector.koji_api import AnotherInterview, KojiRefused
-from connector.ledger import DUPLICATE, IN_PROGRESS, Claim, Ledger
+from connector.ledger import COMPLETED, DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.logs import shown_id, shown_key
 from connector.mapping import map_to_salesforce
 from connector.profile import Profile
@@ -45,7 +45,12 @@ class Pipeline:
 
     def answer(self, payload: dict[str, Any], *, raw_body: bytes | None = None,
                claim: bool) -> dict[str, Any]:
-        event, not_enriched = self._enriched(normalize(payload, raw_body=raw_body))
+        event, not_enriched = normalize(payload, raw_body=raw_body), []
+        # A copy of an event already done is answered from the ledger alone, without a call to
+        # Koji's API: one that is down or slow turned "duplicate" into a 502, retried by Koji.
+        # The claim below still decides: a copy racing this one is answered as before.
+        if self._may_enrich(event) and not (claim and self.ledger is not None and self._completed(event)):
+            event, not_enriched = self._enriched(event)
         warnings = not_enriched + unusable_timestamps(payload)
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         if decision.skip_reason == "anonymous" and self.fetch_interview is None and _names_the_respondent(event):
@@ -109,10 +114,15 @@ class Pipeline:
                           "complete_path": path + "/complete",
                           "release_path": f"{path}/release?attempt={claim.attempt}"}
 
+    def _may_enrich(self, event: dict[str, Any]) -> bool:
+        return self.fetch_interview is not None and _needs_enrichment(event)
+
+    def _completed(self, event: dict[str, Any]) -> bool:
+        record = self.ledger.get(event["event"]["key"])
+        return record is not None and record.state == COMPLETED
+
     def _enriched(self, event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, str]]]:
-        """The event, filled from Koji's API if allowed and needed, and warnings for the answer."""
-        if self.fetch_interview is None or not _needs_enrichment(event):
-            return event, []
+        """The event, filled from Koji's API, and warnings for the answer."""
         interview_id = event["interview"]["id"]
         try:
             full = normalize(self.fetch_interview(interview_id))

@@ -114,6 +114,44 @@ def test_a_failure_for_now_is_raised_and_claims_nothing(tmp_path):
     assert pipeline.ledger.get(KEY) is None
 
 
+def test_a_copy_of_a_completed_event_is_a_duplicate_without_asking_kojis_api(tmp_path):
+    # Before, every copy fetched the interview first: with Koji's API down, a copy of an event
+    # done long ago was answered 502 (Koji retried it for hours) instead of skip/duplicate.
+    full = {"id": "f8e7d6c5-b4a3-2109-8765-432109876543", "respondent": {"email": "jane@acme.example"},
+            "analysis": {"themes": ["pricing"]}}
+    fetched = []
+    koji_up = True
+
+    def fetch(interview_id):
+        fetched.append(interview_id)
+        if not koji_up:
+            raise UpstreamUnavailable("Koji's API answered 503")
+        return {"data": full}
+
+    pipeline = pipeline_with(fetch, tmp_path)
+    first = pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    assert (first["action"], first["delivery"]["status"], len(fetched)) == ("update_contact", "first", 1)
+    with pytest.raises(EventInProgress):  # a copy while the claim is held: fetched, then 409 as before
+        pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    pipeline.ledger.complete(KEY)
+    koji_up = False
+    copy = pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    assert (copy["action"], copy["skip_reason"], copy["delivery"]["status"]) == ("skip", "duplicate", "duplicate")
+    assert len(fetched) == 2  # the copy after completion asked nothing of Koji
+    pipeline.ledger.release(KEY)  # a release after completion changes nothing: still a duplicate
+    assert pipeline.answer(sample(WEBHOOK_SETUP), claim=True)["skip_reason"] == "duplicate"
+    assert len(fetched) == 2
+
+
+def test_a_released_event_is_enriched_again(tmp_path):
+    pipeline = pipeline_with(refusing(UpstreamUnavailable("Koji's API answered 503")), tmp_path)
+    pipeline.ledger.claim(KEY)
+    pipeline.ledger.release(KEY)
+    with pytest.raises(UpstreamUnavailable):  # not answered from the ledger: a retry is work to do
+        pipeline.answer(sample(WEBHOOK_SETUP), claim=True)
+    assert pipeline.ledger.get(KEY).state == "released"
+
+
 def test_the_enrichment_hint_is_a_warning_once_per_worker_then_info(tmp_path, caplog):
     # The same configuration hint for every event of that shape: before, one WARNING a day per
     # interview for a deployment on Koji's webhook-setup payload.

@@ -227,13 +227,20 @@ def _has_analysis(data: dict[str, Any]) -> bool:
 
 def _event_key(event_type: str, payload: dict[str, Any], data: dict[str, Any],
                interview: dict[str, Any], raw_body: bytes | None) -> str:
-    if event_type == "study.published":
-        subject = text_or_none(first_present(data, "study_id", "id"))
-    elif event_type == "report.generated":
-        subject = text_or_none(first_present(data, "report_id", "id"))
-        if subject is None and data.get("study_id") is not None and payload.get("timestamp"):
-            # A study has many reports: without the time, every later one was a "duplicate".
-            subject = f"{data['study_id']}@{payload['timestamp']}"
+    if event_type in _NOT_ABOUT_AN_INTERVIEW:
+        own_id = text_or_none(first_present(data, "study_id" if event_type == "study.published" else "report_id", "id"))
+        when = payload.get("timestamp")
+        # Koji fires report.generated again when it refreshes a report, and a study can be
+        # published again: the same id at a later time is a new event, while a retry of one
+        # delivery repeats its timestamp. Keyed by the id alone, a refresh was answered
+        # "duplicate" and never posted for LEDGER_RETENTION_DAYS.
+        if own_id is not None:
+            subject = f"{own_id}@{when}" if when else own_id
+        elif event_type == "report.generated" and data.get("study_id") is not None and when:
+            # A study has many reports: keyed by the study alone, every later one was a "duplicate".
+            subject = f"{data['study_id']}@{when}"
+        else:
+            subject = None
     else:
         subject = interview["id"]
     if subject is None:

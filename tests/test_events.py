@@ -255,6 +255,20 @@ def test_study_and_report_events_are_keyed_by_their_own_id(event_type, data, key
     assert normalized["interview"]["id"] is None
 
 
+@pytest.mark.parametrize("event_type, data", [
+    ("report.generated", {"report_id": "R2", "study_id": "S1"}), ("study.published", {"study_id": "S2"})])
+def test_a_report_refreshed_or_a_study_published_again_is_a_new_event_and_a_retry_is_not(event_type, data):
+    # Found by an audit: Koji fires report.generated again when it refreshes a report. Keyed by
+    # the report id alone, the refresh was answered skip/duplicate and never posted.
+    first = {"type": event_type, "timestamp": "2026-04-20T09:30:00Z", "data": data}
+    refreshed = {**first, "timestamp": "2026-04-27T09:30:00Z"}
+    retried = dict(first)
+    keys = [normalize(payload)["event"]["key"] for payload in (first, refreshed, retried)]
+    own_id = data.get("report_id") or data["study_id"]
+    assert keys == [f"{own_id}@2026-04-20T09:30:00Z:{event_type}", f"{own_id}@2026-04-27T09:30:00Z:{event_type}",
+                    f"{own_id}@2026-04-20T09:30:00Z:{event_type}"]
+
+
 def test_a_study_or_report_event_about_an_interview_names_it():
     data = {"report_id": "R1", "interview_id": "i7", "id": "x"}
     assert normalize({"type": "report.generated", "data": data})["interview"]["id"] == "i7"

@@ -243,6 +243,10 @@ def _interview_extras(answer: dict, block: dict) -> tuple[dict, dict | None]:
     return context_block(notes), link_button("Open transcript", url)
 
 
+def _is_negative(answer: dict) -> bool:
+    return ((answer.get("analysis") or {}).get("sentiment") or "").lower() == "negative"
+
+
 def _title(prefix: str, answer: dict) -> str:
     return f"{prefix}: {_who(answer)} · {_study_title(answer)}"
 
@@ -250,7 +254,7 @@ def _title(prefix: str, answer: dict) -> str:
 def _main_message(answer: dict, extras: tuple[dict, dict | None], values: dict, context: dict | None,
                   profile: Profile) -> dict:
     event_type = (answer.get("event") or {}).get("type")
-    negative = ((answer.get("analysis") or {}).get("sentiment") or "").lower() == "negative"
+    negative = _is_negative(answer)
     if event_type == "report.generated":
         report = answer.get("report") or {}
         return message(f":bar_chart: {report.get('title') or 'Koji report generated'}",
@@ -281,6 +285,20 @@ def build_slack_message(answer: dict, salesforce_block: dict, profile: Profile) 
     not_found = message(_title(":mag: No Salesforce Contact", answer),
                         _render("contact_not_found", values, context, profile), *extras)
     if answer.get("skip_reason") in QUIET_SKIPS:
-        return {"post": False, "text": "", "blocks": [], "contact_not_found": not_found}
+        return {"post": False, "text": "", "blocks": [], "contact_not_found": not_found, "kept_newer": None}
     main = _main_message(answer, extras, values, context, profile)
-    return {"post": True, **main, "contact_not_found": not_found}
+    return {"post": True, **main, "contact_not_found": not_found,
+            "kept_newer": _kept_newer_message(answer, salesforce_block, extras, values, context, profile)}
+
+
+def _kept_newer_message(answer: dict, block: dict, extras: tuple[dict, dict | None], values: dict,
+                        context: dict | None, profile: Profile) -> dict | None:
+    """For the chain's branch that leaves the Contact alone because it holds a later interview
+    (`salesforce.keep_newer`): the main message said "Salesforce Contact updated", which a rep
+    took for the values in Salesforce. None when there is no such branch for this event."""
+    if answer.get("action") != "update_contact" or not block.get("keep_newer"):
+        return None
+    prefix = (":rotating_light: Negative interview, not written" if _is_negative(answer)
+              else ":information_source: Not written")
+    return message(_title(f"{prefix} (the Contact holds a later interview)", answer),
+                   _render("updated_contact", values, context, profile), *extras)

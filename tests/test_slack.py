@@ -112,6 +112,28 @@ def test_contact_not_found_variant_names_the_strategy_not_the_email():
     assert "ann@example.com" not in json.dumps(message)
 
 
+def test_the_kept_newer_variant_says_nothing_was_written_and_shows_the_same_interview():
+    # Found by two audits: when the Contact holds a later interview the chain writes nothing,
+    # yet the only message it had to post said "Salesforce Contact updated".
+    built = slack_for(interview(interview={"id": "i1", "quality_score": 4.0, "completed_at": "2026-04-16T10:22:55Z"}))
+    kept = built["kept_newer"]
+    assert built["text"].startswith(":speech_balloon: Salesforce Contact updated: Ann")
+    assert kept["text"].startswith(":information_source: Not written (the Contact holds a later interview): Ann")
+    assert "updated" not in kept["text"] and "updated" not in json.dumps(kept["blocks"])
+    assert kept["blocks"][1:] == built["blocks"][1:]  # the same words, facts, context and button
+    negative = slack_for(interview(analysis={"themes": [], "sentiment": "negative", "quote": "Too slow."},
+                                   interview={"id": "i1", "completed_at": "2026-04-16T10:22:55Z"}))
+    assert negative["kept_newer"]["text"].startswith(":rotating_light: Negative interview, not written")
+
+
+@pytest.mark.parametrize("overrides", [
+    {"action": "notify"}, {"action": "skip", "skip_reason": "below_quality_threshold"},
+    {"interview": {"id": "i1", "completed_at": None}},  # no time: keep_newer is null, nothing to compare
+])
+def test_there_is_no_kept_newer_variant_where_the_chain_has_no_such_branch(overrides):
+    assert slack_for(interview(**overrides))["kept_newer"] is None
+
+
 def test_profile_templates_replace_the_wording():
     profile = load_profile(EXAMPLES / "slack-templates.yaml")
     message = slack_for(interview(respondent={"name": "Ann", "company": "A&B"}), profile)

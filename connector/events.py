@@ -155,7 +155,7 @@ def normalize(payload: dict[str, Any], *, raw_body: bytes | None = None) -> dict
 # Koji does not document, sent when an endpoint is saved and to be answered 200.
 # koji-webhook.schema.json draws the same line.
 EVENT_VALUE_KEYS = ("data", "interview", "interview_id", "interviewId", "id", "respondent", "participant",
-                    "respondent_email", "analysis", "themes", "quality_score", "qualityScore")
+                    "respondent_email", "respondentEmail", "analysis", "themes", "quality_score", "qualityScore")
 VERIFICATION_REQUEST = "webhook.verification"
 
 

@@ -41,9 +41,10 @@ def pick_email(data: dict[str, Any], person: dict[str, Any]) -> str | None:
     """E-mail from any documented place; None (anonymous) when absent or not an address."""
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
     attributes = person.get("attributes") if isinstance(person.get("attributes"), dict) else {}
-    for candidate in (person.get("email"), data.get("respondent_email"), data.get("email"),
-                      attributes.get("email"), metadata.get("email"),
-                      metadata.get("respondent_email")):
+    # respondentEmail: camelCase, as every other field of Koji's API may be spelled.
+    for candidate in (person.get("email"), data.get("respondent_email"), data.get("respondentEmail"),
+                      data.get("email"), attributes.get("email"), metadata.get("email"),
+                      metadata.get("respondent_email"), metadata.get("respondentEmail")):
         text = text_or_none(candidate)
         if text and is_email_shaped(text):
             return text

@@ -53,6 +53,14 @@ def test_an_overlong_candidate_is_not_an_address_and_is_refused_at_once():
     assert pick_email({"email": "a" + longest}, {}) is None
 
 
+def test_the_camel_case_respondent_email_is_read_as_the_snake_case_one():
+    # Found by an audit: qualityScore, completedAt, transcriptUrl … were read, respondentEmail
+    # was not, and the respondent was anonymous.
+    assert pick_email({"respondentEmail": "cc@x.example"}, {}) == "cc@x.example"
+    assert pick_email({"respondentEmail": "cc@x.example", "email": "e@x.example"}, {}) == "cc@x.example"
+    assert pick_email({"metadata": {"respondentEmail": "m@x.example"}}, {}) == "m@x.example"
+
+
 def test_the_respondent_email_in_metadata_is_the_last_place_looked():
     assert pick_email({"metadata": {"respondent_email": "m@x.io"}}, {}) == "m@x.io"
     assert pick_email({"metadata": {"respondent_email": "m@x.io", "email": "e@x.io"}}, {}) == "e@x.io"

@@ -30,7 +30,13 @@ def test_no_configured_key_refuses_everything():
 @pytest.mark.parametrize("headers, says", [
     ({}, "Send the connector API key as 'Authorization: Bearer <key>' or 'X-API-Key'."),
     ({"X-API-Key": "  "}, "Send the connector API key as"),
-    ({"Authorization": "Bearer key-three"}, "The connector API key is not accepted."),
+    ({"Authorization": "Bearer key-three"}, "The connector API key in Authorization is not accepted."),
+    ({"X-API-Key": "key-three"}, "The connector API key in X-API-Key is not accepted."),
+    # Found by an audit: a right Bearer key next to a stale X-API-Key was "not accepted", and
+    # the caller checked the Bearer key.
+    ({"X-API-Key": "key-three", "Authorization": "Bearer key-one"},
+     "The connector API key in X-API-Key is not accepted (when both X-API-Key and Authorization are sent, "
+     "X-API-Key is the one checked)."),
 ])
 def test_a_missing_key_is_told_apart_from_a_wrong_one(headers, says):
     with pytest.raises(Unauthorized) as caught:

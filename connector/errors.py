@@ -27,6 +27,7 @@ Messages are written for the caller and never carry secrets, e-mails or quote te
 from __future__ import annotations
 
 import logging
+import math
 import re
 from typing import Any
 
@@ -34,7 +35,7 @@ from flask import Flask, Response, current_app, json, request
 from werkzeug.exceptions import HTTPException
 
 from connector import metrics
-from connector.logs import described_request, where_it_failed
+from connector.logs import described_request, shown_key, where_it_failed
 from connector.text_limits import truncate
 
 PROBLEM_BASE = "https://github.com/koji-connector/connector/blob/main/docs/problems.md#"
@@ -130,6 +131,17 @@ class MethodNotAllowed(Problem):
 
 class EventInProgress(Problem):
     status, slug, title = 409, "event-in-progress", "Another copy of this event is being processed"
+
+    @classmethod
+    def held(cls, key: str, attempt: int, seconds_left: float) -> "EventInProgress":
+        # The key as the logs show it, and when the claim runs out: a failed n8n or Zapier run
+        # then says which claim blocks it and when it frees, without a second call.
+        # Retry-After: at the lease's end at the latest, the next copy takes the event over.
+        wait = max(1, math.ceil(seconds_left))
+        return cls(
+            f"Another copy of this event ({shown_key(key)}, attempt {attempt}) is being processed; answer "
+            f"non-2xx so the sender retries. The claim ends when the chain completes or releases it, or when "
+            f"its lease runs out, in {wait} s at most.", headers={"Retry-After": str(wait)})
 
 
 class ClaimSuperseded(Problem):

@@ -127,6 +127,7 @@ class LedgerUnusable(Exception):
 class Claim:
     status: str       # first | retry | duplicate | in_progress
     attempt: int
+    lease_left: float | None = None  # in_progress: seconds until the other copy's claim runs out
 
 
 @dataclass(frozen=True)
@@ -200,12 +201,14 @@ class Ledger:
         row = self._fetchone(_CLAIM, {"key": key, "now": now, "lease": lease, "unreal": self._unreal(now)})
         if row is not None:
             return Claim(FIRST if row[0] == 1 else RETRY, row[0])
-        current = self._fetchone("SELECT state, attempts FROM events WHERE key = ?", (key,))
+        current = self._fetchone("SELECT state, attempts, lease_until FROM events WHERE key = ?", (key,))
         if current is not None and current[0] == COMPLETED:
             return Claim(DUPLICATE, current[1])
         # Claimed by another copy (or changed in between): answering "in progress" makes the
         # chain fail and Koji retry later, which is always safe.
-        return Claim(IN_PROGRESS, current[1] if current else 1)
+        if current is None:
+            return Claim(IN_PROGRESS, 1)
+        return Claim(IN_PROGRESS, current[1], min(current[2], self._unreal(now)) - now)
 
     def complete(self, key: str) -> EventRecord | None:
         return self._set_state(key, COMPLETED)

@@ -103,9 +103,7 @@ class Pipeline:
             # a claim that stays (a chain that never completes) can be found.
             log.info("event in progress key=%s attempt=%s: another copy holds the claim", shown_key(key),
                      claim.attempt)
-            raise EventInProgress(
-                "Another copy of this event is being processed; answer non-2xx so Koji retries. "
-                "The claim ends when the chain completes or releases it, or when its lease expires.")
+            raise EventInProgress.held(key, claim.attempt, claim.lease_left or 0.0)
         if claim.status == DUPLICATE:
             decision = Decision(SKIP, "duplicate",
                                 "This event was already processed completely; nothing to do again.")

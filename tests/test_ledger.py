@@ -39,7 +39,7 @@ def ledger(tmp_path, clock):
 
 def test_first_claim_then_in_progress_then_duplicate_after_completion(ledger):
     assert ledger.claim("i1:interview.completed") == Claim(FIRST, 1)
-    assert ledger.claim("i1:interview.completed") == Claim(IN_PROGRESS, 1)
+    assert ledger.claim("i1:interview.completed") == Claim(IN_PROGRESS, 1, 60.0)
     assert ledger.complete("i1:interview.completed").state == COMPLETED
     assert ledger.claim("i1:interview.completed") == Claim(DUPLICATE, 1)
 
@@ -50,7 +50,7 @@ def test_released_claim_is_processed_again(ledger):
     claim = ledger.claim("k")
     assert (claim.status, claim.attempt) == (RETRY, 2)
     # The attempt goes into delivery.attempt and the release path of every answer.
-    assert ledger.claim("k") == Claim(IN_PROGRESS, 2)
+    assert ledger.claim("k") == Claim(IN_PROGRESS, 2, 60.0)
     ledger.complete("k")
     assert ledger.claim("k") == Claim(DUPLICATE, 2)
 

@@ -314,15 +314,33 @@ def test_a_completed_event_is_answered_as_a_duplicate_and_stays_completed(tmp_pa
     assert pipeline.ledger.get("abc123:interview.completed").state == "completed"
 
 
+def test_a_copy_is_told_to_come_back_when_the_claim_runs_out_and_an_odd_key_is_not_repeated(tmp_path):
+    now = [1_000.0]
+    ledger = Ledger(tmp_path / "state.sqlite3", retention_seconds=100, lease_seconds=60, clock=lambda: now[0])
+    pipeline = Pipeline(profile=load_profile(None), quality_threshold=3, ledger=ledger)
+    payload = {"type": "interview.completed",
+               "data": {"interview_id": "jane@acme.example", "respondent_email": "r@acme.example", "quality_score": 4}}
+    pipeline.answer(payload, claim=True)
+    now[0] += 42.5
+    with pytest.raises(EventInProgress) as raised:
+        pipeline.answer(payload, claim=True)
+    assert raised.value.headers == {"Retry-After": "18"}  # 17.5 s left, rounded up
+    assert "jane" not in raised.value.detail and "(key#" in raised.value.detail  # hashed, as the logs show it
+    assert "in 18 s at most" in raised.value.detail
+
+
 def test_a_copy_while_another_holds_the_claim_is_refused_and_logged_by_key(tmp_path, caplog):
     pipeline = pipeline_with(None, tmp_path)
     payload = sample("automation.interview_completed.json")
     pipeline.answer(payload, claim=True)
     with caplog.at_level(logging.INFO, logger="connector.pipeline"), pytest.raises(EventInProgress) as raised:
         pipeline.answer(payload, claim=True)
+    # Which claim, and until when (found by an audit: a failed run could not tell without a second call).
     assert raised.value.detail == (
-        "Another copy of this event is being processed; answer non-2xx so Koji retries. "
-        "The claim ends when the chain completes or releases it, or when its lease expires.")
+        "Another copy of this event (abc123:interview.completed, attempt 1) is being processed; answer non-2xx "
+        "so the sender retries. The claim ends when the chain completes or releases it, or when its lease runs "
+        "out, in 60 s at most.")
+    assert raised.value.headers == {"Retry-After": "60"}
     [record] = [r for r in caplog.records if r.name == "connector.pipeline"]
     assert record.getMessage() == (f"event in progress key={shown_key('abc123:interview.completed')} "
                                    "attempt=1: another copy holds the claim")

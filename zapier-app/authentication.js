@@ -4,9 +4,10 @@ const { connectorUrl, getJson } = require('./lib/connector');
 const { FIELD_LIST, dataOf } = require('./lib/shapes');
 
 // The fields route needs the API key, so it proves both the URL and the key; its shape
-// proves the URL is the connector, not any server that answers 200.
+// proves the URL is the connector, not any server that answers 200. A connector it cannot
+// reach is an error here, not "retry later" as in the steps: this is where a wrong URL shows.
 const test = async (z, bundle) => {
-  const response = await getJson(z, bundle, '/v1/salesforce/fields');
+  const response = await getJson(z, bundle, '/v1/salesforce/fields', { retryIfUnreachable: false });
   const host = new URL(connectorUrl(z, bundle, '/')).host;
   return { connector_host: host, fields: dataOf(z, response, FIELD_LIST) };
 };

@@ -8,8 +8,8 @@
  * for any failure, and every other problem as an opaque JSON dump.
  */
 
-const { notAConnector } = require('./lib/shapes');
-const { originOf } = require('./lib/connector');
+const { notAConnector, noRoute, isNoRoute } = require('./lib/shapes');
+const { originOf, DEFAULT_RETRY_SECONDS } = require('./lib/connector');
 
 const addApiKey = (request, z, bundle) => {
   if (bundle.authData && bundle.authData.api_key) {
@@ -29,6 +29,13 @@ const problemOf = (response) => {
 };
 
 const slugOf = (problem) => String(problem.type || '').split('#').pop();
+
+// Every refusal of the connector is problem+json whose `type` is a section of its
+// docs/problems.md (connector/errors.py, PROBLEM_BASE). An error answer without one comes
+// from something else: a web site or file server the Connector URL names by mistake, or a
+// proxy in front of the connector.
+const CONNECTOR_PROBLEM_TYPE = /\/problems\.md#[a-z0-9-]+$/;
+const isConnectorProblem = (problem) => CONNECTOR_PROBLEM_TYPE.test(String(problem.type || ''));
 
 // An entry points into the body (`pointer`) or names a query parameter (`parameter`).
 const whereOf = (entry) => {
@@ -63,12 +70,19 @@ const RETRY_LATER = {
 };
 // A 502/503/504 without the connector's problem body comes from something in front of it (a
 // reverse proxy, a load balancer) while the connector restarts or is overloaded: it passes too.
-const PROXY_UNAVAILABLE = [502, 503, 504];
+// So do Cloudflare's 520-524 (the origin is down, refused or timed out), a common front for a
+// self-hosted connector.
+const PROXY_UNAVAILABLE = [502, 503, 504, 520, 521, 522, 523, 524];
+// What a web site or a file server answers for a path it does not have, or a method it does
+// not take: an answer with one of these and no connector problem means a wrong Connector URL.
+const NOT_FOUND_ON_A_WEB_SITE = [404, 405, 410, 501];
 const PROXY_RETRY_LATER =
   'The connector or a proxy in front of it is not answering now. Retry later; if this lasts, ' +
   'check that the connector is running.';
-
-const DEFAULT_RETRY_SECONDS = 60;
+// The connector never answers 429; a rate limiter in front of it (a proxy, an API gateway) does.
+const RATE_LIMITED =
+  'The connector or a proxy in front of it refuses more requests for now (429 Too Many Requests). ' +
+  'Retry later.';
 // Retry-After is used within these bounds: 0 would have Zapier retry at once, in a loop, and
 // 864000 (ten days) would park the run; an hour is already longer than any lease or lock.
 const MIN_RETRY_SECONDS = 5;
@@ -87,7 +101,7 @@ const retryAfterOf = (response) => {
 
 /**
  * The Zapier error for a connector answer of 400 or more (any other is returned as is).
- * Every step's errors come from here: the middleware below, and a search that asked to see
+ * Every step's errors come from here: the middleware below, and a step that asked to see
  * statuses itself (`skipThrowForStatus`) and raises every status it does not handle.
  */
 const raiseForProblem = (response, z) => {
@@ -99,11 +113,37 @@ const raiseForProblem = (response, z) => {
   const slug = slugOf(problem) || `http-${status}`;
   const details = describe(problem, status);
 
+  if (status === 429) {
+    throw new z.errors.ThrottledError(RATE_LIMITED, retryAfterOf(response));
+  }
+  if (PROXY_UNAVAILABLE.includes(status) && !isConnectorProblem(problem)) {
+    throw new z.errors.ThrottledError(`${PROXY_RETRY_LATER} (HTTP ${status})`, retryAfterOf(response));
+  }
   // Only the connector's own refusal means the key is wrong: a login proxy or another site in
   // front of it answers 401/403 too, and "reconnect" would send the user after the wrong thing.
   if ((status === 401 || status === 403) && slug !== 'unauthorized') {
     throw notAConnector(z, response, "the connector's problem+json refusal (unauthorized)");
   }
+  // Any other error answer that is not the connector's problem. A web site's or file server's
+  // 404, 405, 410 or 501 page for a /v1/ path: the Connector URL names something else.
+  // "Connector error 404" would say the connector answered, and send the user looking in the
+  // wrong place. Any other status (a proxy's own 400, 408, 413 or 500 page) may come from the
+  // TLS proxy in front of a connector whose URL is right: both are named.
+  if (!isConnectorProblem(problem)) {
+    if (NOT_FOUND_ON_A_WEB_SITE.includes(status)) {
+      throw notAConnector(z, response, "the connector's problem+json error");
+    }
+    const type = response.getHeader('content-type') || 'no content type';
+    throw new z.errors.Error(
+      `The connector or a proxy in front of it answered HTTP ${status} (${type}) without the connector's ` +
+        "problem+json error: look in the proxy's log for this request, and check that the Connector URL is " +
+        "the Koji connector's base URL.",
+      `http-${status}`,
+      status,
+    );
+  }
+  // The connector's own 404 for a path no route matches: a Connector URL with a path.
+  if (isNoRoute(problem)) throw noRoute(z, response);
   if (status === 401 || status === 403) {
     const error = new z.errors.ExpiredAuthError(
       `The connector rejected the API key (${details}). Check the API key in this connection ` +
@@ -126,10 +166,11 @@ const raiseForProblem = (response, z) => {
   // Any 409 of the steps' routes is a live claim (release's claim-superseded is not used here).
   const retrySlug = status === 409 ? 'event-in-progress' : slug;
   if (Object.hasOwn(RETRY_LATER, retrySlug)) {
-    throw new z.errors.ThrottledError(`${RETRY_LATER[retrySlug]} ${details}`, retryAfterOf(response));
-  }
-  if (PROXY_UNAVAILABLE.includes(status) && !problem.type) {
-    throw new z.errors.ThrottledError(`${PROXY_RETRY_LATER} (HTTP ${status})`, retryAfterOf(response));
+    // The connector's 409 detail asks its caller to "answer non-2xx so Koji retries": right for
+    // n8n, wrong behind Catch Raw Hook, which has answered Koji 200 already. The app's sentence
+    // says the same in Zapier's terms, so the detail is left out.
+    const kept = retrySlug === 'event-in-progress' ? '' : ` ${details}`;
+    throw new z.errors.ThrottledError(`${RETRY_LATER[retrySlug]}${kept}`, retryAfterOf(response));
   }
   throw new z.errors.Error(`Connector error ${status} (${slug}): ${details}`, slug, status);
 };
@@ -155,7 +196,8 @@ const refuseRedirect = (response, z) => {
 };
 
 const throwForProblem = (response, z) => {
-  // A step that asked to see statuses itself (a search's 404) still gets auth errors here;
+  // A step that asked to see statuses itself (an unknown event's 404, Verify's 413 and
+  // malformed-json) still gets auth errors here;
   // it must pass every other status it does not handle to raiseForProblem.
   const { status } = response;
   if (response.request.skipThrowForStatus && status >= 400 && status !== 401 && status !== 403) {
@@ -170,7 +212,10 @@ module.exports = {
   raiseForProblem,
   problemOf,
   slugOf,
+  describe,
+  isConnectorProblem,
   RETRY_LATER,
+  PROXY_UNAVAILABLE,
   MIN_RETRY_SECONDS,
   MAX_RETRY_SECONDS,
 };

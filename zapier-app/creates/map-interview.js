@@ -22,19 +22,33 @@ const listOf = (value) => {
 
 // Number("2 of 5") is NaN, which JSON.stringify sends as null, and the connector takes a
 // missing score as passing; Number(" ") is 0. So blank is "not given" and anything else
-// that is not a finite number is refused, naming the field.
+// that is not a finite number is refused, naming the field. Like the connector's own
+// refusals, the error names the field and the problem, never the value: a mis-mapped field
+// may hold the respondent's e-mail or words, and step errors are kept in Zap history and
+// e-mailed to the Zap's owner.
 const numberOf = (z, input, key) => {
   const given = present(input[key]) ? String(input[key]).trim() : '';
   if (given === '') return undefined;
   const number = Number(given);
   if (!Number.isFinite(number)) {
     throw new z.errors.Error(
-      `"${labelOf(key)}" must be a number, not "${given}". Map a numeric value or leave it empty.`,
+      `"${labelOf(key)}" must be a number; the mapped value (${given.length} characters) is not one. ` +
+        'Map a numeric value (e.g. `4.2`) or leave it empty.',
       'invalid_number_input',
       400,
     );
   }
   return number;
+};
+
+// Where JSON.parse stopped, without its message: V8 quotes the text around that place
+// ("Unexpected token 'j', "jane.doe@e"... is not valid JSON").
+const positionOf = (err, text) => {
+  const at = /position (\d+)/.exec(String(err && err.message));
+  if (at) return `at character ${Number(at[1]) + 1} of ${text.length}`;
+  return /end of JSON input|Unterminated/.test(String(err && err.message))
+    ? `it ends early (${text.length} characters)`
+    : `${text.length} characters`;
 };
 
 // The fields of Koji's Zapier trigger, as a documented Koji webhook payload (the
@@ -70,11 +84,12 @@ const eventFromFields = (z, input) => ({
 
 const payloadOf = (z, input) => {
   if (!present(input.payload_json)) return eventFromFields(z, input);
+  const text = String(input.payload_json);
   try {
-    return JSON.parse(input.payload_json);
+    return JSON.parse(text);
   } catch (err) {
     throw new z.errors.Error(
-      `"Koji Payload (JSON)" is not valid JSON: ${err.message}. Map the whole payload, or ` +
+      `"${labelOf('payload_json')}" is not valid JSON (${positionOf(err, text)}). Map the whole payload, or ` +
         'leave it empty and fill the individual fields instead.',
       'malformed_json_input',
       400,

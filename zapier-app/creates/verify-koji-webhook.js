@@ -1,7 +1,7 @@
 'use strict';
 
 const { postJsonText } = require('../lib/connector');
-const { raiseForProblem } = require('../middleware');
+const { raiseForProblem, problemOf, slugOf, isConnectorProblem } = require('../middleware');
 const { flatten } = require('../lib/answer');
 const { ANSWER, dataOf } = require('../lib/shapes');
 const { answerOutputFields } = require('../lib/output-fields');
@@ -42,11 +42,31 @@ const tooLarge = (z, rawBody, envelope) => {
   );
 };
 
+// The connector's malformed-json on verify-envelope is about the signed body inside the
+// envelope (the app always sends a JSON envelope), which its detail calls by the envelope's
+// name ("The body in raw_body_base64 is not valid JSON…"), a name the user never mapped.
+const notJson = (z, response) => {
+  const detail = String(problemOf(response).detail || '')
+    .replace(/\b(?:body in raw_body_base64|raw_body)\b/g, 'Raw Body');
+  return new z.errors.Error(
+    `The webhook's Raw Body is not a JSON object (malformed-json)${detail ? `: ${detail}` : '.'} Its ` +
+      'signature is valid, so it is what the sender signed: the connector takes only Koji\'s JSON ' +
+      'events. Check that Raw Body is mapped from Catch Raw Hook\'s **Raw Body** and that the sender ' +
+      'is Koji.',
+    'malformed_json',
+    400,
+  );
+};
+
 const perform = async (z, bundle) => {
   const rawBody = String(bundle.inputData.raw_body === undefined ? '' : bundle.inputData.raw_body);
   const envelope = envelopeOf(rawBody, String(bundle.inputData.signature || '').trim());
   const response = await postJsonText(z, bundle, '/v1/koji/verify-envelope', envelope, { skipThrowForStatus: true });
   if (response.status === 413) throw tooLarge(z, rawBody, envelope);
+  if (response.status === 400 && isConnectorProblem(problemOf(response)) &&
+      slugOf(problemOf(response)) === 'malformed-json') {
+    throw notJson(z, response);
+  }
   raiseForProblem(response, z);
   return flatten(dataOf(z, response, ANSWER));
 };

@@ -2,7 +2,7 @@
 
 /**
  * The connector's answer (docs/design.md, "The answer of verify / map") as one flat
- * object, because Zapier users map fields by label and Filter steps compare text.
+ * object, because Zapier users map fields by label and Paths rules compare text.
  *
  * Salesforce values are flattened generically as `sf__<ApiName>`: a mapping profile may
  * add fields, so no list here is exhaustive. DEFAULT_SALESFORCE_FIELDS only labels the
@@ -36,8 +36,9 @@ const scalar = (value) => {
 
 const json = (value) => (value === null || value === undefined ? null : JSON.stringify(value));
 
+// "Field: why" per item; a warning about the payload rather than a field has no field.
 const describeList = (items, text) =>
-  (items || []).map((item) => `${item.field}: ${item[text]}`).join('; ');
+  (items || []).map((item) => (item.field ? `${item.field}: ${item[text]}` : item[text])).join('; ');
 
 // [key, label, type, value-from-answer]; one table drives the output and its fields.
 const COLUMNS = [
@@ -92,8 +93,10 @@ const COLUMNS = [
   ['fallback_lookup_field', 'Salesforce Fallback Lookup Field', 'string', (a) => fallbackOf(a).field],
   ['fallback_lookup_value', 'Salesforce Fallback Lookup Value', 'string', (a) => fallbackOf(a).value],
   ['fallback_lookup_soql', 'Salesforce Fallback Lookup SOQL', 'string', (a) => fallbackOf(a).soql],
-  // For a Filter step after the Find step: write only when the Contact's value of this field is
-  // not later than this one (an older interview's retry must not overwrite a newer one).
+  // For the Paths after the Find step (README, Zap 1 Path A: *Write* / *Keep the newer*, not a
+  // Filter, which would stop the Slack post and Mark Event Completed too): write only when the
+  // Contact's value of this field is not later than this one (an older interview's retry must
+  // not overwrite a newer one).
   ['keep_newer_field', 'Salesforce Keep-Newer Field', 'string', (a) => keepNewerOf(a).field],
   ['keep_newer_value', 'Salesforce Keep-Newer Value (UTC)', 'string', (a) => keepNewerOf(a).value],
   ['salesforce_field_names', 'Salesforce Field Names', 'string',
@@ -109,6 +112,14 @@ const COLUMNS = [
     (a) => a.slack && a.slack.contact_not_found && a.slack.contact_not_found.text],
   ['slack_contact_not_found_blocks_json', 'Slack Blocks When No Contact Found (JSON)', 'string',
     (a) => a.slack && a.slack.contact_not_found && json(a.slack.contact_not_found.blocks)],
+  // The connector's slack.kept_newer: for the branch that finds a Contact holding a later
+  // interview and writes nothing ("Not written (the Contact holds a later interview)"); Slack
+  // Text says "Salesforce Contact updated". Empty when there is no such branch (not
+  // update_contact, or no keep_newer field).
+  ['slack_kept_newer_text', 'Slack Text When Contact Holds a Later Interview', 'string',
+    (a) => a.slack && a.slack.kept_newer && a.slack.kept_newer.text],
+  ['slack_kept_newer_blocks_json', 'Slack Blocks When Contact Holds a Later Interview (JSON)', 'string',
+    (a) => a.slack && a.slack.kept_newer && json(a.slack.kept_newer.blocks)],
 ];
 
 function lookupOf(answer) {

@@ -2,6 +2,9 @@
 
 /** A ledger entry of the connector (`/v1/events/{key}`…) as flat fields. */
 
+const { problemOf, slugOf, isConnectorProblem } = require('../middleware');
+const { isNoRoute } = require('./shapes');
+
 const flattenEntry = (key, body) => {
   const flat = { id: key, event_key: key };
   for (const [name, value] of Object.entries(body || {})) {
@@ -62,4 +65,15 @@ const eventKeyOf = (z, inputData) => {
   return key;
 };
 
-module.exports = { flattenEntry, eventKeyOf, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT };
+/**
+ * The connector's own 404 `not-found` for an event key: the event is not in the ledger. Not a
+ * web server's 404 page (no connector problem) and not the connector's 404 for a path no route
+ * matches (a Connector URL with a path): raiseForProblem gives those their own error.
+ */
+const isUnknownEvent = (response) => {
+  if (response.status !== 404) return false;
+  const problem = problemOf(response);
+  return isConnectorProblem(problem) && slugOf(problem) === 'not-found' && !isNoRoute(problem);
+};
+
+module.exports = { flattenEntry, eventKeyOf, isUnknownEvent, ENTRY_OUTPUT_FIELDS, ENTRY_SAMPLE, EVENT_KEY_INPUT };

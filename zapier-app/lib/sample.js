@@ -130,6 +130,8 @@ const ANSWER = {
     ...slackMessage(`:speech_balloon: Salesforce Contact updated: ${TITLE}`, `> ${QUOTE}\n${FACTS}`),
     contact_not_found: slackMessage(`:mag: No Salesforce Contact: ${TITLE}`,
       `No Salesforce Contact matched the lookup by *email*, so nothing was written.\n> ${QUOTE}\n${FACTS}`),
+    kept_newer: slackMessage(`:information_source: Not written (the Contact holds a later interview): ${TITLE}`,
+      `> ${QUOTE}\n${FACTS}`),
   },
 };
 

@@ -41,11 +41,29 @@ const notAConnector = (z, response, what) => {
     `The Connector URL did not answer like a Koji connector: ${response.request.method} ${pathname} ` +
       `answered HTTP ${response.status} (${type}) without ${what}. Check the Connector URL of this ` +
       'connection: it must be the base URL of the Koji connector itself (e.g. ' +
-      '`https://koji-connector.example.com`), not a web site, login page or proxy in front of it.',
+      '`https://koji-connector.example.com`), not a web site or a login page; a TLS proxy in front of the ' +
+      'connector must pass its /v1/ requests and answers through as they are.',
     'not_a_koji_connector',
     response.status,
   );
 };
+
+// The connector answers its `not-found` problem for a path no route matches too
+// (connector/errors.py, NotFound.no_route): a Connector URL with a path, or a connector too old
+// for the route. Only the detail tells it from "no such event", and it always starts the same way.
+const NO_ROUTE = /^No route matches /;
+
+const isNoRoute = (problem) => NO_ROUTE.test(String((problem && problem.detail) || ''));
+
+const noRoute = (z, response) =>
+  new z.errors.Error(
+    `The connector has no route for ${response.request.method} ${new URL(response.request.url).pathname} ` +
+      '(not-found: "No route matches"). Check that the Connector URL of this connection is the ' +
+      'connector\'s base URL with no path (e.g. `https://koji-connector.example.com`) and that the ' +
+      'connector is up to date.',
+    'no_route',
+    404,
+  );
 
 /** The answer's JSON when it has the shape; otherwise the "not a Koji connector" error. */
 const dataOf = (z, response, shape) => {
@@ -53,4 +71,4 @@ const dataOf = (z, response, shape) => {
   throw notAConnector(z, response, shape.what);
 };
 
-module.exports = { FIELD_LIST, ANSWER, EVENT_RECORD, dataOf, notAConnector };
+module.exports = { FIELD_LIST, ANSWER, EVENT_RECORD, dataOf, notAConnector, noRoute, isNoRoute };

@@ -160,7 +160,37 @@ test('a 422 entry naming a query parameter shows the parameter, not "/"', async 
   });
 });
 
-test('Mark Event Completed on an unknown key is a clear error', async () => {
-  await assert.rejects(appTester(complete, bundle({ event_key: 'nope:interview.completed' })),
-    (err) => err.name === 'AppError' && /404/.test(err.message) && /not-found/.test(err.message));
+// Before: "Connector error 404 (not-found): Not found: No event with this key is in the
+// ledger…", with no word on what an event key is; the usual mistake is the Interview ID mapped.
+test('Mark Event Completed on an unknown key says to map Event Key, and spots an Interview ID', async () => {
+  const interviewId = 'f8e7d6c5-b4a3-2109-8765-432109876543';
+  for (const [eventKey, hint] of [['nope:interview.completed', false], [interviewId, true]]) {
+    await assert.rejects(appTester(complete, bundle({ event_key: eventKey })), (err) => {
+      assert.equal(err.name, 'AppError', err.stack);
+      const { message, code, status } = JSON.parse(err.message);
+      assert.equal(status, 404);
+      assert.equal(code, 'unknown_event');
+      assert.match(message, /^The connector's ledger has no event with this Event Key \(not-found: /);
+      assert.doesNotMatch(message, /\.\)\./, 'one full stop after the connector\'s detail');
+      assert.match(message, /Map \*\*Event Key\*\* from the "Verify Koji Webhook" step of the same run \(`<interview id>:<event type>`/);
+      assert.equal(/is it the Interview ID\?/.test(message), hint, message);
+      assert.ok(!message.includes(eventKey), `the key is not repeated: ${message}`);
+      return true;
+    });
+  }
+});
+
+// The connector's own 404 for a path no route matches (a Connector URL with a path): every step
+// says so, as Find Event did. Before: "Connector error 404 (not-found): Not found: No route
+// matches …" in the connection test and the other steps, with no word on the Connector URL.
+test('a Connector URL with a path: every step and the connection test say the URL must have no path', async () => {
+  for (const [name, perform, inputData] of STEPS) {
+    await assert.rejects(appTester(perform, bundle(inputData, { connector_url: `${connector.url}/v1` })), (err) => {
+      assert.equal(err.name, 'AppError', `${name}: ${err.stack}`);
+      const { message } = JSON.parse(err.message);
+      assert.match(message, /^The connector has no route for (GET|POST) \/v1\/v1\//, name);
+      assert.match(message, /Connector URL of this connection is the connector's base URL with no path/, name);
+      return true;
+    }, `${name} must fail`);
+  }
 });

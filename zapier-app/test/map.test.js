@@ -72,6 +72,31 @@ test('with one lookup there is no fallback', async () => {
   assert.equal(result.fallback_lookup_soql, null);
 });
 
+// Path A's *Keep the newer* branch writes nothing: its message must not be Slack Text, which
+// says "Salesforce Contact updated". The connector's slack.kept_newer, empty where there is no
+// such branch.
+test('the message for a Contact holding a later interview says it was not written; empty without that branch', async () => {
+  const negative = await run(triggerFields());
+  assert.match(negative.slack_text, /^:rotating_light: Negative interview:/);
+  assert.match(negative.slack_kept_newer_text,
+    /^:rotating_light: Negative interview, not written \(the Contact holds a later interview\): Sarah/);
+  assert.doesNotMatch(negative.slack_kept_newer_text, /updated/);
+  assert.match(negative.slack_kept_newer_blocks_json, /"type":"header"/);
+  const positive = await run(triggerFields({ sentiment: 'positive' }));
+  assert.match(positive.slack_text, /^:speech_balloon: Salesforce Contact updated:/);
+  assert.match(positive.slack_kept_newer_text, /^:information_source: Not written \(the Contact holds a later interview\):/);
+  assert.equal(positive.keep_newer_field, 'Last_Koji_Interview_At__c');
+  for (const [why, input] of [['low quality', { quality_score: '2' }], ['anonymous', { respondent_email: '' }]]) {
+    const skipped = await run(triggerFields(input));
+    assert.equal(skipped.should_update, 'false', why);
+    assert.equal(skipped.slack_kept_newer_text, null, why);
+    assert.equal(skipped.slack_kept_newer_blocks_json, null, why);
+  }
+  // An event with no time has nothing to compare: Path A's *Write* branch takes it.
+  const noTime = await run(triggerFields({ completed_at: '' }));
+  assert.deepEqual([noTime.should_update, noTime.keep_newer_value, noTime.slack_kept_newer_text], ['true', null, null]);
+});
+
 test('the sample is what the connector answers for the sample\'s payload', async () => {
   const result = await run({ payload_json: JSON.stringify(SAMPLE_PAYLOAD) });
   assert.deepEqual(result, App.creates.map_interview.operation.sample);
@@ -105,6 +130,27 @@ test('a payload that is not JSON is refused before any request', async () => {
   await assert.rejects(run({ payload_json: '{"type": ' }), /is not valid JSON/);
 });
 
+// Step errors are kept in Zap history and e-mailed to the Zap's owner: like the connector's own
+// refusals they name the field and the problem, never the value. Before, JSON.parse's message
+// quoted the start of the text ("Unexpected token 'j', "jane.doe@e"... is not valid JSON").
+test('a payload that is not JSON is refused without quoting it', async () => {
+  const cases = [
+    ['jane.doe@example.com: we hate the pricing', /\(41 characters\)/],
+    ['{"data": {"respondent_email": "jane.doe@example.com"', /\(it ends early \(52 characters\)|\(at character \d+ of 52\)/],
+    ["{'respondent_email': 'jane.doe@example.com'}", /\(at character 2 of 44\)/],
+  ];
+  for (const [text, where] of cases) {
+    await assert.rejects(run({ payload_json: text }), (err) => {
+      assert.equal(err.name, 'AppError', err.stack);
+      const { message } = JSON.parse(err.message);
+      assert.match(message, /^"Koji Payload \(JSON\)" is not valid JSON \(/);
+      assert.match(message, where, message);
+      assert.doesNotMatch(message, /jane/, message);
+      return true;
+    }, text);
+  }
+});
+
 test('a payload the connector refuses names the offending field', async () => {
   const payload = { type: 42, data: { quality_score: 9 } }; // no documented shape fits
   await assert.rejects(run({ payload_json: JSON.stringify(payload) }), (err) => {
@@ -122,16 +168,27 @@ test('a quality score above 5 from the trigger is refused (design.md 422)', asyn
 
 // Number("2 of 5") is NaN, sent as null: the connector took "no score" as passing and a
 // low-quality interview updated the Contact. Number(" ") was 0.
-test('a Quality Score that is not a number is refused, naming the field', async () => {
-  for (const score of ['2 of 5', 'n/a', 'Infinity', '4,2', '0x']) {
+// The value is not repeated (before: `must be a number, not "<value>"`): a mis-mapped field
+// may hold the respondent's name, e-mail or words.
+test('a Quality Score that is not a number is refused, naming the field, not the value', async () => {
+  const mismapped = 'Jane Doe <jane.doe@example.com> said: we hate the pricing';
+  for (const score of ['2 of 5', 'n/a', 'Infinity', '4,2', '0x', mismapped]) {
     await assert.rejects(run(triggerFields({ quality_score: score })), (err) => {
       assert.equal(err.name, 'AppError', `${score}: ${err.stack}`);
       const { message } = JSON.parse(err.message); // z.errors.Error: {message, code, status}
-      assert.match(message, /^"Quality Score" must be a number/);
-      assert.ok(message.includes(`"${score}"`), message);
+      assert.equal(message, `"Quality Score" must be a number; the mapped value (${score.length} characters) ` +
+        'is not one. Map a numeric value (e.g. `4.2`) or leave it empty.');
       return true;
     }, `${score} must be refused`);
   }
+});
+
+// A warning about the payload as a whole has no field: before, the output read
+// ": the payload's data.completed_at is not an ISO 8601 date and time; not used".
+test('Salesforce Warnings without a field do not start with ": "', async () => {
+  const result = await run(triggerFields({ completed_at: 'yesterday' }));
+  assert.match(result.salesforce_warnings, /completed_at/);
+  assert.doesNotMatch(result.salesforce_warnings, /^: |; : /);
 });
 
 test('a blank Quality Score is not given (not 0); a padded number is that number', async () => {

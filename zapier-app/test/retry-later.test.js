@@ -4,9 +4,9 @@
  * Connector problems that pass on their own (docs/problems.md): 409 event-in-progress,
  * 503 ledger-busy (with Retry-After) and 502 upstream-unavailable are Zapier's
  * ThrottledError, so Zapier may retry the step after the delay instead of failing the run;
- * so is a 502/503/504 without a problem body (a proxy's page while the connector is away).
- * The delay is Retry-After kept between 5 s and 1 h. Any other 5xx stays a plain step error
- * (find-event-errors.test.js).
+ * so is a 502/503/504 or Cloudflare's 520-524 without a problem body (a proxy's page while the
+ * connector is away), and a rate limiter's 429. The delay is Retry-After kept between 5 s and
+ * 1 h. Any other 5xx problem of the connector stays a plain step error (find-event-errors.test.js).
  */
 
 const assert = require('node:assert/strict');
@@ -105,6 +105,42 @@ test('a proxy\'s HTML 502, 503 or 504 (no problem body) is a ThrottledError, in 
           `if this lasts, check that the connector is running. (HTTP ${status})`, `${name} on ${status} ${contentType}`);
       });
     }
+  }
+});
+
+// Cloudflare's "origin down" pages (520 unknown, 521 down, 522 connection timed out, 523
+// unreachable, 524 timeout), in front of a connector that restarts. Before: "Connector error 521
+// (http-521)", a plain step error.
+test('Cloudflare\'s 520-524 (no problem body) are a ThrottledError, in every step', async () => {
+  const page = '<!DOCTYPE html><html><head><title>Web server is down | Cloudflare</title></head></html>';
+  for (const status of [520, 521, 522, 523, 524]) {
+    await assertEveryStepRetries(status, { 'Content-Type': 'text/html; charset=UTF-8' }, page, ({ message, delay }, name) => {
+      assert.equal(delay, 60, `${name} on ${status}`);
+      assert.match(message, new RegExp(`^The connector or a proxy in front of it is not answering now\\. .*\\(HTTP ${status}\\)$`),
+        `${name} on ${status}`);
+    });
+  }
+});
+
+// The connector never answers 429; a rate limiter in front of it does. zapier-platform-core
+// raises its own ThrottledError for a 429 before the app's middleware, with the raw Retry-After
+// (before: delay 0 or 864000, and null for an HTTP date); the app asks it not to.
+test('a 429 from a rate limiter in front of the connector keeps Retry-After within 5 s-1 h, in every step and the connection test', async () => {
+  const steps = [['the connection test', App.authentication.test, {}], ...STEPS];
+  const inADay = new Date(Date.now() + 24 * 3600 * 1000).toUTCString();
+  for (const [retryAfter, expected] of [['0', 5], ['864000', 3600], [inADay, 3600], [null, 60]]) {
+    const headers = { 'Content-Type': 'text/html', ...(retryAfter === null ? {} : { 'Retry-After': retryAfter }) };
+    await withServerAnswering(429, headers, '<html><body>Too Many Requests</body></html>', async (url) => {
+      for (const [name, perform, inputData] of steps) {
+        await assert.rejects(appTester(perform, { authData: { connector_url: url, api_key: 'ck_any' }, inputData }), (err) => {
+          const { message, delay } = throttled(err);
+          assert.equal(delay, expected, `${name} with Retry-After ${retryAfter}`);
+          assert.match(message, /^The connector or a proxy in front of it refuses more requests for now \(429 Too Many Requests\)\. Retry later\.$/,
+            name);
+          return true;
+        }, `${name} must raise ThrottledError`);
+      }
+    });
   }
 });
 

@@ -1,13 +1,17 @@
 'use strict';
 
 /**
- * A connector that cannot be reached (nothing listening, a name that does not resolve) is one
- * clear step error naming the Connector URL's scheme and host; and no error of a step carries
- * the step's input: zapier-platform-core appends a "What happened" section with the bundle
- * (the Koji body, the respondent's e-mail) to any error not marked `doNotContextify`.
+ * A connector that cannot be reached (nothing listening, a reset, a name that does not resolve)
+ * is one clear error naming the Connector URL's scheme and host. In a step, a failure that may
+ * pass (refused, reset: the connector restarting) is "retry later" (ThrottledError): Zapier's
+ * Catch Raw Hook has already answered Koji 200, so Koji will not deliver again. A name that does
+ * not resolve, and anything in the connection test, is an error at once. No error of a step
+ * carries the step's input: zapier-platform-core appends a "What happened" section with the
+ * bundle (the Koji body, the respondent's e-mail) to any error not marked `doNotContextify`.
  */
 
 const assert = require('node:assert/strict');
+const dns = require('node:dns');
 const net = require('node:net');
 const { test } = require('node:test');
 const zapier = require('zapier-platform-core');
@@ -49,29 +53,59 @@ const assertPrivate = (message, name) => {
   assert.doesNotMatch(message, /What happened/, name);
 };
 
-const assertEveryStepCannotReach = async (connectorUrl, origin, reason) => {
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Every step fails with "Could not reach the connector at <origin>: <reason>."; `retried`
+ * says whether the steps (not the connection test) raise it as "retry later".
+ */
+const assertEveryStepCannotReach = async (connectorUrl, origin, reason, { retried }) => {
+  const cannot = `^Could not reach the connector at ${escape(origin)}: ${reason}\\. `;
   for (const [name, perform, inputData] of STEPS) {
     const bundle = { authData: { connector_url: connectorUrl, api_key: 'ck_any' }, inputData };
     await assert.rejects(appTester(perform, bundle), (err) => {
-      assert.equal(err.name, 'AppError', `${name}: ${err.stack}`);
-      const { message } = JSON.parse(err.message);
-      assert.match(message, new RegExp(`^Could not reach the connector at ${origin.replace(/\./g, '\\.')}: ${reason}\\. ` +
-        'Check the Connector URL and that the connector is running\\.$'), name);
+      if (retried && name !== 'the connection test') {
+        assert.equal(err.name, 'ThrottledError', `${name}: ${err.stack}`);
+        const { message, delay } = JSON.parse(err.message);
+        assert.match(message, new RegExp(`${cannot}Retry later; if this lasts, check the Connector URL and ` +
+          'that the connector is running\\.$'), name);
+        assert.equal(delay, 60, name);
+      } else {
+        assert.equal(err.name, 'AppError', `${name}: ${err.stack}`);
+        const { message } = JSON.parse(err.message);
+        assert.match(message, new RegExp(`${cannot}Check the Connector URL and that the connector is running\\.$`), name);
+      }
       assertPrivate(err.message, name);
       return true;
     }, `${name} must fail`);
   }
 };
 
-test('a connector that is down (connection refused) is a clear step error without the input', async () => {
+// Before: a plain step error in every step, so the run stopped for good while the connector
+// restarted, and the interview never reached Salesforce (Koji had its 200 from Zapier).
+test('a connector that is down (connection refused) is "retry later" in the steps, an error in the connection test', async () => {
   const port = await closedPort();
-  await assertEveryStepCannotReach(`http://127.0.0.1:${port}/`, `http://127.0.0.1:${port}`, 'ECONNREFUSED');
+  await assertEveryStepCannotReach(`http://127.0.0.1:${port}/`, `http://127.0.0.1:${port}`, 'ECONNREFUSED',
+    { retried: true });
 });
 
-test('a Connector URL whose name does not resolve is a clear step error, path left out', async () => {
-  // .invalid never resolves (RFC 6761); without DNS at all the code is EAI_AGAIN.
+test('a connection the connector (or a proxy) resets is "retry later" in the steps', async () => {
+  const server = net.createServer((socket) => socket.resetAndDestroy());
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const url = `http://127.0.0.1:${server.address().port}`;
+    await assertEveryStepCannotReach(url, url, 'ECONNRESET', { retried: true });
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('a Connector URL whose name does not resolve is an error in every step, path left out', async () => {
+  // .invalid never resolves (RFC 6761): ENOTFOUND, a wrong name, which retrying does not fix.
+  // Without DNS at all the code is EAI_AGAIN, a failure that may pass, so the steps retry.
+  const code = await new Promise((resolve) => dns.lookup('koji-connector.invalid', (err) => resolve(err && err.code)));
   await assertEveryStepCannotReach('https://koji-connector.invalid/some/path', 'https://koji-connector.invalid',
-    '(ENOTFOUND|EAI_AGAIN)');
+    code, { retried: code === 'EAI_AGAIN' });
 });
 
 test('a rejected API key is an authentication error that does not carry the webhook body', async () => {

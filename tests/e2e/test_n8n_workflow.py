@@ -263,8 +263,10 @@ def test_salesforce_503_fails_the_delivery_and_the_retry_completes_it(stack, ste
     assert watch.posts == []
     assert ledger_state(stack, key) == "released"
     # What an error workflow is given: the event and the step that failed.
-    cause = "Salesforce: update Contact answered 503" if step["method"] == "PATCH" else "Salesforce: find Contact: "
-    assert f"Event: {key}. Cause: {cause}" in failure_message(stack)
+    step_name = "update Contact" if step["method"] == "PATCH" else "find Contact"
+    message = failure_message(stack)
+    assert message.startswith("This run failed; the claim was released so Koji's retry does the work again.")
+    assert message.endswith(f"Event: {key}. Cause: Salesforce: {step_name} answered 503 SERVER_UNAVAILABLE")
 
     retry = fire(stack, body)
 
@@ -308,6 +310,35 @@ def test_a_salesforce_refusal_is_told_in_slack_once_and_a_retry_after_the_fix_wr
     assert watch.patches == [(contact, answer["salesforce"]["fields"])]
     assert [p["text"] for p in watch.posts[1:]] == [answer["slack"]["text"]]
     assert ledger_state(stack, key) == "completed"
+
+
+@pytest.mark.parametrize(("refusal", "codes"), [("missing field", "INVALID_FIELD"),
+                                               ("API limit", "REQUEST_LIMIT_EXCEEDED")])
+def test_a_refused_contact_query_is_told_in_slack_with_salesforces_codes(stack, refusal, codes):
+    # Before: "Salesforce: find Contact: Bad request - please check your parameters" (or "Forbidden
+    # - perhaps check your credentials?" for the API limit), and no notice.
+    contact, key, answer, body = case_named(stack, f"query{codes.lower()}")
+    missing = stack.salesforce.field("Last_Koji_Interview_At__c")  # not in Koji's own guide
+    if refusal == "missing field":
+        stack.salesforce.fields.remove(missing)
+    else:
+        stack.salesforce.fail_next(403, method="GET", path_contains="/query")
+    watch = Watch(stack)
+    try:
+        first = fire(stack, body)
+    finally:
+        if missing not in stack.salesforce.fields:
+            stack.salesforce.fields.append(missing)
+
+    assert first.status_code >= 500, stack.n8n.logs()
+    assert failure_message(stack).endswith(f"Event: {key}. Cause: Salesforce: find Contact answered "
+                                           f"{400 if refusal == 'missing field' else 403} {codes}")
+    [notice] = watch.posts
+    assert f"Salesforce refused the query that looks up the Contact for Koji event {key}: {codes}." in notice["text"]
+    assert "No such column" not in notice["text"]  # Salesforce's message (real ones quote the SOQL) is left out
+    assert ledger_state(stack, key) == "released"
+    assert fire(stack, body).status_code == 200, stack.n8n.logs()  # Koji's retry, once it is fixed
+    assert watch.patches == [(contact, answer["salesforce"]["fields"])]
 
 
 def test_a_refusal_that_is_not_the_first_attempt_is_not_told_again(stack):
@@ -432,8 +463,28 @@ def test_a_retry_of_an_older_interview_is_posted_but_not_written_over_a_newer_on
                                                        newer_answer["salesforce"]["fields"]]
     record = stack.salesforce.contacts[contact]
     assert record["Interview_Sentiment__c"] == "negative" and record["Latest_Customer_Quote__c"] == QUOTE
-    assert [p["text"] for p in watch.posts] == [newer_answer["slack"]["text"], older_answer["slack"]["text"]]
+    # The older one's post says it was not written (before: "Salesforce Contact updated").
+    kept = older_answer["slack"]["kept_newer"]
+    assert kept["text"].startswith(":information_source: Not written (the Contact holds a later interview)")
+    assert [(p["text"], p["blocks"]) for p in watch.posts] == [
+        (newer_answer["slack"]["text"], newer_answer["slack"]["blocks"]), (kept["text"], kept["blocks"])]
     assert ledger_state(stack, "int_e2e_older:interview.analysis_ready") == "completed"
+
+
+def test_the_newer_interview_is_kept_whatever_the_case_of_the_field_in_the_profile(stack):
+    # API names ignore case: a profile may spell the field last_koji_interview_at__c, while
+    # Salesforce answers the query with the field's own spelling. Before, the older one was written.
+    contact = stack.salesforce.add_contact("case@acme.example", Last_Koji_Interview_At__c="2026-04-16T10:30:00Z")
+    older = event("int_e2e_case", "case@acme.example", completed_at="2026-04-16T09:00:00Z")
+    stack.gateway.rewrite_next("/v1/koji/verify", lambda answer: answer["salesforce"]["keep_newer"].update(
+        field="last_koji_interview_at__c"))
+    watch = Watch(stack)
+
+    assert fire(stack, encode(older)).status_code == 200, stack.n8n.logs()
+
+    assert watch.patches == []
+    assert [p["text"] for p in watch.posts] == [expected(stack, older)["slack"]["kept_newer"]["text"]]
+    assert stack.salesforce.contacts[contact]["Last_Koji_Interview_At__c"] == "2026-04-16T10:30:00Z"
 
 
 def test_no_contact_posts_the_not_found_message_and_writes_nothing(stack):
@@ -551,8 +602,26 @@ def test_a_tampered_body_is_refused_before_salesforce(stack):
     assert_nothing_sent(watch)
     assert ledger_state(stack, "int_e2e_tampered:interview.analysis_ready") is None
     # Told apart from a redirect: the message gives the connector's refusal.
-    assert failure_message(stack).startswith("The connector refused this delivery (bad signature, "
-                                             "a copy still in progress, or the connector is down): 400 - ")
+    assert failure_message(stack).startswith("The connector refused the signature or the body (400): "
+                                             "the webhook secret in the connector differs from Koji's")
+
+
+@pytest.mark.parametrize(("status", "lead_in"), [
+    (401, "The connector refused the API key (401): the Header Auth credential"),
+    (422, "The connector refused this payload (422): Koji's retries send the same bytes and will not help"),
+    (503, "The connector is unavailable (503): check connector_url"),
+])
+def test_a_refusal_by_the_connector_names_its_cause(stack, status, lead_in):
+    # Before: "(bad signature, a copy still in progress, or the connector is down)" for every status.
+    body = encode(event(f"int_e2e_verify_refused{status}", "verify-refused@acme.example"))
+    stack.gateway.fail_next("/v1/koji/verify", status=status)
+    watch = Watch(stack)
+
+    assert fire(stack, body).status_code >= 500
+
+    message = failure_message(stack)
+    assert message.startswith(lead_in) and f": {status} - " in message
+    assert_nothing_sent(watch)
 
 
 def test_report_generated_posts_a_summary(stack):
@@ -597,6 +666,7 @@ def test_a_copy_while_another_is_in_flight_fails_and_writes_nothing(stack):
     copy_response = fire(stack, body)
 
     assert copy_response.status_code >= 500  # the connector said 409: Koji retries later
+    assert failure_message(stack).startswith("Another copy of this event is still being processed (409)")
     assert_nothing_sent(watch)
     requests.post(connector.base_url + claim.json()["delivery"]["release_path"],
                   headers=connector.headers(), timeout=10).raise_for_status()
@@ -667,14 +737,17 @@ def test_a_redirect_on_release_is_not_followed_and_the_run_still_fails(stack):
 
     assert response.status_code >= 500, stack.n8n.logs()
     assert elsewhere.calls == []
-    assert "Cause: Slack: post insight: " in failure_message(stack)
+    message = failure_message(stack)
+    assert "Cause: Slack: post insight: " in message
+    assert message.startswith("This run failed; the claim could not be released (307")  # before: "was released"
+    assert "so it ends with its lease (LEDGER_LEASE_SECONDS" in message
     # Not released: the claim ends with its lease, as when the connector cannot be reached.
     assert ledger_state(stack, "int_e2e_release307:interview.analysis_ready") == "claimed"
     assert watch.posts == []
 
 
 @pytest.mark.parametrize(("path", "status", "cause"), [
-    ("/query", 302, "Salesforce: find Contact: 302"),
+    ("/query", 302, "Salesforce: find Contact answered 302"),
     # The update answers with its status instead of failing (Never Error): a 3xx must not read
     # as written, nor as a refusal to post about.
     ("/sobjects/Contact/", 307, "Salesforce: update Contact answered 307"),

@@ -183,6 +183,25 @@ class TestShippedWorkflow:
         assert condition["leftValue"] == "={{ $json.statusCode >= 200 && $json.statusCode < 300 }}"
         assert every_path_reaches(workflow, check, release_node(workflow), output=1)
 
+    def test_a_contact_query_salesforce_refused_is_handled_like_a_refused_update(self, path):
+        # Answered with its status too, so a refusal (a field the org lacks, the API limit) is
+        # told with Salesforce's error codes, never read as "no Contact" and always released.
+        workflow = load(path)
+        [query] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "GET"
+                   and "salesforceOAuth2Api" in n.get("credentials", {})]
+        assert query["parameters"]["options"]["response"]["response"] == {"fullResponse": True, "neverError": True}
+        [check] = targets(workflow, query["name"], output=0)
+        assert every_path_reaches(workflow, check, release_node(workflow), output=1)
+        assert targets(workflow, check, output=1) == targets(workflow, "Salesforce wrote it?", output=1)
+
+    def test_a_contact_left_as_it_is_is_not_posted_as_updated(self, path):
+        workflow = load(path)
+        [post] = targets(workflow, "Contact holds a newer interview?", output=0)
+        parameters = node_named(workflow, post)["parameters"]
+        assert parameters["text"] == "={{ $('Connector: verify').first().json.slack.kept_newer.text }}"
+        assert parameters["blocksUi"] == (
+            "={{ { blocks: $('Connector: verify').first().json.slack.kept_newer.blocks } }}")
+
     def test_the_update_sends_the_connectors_fields_whole(self, path):
         workflow = load(path)
         [patch] = [n for n in working_nodes(workflow) if n["parameters"].get("method") == "PATCH"]

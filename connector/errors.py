@@ -20,7 +20,7 @@
     │   the HTTP layer (gunicorn and connector.server, or the body's reading in routes):
     ├── MalformedRequest        400  not parseable HTTP (request line, headers, the body's framing)
     ├── HeadersTooLarge         431  more or longer header fields than gunicorn's limits
-    └── TransferCodingNotImplemented 501  a Transfer-Encoding other than chunked
+    └── TransferCodingNotImplemented 501  a Transfer-Encoding coding before chunked, or one gunicorn does not know
 
 Messages are written for the caller and never carry secrets, e-mails or quote text.
 """

@@ -1,7 +1,16 @@
 """JSON in and out with orjson: parsing the webhook and writing the (several-kB) answer
 are a measurable share of the verify path (docs/benchmarks.md), and orjson does both
 about ten times faster than the standard library, with the same strictness
-(no NaN/Infinity, UTF-8 only, no lone surrogates).
+(no NaN/Infinity, no number beyond a double's range, UTF-8 only, no byte-order mark).
+
+A lone UTF-16 surrogate escape (`"\\ud83d"`: what JavaScript's JSON.stringify writes for a
+text cut in the middle of an emoji) is read as U+FFFD, the replacement character, in keys
+and values alike: orjson refuses such a body whole, and a webhook that loses its interview
+over half an emoji in a quote is worse than one replacement character. A pair of escapes
+(`"\\ud83d\\ude00"`) still reads as its one character; bytes that are not UTF-8 (an encoded
+surrogate included) stay refused. Only a body orjson refused for a lone surrogate pays for
+this: the escapes are rewritten in place, six characters for six, and orjson reads the body
+again, so every other refusal and its position stay orjson's.
 
 orjson handles integers only within 64 bits ([-2**63, 2**64 - 1]). It reads a longer one
 as a float without a word (a 30-digit external id in a payload's metadata would come out
@@ -12,6 +21,7 @@ when orjson refuses an integer. Every other value keeps orjson's result.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, NoReturn
 
 import orjson
@@ -32,11 +42,45 @@ def loads(raw: bytes | str) -> Any:
     """Raise ValueError (orjson.JSONDecodeError) for anything that is not strict JSON.
 
     Integers come back exact, even beyond 64 bits; everything else as orjson reads it.
-    orjson runs first in every case, so what it refuses stays refused."""
-    parsed = orjson.loads(raw)
+    orjson runs first in every case, so what it refuses stays refused, lone surrogate escapes
+    aside (read as U+FFFD)."""
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError as refused:
+        if refused.msg not in _LONE_SURROGATE_REFUSALS:
+            raise
+        raw = _lone_surrogates_replaced(raw, refused)
+        parsed = orjson.loads(raw)  # anything else wrong with the body is refused here
     if not _may_hold_an_integer_beyond_64_bits(raw):
         return parsed
     return _loads_with_exact_integers(raw)
+
+
+# orjson's words for a \uD800-\uDFFF escape that is not half of a pair: a high one not
+# followed by a low one ("\ud83d", "\ud83d\u0041"), or a low one on its own ("\ude00").
+_LONE_SURROGATE_REFUSALS = frozenset((
+    "no low surrogate in string", "invalid low surrogate in string", "invalid high surrogate in string",
+))
+# Scanned from the start, each escape whole, so that an escaped backslash followed by "ud83d"
+# ("\\ud83d", a backslash and five letters) is never taken for an escape. A backslash only
+# ever stands inside a string in JSON that orjson reads; outside one the body stays refused.
+_ESCAPE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"  # a pair: kept
+                     rb"|(\\u[dD][89a-fA-F][0-9a-fA-F]{2})"  # a lone surrogate: replaced
+                     rb"|\\.", re.DOTALL)  # any other escape: kept
+_REPLACEMENT_ESCAPE = rb"\ufffd"  # as long as the escape it replaces: positions stay
+
+
+def _lone_surrogates_replaced(raw: bytes | str, refused: orjson.JSONDecodeError) -> bytes:
+    if isinstance(raw, str):
+        try:
+            raw = raw.encode("utf-8")
+        except UnicodeEncodeError:  # a surrogate itself in the text, not an escape: refused
+            raise refused from None
+    return _ESCAPE.sub(_replace_lone_surrogate, raw)
+
+
+def _replace_lone_surrogate(match: re.Match) -> bytes:
+    return _REPLACEMENT_ESCAPE if match.group(1) else match.group(0)
 
 
 def _may_hold_an_integer_beyond_64_bits(raw: bytes | str) -> bool:
@@ -49,7 +93,8 @@ def _may_hold_an_integer_beyond_64_bits(raw: bytes | str) -> bool:
 def _loads_with_exact_integers(raw: bytes | str) -> Any:
     """The standard library's reading of a body orjson has already accepted, so nothing
     orjson refuses gets this far (NaN, Infinity, 1e400, a BOM, invalid UTF-8, a lone
-    surrogate escape); parse_constant refuses NaN and Infinity here again all the same."""
+    surrogate escape: `loads` has already put U+FFFD in its place); parse_constant refuses NaN
+    and Infinity here again all the same."""
     text = raw if isinstance(raw, str) else str(raw, "utf-8")  # strict: no replacement characters
     try:
         # Floats go through orjson so that they keep the very value the fast path gives.

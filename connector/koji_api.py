@@ -18,7 +18,7 @@ the strict JSON reader of the inbound bodies, then koji-interview.schema.json.
         ├── UnfetchableId       an id that would not stay one segment of the path ("", ".",
         │                       ".."): nothing is asked (`status` None)
         ├── KojiAnswerUnusable  200 with a JSON object the connector refuses (nested too deep,
-        │                       NaN, a lone surrogate, against the schema, over MAX_ANSWER_BYTES):
+        │                       NaN, against the schema, over MAX_ANSWER_BYTES):
         │                       the same bytes on every retry, so as final as a 404
         └── AnotherInterview    200 with an interview whose id is not the one asked for (a
                                 proxy's cache, a rewritten path): another person's answers
@@ -151,8 +151,9 @@ def fetch_interview(interview_id: str, settings) -> dict:
 
 def _interview(raw: bytes) -> dict:
     """Checked like a payload of /v1/salesforce/map, so nothing the connector refuses from a
-    caller (a quality score "1", true or NaN past the threshold; a lone surrogate or a depth
-    the JSON answer cannot be written with) comes in through enrichment."""
+    caller (a quality score "1", true or NaN past the threshold; a depth the JSON answer
+    cannot be written with) comes in through enrichment. A lone surrogate escape is read as
+    U+FFFD, as in a webhook (connector.json_codec)."""
     try:
         interview = parse_json_object(raw, what="interview")
     except MalformedJson as refused:
@@ -169,7 +170,7 @@ def _interview(raw: bytes) -> dict:
 
 def _is_json_object(raw: bytes) -> bool:
     """Whether the standard library reads an object, as it does past what the strict reader
-    takes (NaN, a lone surrogate, any depth): then the answer is Koji's stored data, the same
+    takes (NaN, any depth): then the answer is Koji's stored data, the same
     on every retry. Anything else (a proxy's HTML page, an array) is the design's "not a JSON
     object", which may pass."""
     try:

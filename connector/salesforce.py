@@ -16,7 +16,7 @@ Messages carry status codes, Salesforce error codes and JSON pointers only: neve
 secret, a token, or Salesforce's own message (it can quote the value that was refused).
 Answers are read with the strict JSON reader of the inbound bodies (connector.json_codec), and
 a describe is checked for the shape Test Fields reads: anything else is SalesforceUnavailable
-(502 from the route), never a 500 or a lone surrogate in the report.
+(502 from the route), never a 500 (a lone surrogate escape is read as U+FFFD).
 """
 from __future__ import annotations
 
@@ -71,8 +71,9 @@ class SalesforceRequestError(SalesforceError):
 
 def _json(response: Answer) -> Any:
     """The answer's JSON, or None where the strict reader of the inbound bodies refuses it: no
-    lone surrogate or NaN gets into a report orjson has to write, and an answer nested deeper
-    than Python's recursion limit is refused rather than raising RecursionError."""
+    NaN gets into a report orjson has to write (a lone surrogate escape is read as U+FFFD), and
+    an answer nested deeper than Python's recursion limit is refused rather than raising
+    RecursionError."""
     try:
         return json_codec.loads(response.content)
     except ValueError:

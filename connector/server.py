@@ -14,7 +14,13 @@ from http import HTTPStatus
 from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
-from gunicorn.http.errors import ConfigurationProblem, InvalidHeader
+from gunicorn.http.errors import (
+    ChunkMissingTerminator, ConfigurationProblem, ExpectationFailed, InvalidChunkExtension, InvalidChunkSize,
+    InvalidH2CPreface, InvalidHeader, InvalidHeaderName, InvalidHTTPVersion, InvalidProxyLine, InvalidRequestLine,
+    InvalidRequestMethod, InvalidResponseHeader, InvalidResponseHeaderName, InvalidSchemeHeaders, LimitRequestHeaders,
+    LimitRequestLine, ObsoleteFolding, UnsupportedTransferCoding,
+)
+from gunicorn.http.message import DEFAULT_MAX_HEADERFIELD_SIZE, MAX_HEADERS, MAX_REQUEST_LINE
 from gunicorn.workers.sync import SyncWorker
 
 from connector import metrics
@@ -36,12 +42,124 @@ LOGGER_CLASS = "connector.server.GunicornLogger"
 CLIENT_TIMEOUT_SECONDS = 10.0
 
 # What gunicorn refuses itself, by the status it picks. Its message is left out: it quotes
-# the request line or a header, which may hold an address or a token.
+# the request line or a header, which may hold an address or a token (refusal_detail instead).
 _GUNICORN_REFUSALS: dict[int, type[Problem]] = {
     400: MalformedRequest, 414: RequestLineTooLong, 417: ExpectationNotSupported, 431: HeadersTooLarge,
     501: TransferCodingNotImplemented, 500: Problem,
 }
 _write_html_error = util.write_error
+
+# What each refusal of gunicorn's says instead of its message: what was wrong and what to send,
+# in fixed words. gunicorn's own message is never used, as it quotes the request.
+_FIXED_DETAILS: tuple[tuple[type[BaseException], str], ...] = (
+    (InvalidRequestMethod, "The request method is not valid: send an upper-case method such as GET or POST."),
+    (InvalidHTTPVersion, "The request line must end in HTTP/1.1 (or HTTP/1.0), the only versions served; a space "
+                         "in the path must be sent as %20."),
+    (InvalidRequestLine, "The request line is malformed: send the method, a path starting with / (printable ASCII, "
+                         "anything else percent-encoded) and HTTP/1.1, separated by single spaces and ended by CRLF."),
+    (InvalidHeaderName, "A header field name is not valid: use letters, digits and hyphens, with nothing between "
+                        "the name and its colon."),
+    (ObsoleteFolding, "A header field continues on a line that starts with a space or a tab (obsolete line "
+                      "folding): send each header field on one line."),
+    (ExpectationFailed, "Only the expectation Expect: 100-continue is supported: send the request without "
+                        "any other Expect header."),
+    (UnsupportedTransferCoding, "The Transfer-Encoding names a coding the server does not decode: only chunked is "
+                                "taken. Send the body uncompressed, chunked or with a Content-Length."),
+    (InvalidSchemeHeaders, "The headers from a trusted proxy that give the request's scheme (such as "
+                           "X-Forwarded-Proto) contradict each other: send one scheme."),
+    ((InvalidChunkSize, ChunkMissingTerminator, InvalidChunkExtension),
+     "The chunked body is malformed: a chunk size that is not hexadecimal, a chunk not ended by CRLF or a "
+     "malformed chunk extension."),
+    (InvalidH2CPreface, "HTTP/2 is not served: send HTTP/1.1."),
+    (InvalidProxyLine, "The PROXY protocol line is malformed."),
+)
+_CONTENT_LENGTH_DETAILS = {
+    "repeated": "The request has more than one Content-Length header: send one.",
+    "with chunked": "The request has both Content-Length and Transfer-Encoding: chunked, which can be read two "
+                    "ways: send one of them.",
+    "not a number": "The Content-Length is not a whole number of bytes: send the body's length in digits.",
+}
+_TRANSFER_ENCODING_DETAILS = {
+    "HTTP/1.0": "Transfer-Encoding: chunked needs HTTP/1.1: an HTTP/1.0 request gives a Content-Length.",
+    "not chunked last": "The Transfer-Encoding must end in chunked, and name it once (RFC 9112). Only chunked is "
+                        "decoded, not gzip, deflate or compress: send the body uncompressed, chunked or with a "
+                        "Content-Length.",
+}
+_REPEATED_HEADER_DETAILS = {
+    "HOST": "The request has more than one Host header: send one.",
+    "CONTENT-TYPE": "The request has more than one Content-Type header: send one.",
+}
+_BARE_LF = "bare LF as line terminator"  # gunicorn's text, for InvalidHeader and InvalidRequestLine alike
+_BARE_LF_DETAIL = "A line of the request ends in a bare LF: end the request line and each header field with CRLF."
+_MALFORMED_HEADER_DETAIL = ("A header field is malformed: send each as Name: value on its own line, with no "
+                            "control characters in the value.")
+
+
+def refusal_detail(exc: BaseException, cfg) -> str | None:
+    """The detail of the problem the worker answers for one of gunicorn's refusals: fixed words
+    for its class (and, where gunicorn raises one class for several faults, for the fault),
+    with the limits taken from the worker's config as gunicorn takes them. Never the request's
+    own text. None (the title) for what is not the client's fault."""
+    if isinstance(exc, ScriptNameMismatch):
+        return exc.detail
+    if isinstance(exc, (InvalidResponseHeader, InvalidResponseHeaderName)):  # the app's fault: 500
+        return None
+    if isinstance(exc, LimitRequestLine):
+        limit = _request_line_limit(cfg)
+        over = f"is longer than {limit:,} bytes, the server's limit" if limit else "is too long"
+        return f"The request line (method, path, query and version) {over}: shorten the path or the query."
+    if isinstance(exc, LimitRequestHeaders):
+        return _headers_too_large(str(exc), cfg)
+    if isinstance(exc, InvalidHeader):
+        return _invalid_header(exc)
+    if isinstance(exc, InvalidRequestLine) and getattr(exc, "req", None) == _BARE_LF:
+        return _BARE_LF_DETAIL
+    return next((detail for classes, detail in _FIXED_DETAILS if isinstance(exc, classes)), None)
+
+
+def _request_line_limit(cfg) -> int:
+    """gunicorn.http.message.Request: a negative limit, or one over MAX_REQUEST_LINE, is
+    MAX_REQUEST_LINE; 0 is none in gunicorn's parser (gunicorn_h1c, its optional C parser,
+    then stops at 1 MiB): 0 here too."""
+    limit = cfg.limit_request_line
+    return MAX_REQUEST_LINE if limit < 0 or limit >= MAX_REQUEST_LINE else limit
+
+
+def _headers_too_large(message: str, cfg) -> str:
+    # gunicorn.http.message.Message: a limit of 0 or less, or fields over MAX_HEADERS, is the default.
+    fields = cfg.limit_request_fields if 0 < cfg.limit_request_fields <= MAX_HEADERS else MAX_HEADERS
+    size = cfg.limit_request_field_size if cfg.limit_request_field_size > 0 else DEFAULT_MAX_HEADERFIELD_SIZE
+    if message == "limit request headers fields":
+        return f"The request has more than {fields:,} header fields, the server's limit: send fewer."
+    if message == "limit request headers fields size":
+        return (f"A header field is longer than {size:,} bytes (name, value and line end), the server's limit: "
+                "send a shorter one.")
+    return (f"The request's header fields are too large: at most {fields:,} fields of at most {size:,} bytes "
+            "each (name, value and line end).")
+
+
+def _invalid_header(exc: InvalidHeader) -> str:
+    """gunicorn raises InvalidHeader for several faults: those of the framing headers and of a
+    repeated Host or Content-Type carry the request (`req`) and a fixed name; the others carry
+    the request's own text (a header line, a name), which is never looked at beyond that."""
+    req, name = getattr(exc, "req", None), getattr(exc, "hdr", None)
+    if name == _BARE_LF:
+        return _BARE_LF_DETAIL
+    headers = getattr(req, "headers", None)
+    if req is None or not isinstance(headers, list):
+        return _MALFORMED_HEADER_DETAIL
+    names = [header[0] for header in headers]
+    if name == "CONTENT-LENGTH":
+        if names.count("CONTENT-LENGTH") > 1:
+            return _CONTENT_LENGTH_DETAILS["repeated"]
+        if "TRANSFER-ENCODING" in names:
+            return _CONTENT_LENGTH_DETAILS["with chunked"]
+        return _CONTENT_LENGTH_DETAILS["not a number"]
+    if name == "TRANSFER-ENCODING":
+        if getattr(req, "version", (1, 1)) < (1, 1):
+            return _TRANSFER_ENCODING_DETAILS["HTTP/1.0"]
+        return _TRANSFER_ENCODING_DETAILS["not chunked last"]
+    return _REPEATED_HEADER_DETAILS.get(name, _MALFORMED_HEADER_DETAIL)
 
 
 def _write_problem(sock, status: int, reason: str, message: str, *, detail: str | None = None) -> None:
@@ -79,8 +197,9 @@ class ProblemJsonWorker(SyncWorker):
       coming is closed (connector.logs writes one line for it), one whose body stops coming is
       answered 408 by the app;
     - its own refusals (a request line or headers over its limits, bytes that are not HTTP)
-      are problem+json like every other refusal (connector.logs writes gunicorn's line for
-      them without the text it quotes);
+      are problem+json like every other refusal, with a detail that says what was wrong and
+      what to send (refusal_detail), never gunicorn's message, which quotes the request
+      (connector.logs writes gunicorn's line for them without the text it quotes);
     - a SCRIPT_NAME header the path does not start with is a 400 that says so."""
 
     def handle(self, listener, client, addr) -> None:
@@ -96,8 +215,8 @@ class ProblemJsonWorker(SyncWorker):
     def handle_error(self, req, client, addr, exc) -> None:
         # gunicorn writes these through util.write_error. A sync worker handles one request
         # at a time, so swapping it for the length of this call affects nothing else.
-        detail = exc.detail if isinstance(exc, ScriptNameMismatch) else None  # others quote the request
-        util.write_error = partial(_write_problem, detail=detail)
+        # gunicorn's own message quotes the request: the detail is written from the class instead.
+        util.write_error = partial(_write_problem, detail=refusal_detail(exc, self.cfg))
         try:
             super().handle_error(req, client, addr, exc)
         finally:

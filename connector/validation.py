@@ -31,7 +31,7 @@ def parse_json_object(raw: bytes, *, what: str = "body") -> dict[str, Any]:
     except (ValueError, RecursionError) as exc:  # orjson.JSONDecodeError is a ValueError
         if isinstance(exc, RecursionError) or "depth" in str(exc) or "recursion" in str(exc):
             raise MalformedJson(f"The {what} is nested more than {MAX_DEPTH} levels deep.") from None
-        raise MalformedJson(f"The {what} is not valid JSON (UTF-8, no NaN/Infinity).") from None
+        raise MalformedJson(_not_json(raw, exc, what)) from None
     if not isinstance(payload, dict):
         raise MalformedJson(f"The {what} must be a JSON object, not {_json_type(payload)}.")
     # Nesting needs an opening bracket per level: with few of them (any webhook Koji sends)
@@ -39,6 +39,101 @@ def parse_json_object(raw: bytes, *, what: str = "body") -> dict[str, Any]:
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth_exceeds(payload, MAX_DEPTH):
         raise MalformedJson(f"The {what} is nested more than {MAX_DEPTH} levels deep.")
     return payload
+
+
+# orjson's reasons (yyjson's fixed texts, and its own), as the detail gives them: in words
+# that need no quoting of JSON's punctuation. A reason not listed here (a later orjson's) is
+# left out, the position kept: the detail never carries text it cannot vouch for, so nothing
+# of the body (an e-mail, a quote) can come back in it.
+_REASONS = {
+    "unexpected character, expected a string key": "expected a key in double quotes",
+    "unexpected character, expected ':' after key": "expected a colon after the key",
+    "unexpected character, expected ',' or '}'": "expected a comma or the end of the object",
+    "unexpected character, expected ',' or ']'": "expected a comma or the end of the array",
+    "unexpected character, expected a JSON value": "expected a JSON value",
+    "invalid literal, expected 'true'": "invalid literal, expected true",
+    "invalid literal, expected 'false'": "invalid literal, expected false",
+    "invalid literal, expected 'null'": "invalid literal, expected null",
+    "unexpected content after document": "unexpected content after the JSON value",
+    "unexpected end of data": "unexpected end of data",
+    "trailing comma is not allowed": "trailing comma is not allowed",
+    "unexpected control character in string": "a control character, such as a tab or a line break, "
+                                              "unescaped in a string",
+    "invalid escaped sequence in string": "invalid escape sequence in a string",
+    "invalid escape in string": "invalid escape sequence in a string",
+    "no digit after sign": "no digit after a minus sign",
+    "no digit after decimal point": "no digit after the decimal point",
+    "no digit after exponent sign": "no digit in the exponent",
+    "number with leading zero is not allowed": "number with a leading zero",
+    "number is infinity when parsed as double": "a number beyond what a double can hold (about 1.8e308)",
+    "invalid UTF-8 encoding in string": "invalid UTF-8 in a string",
+    "invalid utf-8 encoding in string": "invalid UTF-8 in a string",
+    # What json_codec reads as U+FFFD; orjson's words for it should a text still hold one.
+    "no low surrogate in string": "a lone UTF-16 surrogate escape",
+    "invalid low surrogate in string": "a lone UTF-16 surrogate escape",
+    "invalid high surrogate in string": "a lone UTF-16 surrogate escape",
+}
+_EMPTY = ("Input is a zero-length, empty document", "input data is empty", "input length is 0")
+_BOM = "UTF-8 byte order mark (BOM) is not supported"
+_NOT_UTF8 = "str is not valid UTF-8: surrogates not allowed"
+
+
+def _not_json(raw: bytes, refused: ValueError, what: str) -> str:
+    """What is wrong with a body the parser refused, and where: orjson's reason in fixed words
+    and its line and column (counted in characters), or the offset of the first byte that is
+    not UTF-8. Never a fragment of the body: it may hold an e-mail or a quote.
+
+    Only a refused body comes here: the valid path pays nothing for it."""
+    reason = getattr(refused, "msg", None)
+    if reason in _EMPTY:
+        return f"The {what} is empty: send a JSON object."
+    if reason == _BOM:
+        return f"The {what} starts with a byte-order mark (BOM), which JSON does not allow: send it without one."
+    if reason == _NOT_UTF8 and isinstance(raw, (bytes, bytearray)):
+        return _not_utf8(bytes(raw), what)
+    position = _position(refused)
+    if reason is None or position is None:
+        return f"The {what} is not valid JSON."
+    if _is_nan_or_infinity(raw, reason, getattr(refused, "pos", 0)):
+        reason = "NaN or Infinity, which JSON does not allow"
+    else:
+        reason = _REASONS.get(reason)
+    return f"The {what} is not valid JSON: {reason} {position}." if reason else \
+        f"The {what} is not valid JSON {position}."
+
+
+def _position(refused: ValueError) -> str | None:
+    line, column = getattr(refused, "lineno", None), getattr(refused, "colno", None)
+    if not (isinstance(line, int) and isinstance(column, int)):
+        return None
+    return f"(line {line:,}, column {column:,})"
+
+
+def _is_nan_or_infinity(raw: bytes | str, reason: str, pos: int) -> bool:
+    """orjson says "expected a JSON value" at NaN or Infinity, and "no digit after sign" just
+    after the minus of -Infinity; `pos` counts characters."""
+    if reason not in ("unexpected character, expected a JSON value", "no digit after sign"):
+        return False
+    text = raw.decode("utf-8", "replace") if isinstance(raw, (bytes, bytearray)) else raw
+    if not isinstance(pos, int) or not 0 <= pos <= len(text):
+        return False
+    if reason == "no digit after sign":
+        return pos > 0 and text[pos - 1] == "-" and text.startswith(("Infinity", "NaN"), pos)
+    return text.startswith(("NaN", "Infinity"), pos)
+
+
+def _not_utf8(raw: bytes, what: str) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as bad:
+        start = bad.start
+    else:  # orjson's reason for a body that is UTF-8 after all: say no more than that
+        return f"The {what} is not valid JSON."
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    line, column = raw.count(b"\n", 0, start) + 1, len(raw[line_start:start].decode("utf-8")) + 1
+    utf16 = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+    return (f"The {what} is not valid UTF-8{utf16}: the bytes at offset {start:,} (counting from 0; line {line:,}, "
+            f"column {column:,}) are not a UTF-8 character. Send JSON encoded as UTF-8.")
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:

@@ -12,7 +12,10 @@ from gunicorn import glogging
 from gunicorn import util as gunicorn_util
 from gunicorn.arbiter import Arbiter
 from gunicorn.config import Config
-from gunicorn.http.errors import ForbiddenProxyRequest
+from gunicorn.http.errors import (
+    ForbiddenProxyRequest, InvalidChunkSize, InvalidHeader, InvalidRequestLine, LimitRequestHeaders,
+    LimitRequestLine,
+)
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import API_KEY
@@ -55,25 +58,59 @@ def served(worker, request: bytes, *, finished: bool = True) -> tuple[str, dict[
     return status, dict(line.split(": ", 1) for line in lines), body
 
 
-REFUSED_BY_GUNICORN = {  # before the app sees the request; each quotes jane's address somewhere
-    "a header without its colon": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note jane@acme.example\r\n\r\n",
-                                   400, "malformed-request"),
-    "a request line over the limit": (b"GET /?email=jane@acme.example&" + b"a" * 300 + b" HTTP/1.1\r\n\r\n",
-                                      414, "request-line-too-long"),
-    "an expectation other than 100-continue": (
-        b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nExpect: jane@acme.example\r\nContent-Length: 0\r\n\r\n",
-        417, "expectation-not-supported"),
-    "not HTTP at all": (b"jane@acme.example\r\n\r\n", 400, "malformed-request"),
-    "a header over the limit": (b"GET /healthz HTTP/1.1\r\nX-Note: jane@acme.example" + b"a" * 300 + b"\r\n\r\n",
-                                431, "headers-too-large"),
-    "a transfer coding gunicorn does not decode": (
-        b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: jane@acme.example\r\n\r\n",
-        501, "unsupported-transfer-coding"),
+JANE = b"jane@acme.example"
+POST = b"POST /v1/koji/verify HTTP/1.1\r\nHost: x\r\n"
+# Before the app sees the request. Each quotes jane's address somewhere, or sends it as the body; the
+# detail says what was wrong and what to send (the limits are the worker fixture's: 200 bytes).
+REFUSED_BY_GUNICORN = {
+    "a header without its colon": (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note " + JANE + b"\r\n\r\n",
+                                   400, "malformed-request", "A header field is malformed: send each as Name: value"),
+    "a control character in a header": (POST + b"X-Note: " + JANE + b"\x01\r\n\r\n", 400, "malformed-request",
+                                        "no control characters in the value"),
+    "a request line over the limit": (b"GET /?email=" + JANE + b"&" + b"a" * 300 + b" HTTP/1.1\r\n\r\n",
+                                      414, "request-line-too-long", "is longer than 200 bytes, the server's limit"),
+    "an expectation other than 100-continue": (POST + b"Expect: " + JANE + b"\r\nContent-Length: 0\r\n\r\n",
+                                               417, "expectation-not-supported",
+                                               "Only the expectation Expect: 100-continue is supported"),
+    "not HTTP at all": (JANE + b"\r\n\r\n", 400, "malformed-request", "The request line is malformed"),
+    "a bad method": (b"j@ne /healthz HTTP/1.1\r\n\r\n", 400, "malformed-request",
+                     "The request method is not valid: send an upper-case method such as GET or POST."),
+    "HTTP/2.0": (b"GET /" + JANE + b" HTTP/2.0\r\n\r\n", 400, "malformed-request",
+                 "The request line must end in HTTP/1.1 (or HTTP/1.0)"),
+    "a header over the limit": (b"GET /healthz HTTP/1.1\r\nX-Note: " + JANE + b"a" * 300 + b"\r\n\r\n",
+                                431, "headers-too-large", "A header field is longer than 200 bytes"),
+    "more header fields than the limit": (POST + b"".join(b"X-%d: " % n + JANE + b"\r\n" for n in range(101))
+                                          + b"\r\n", 431, "headers-too-large",
+                                          "The request has more than 100 header fields"),
+    "a folded header": (POST + b"X-Note: a\r\n " + JANE + b"\r\n\r\n", 400, "malformed-request",
+                        "(obsolete line folding): send each header field on one line"),
+    "a header name that is not a token": (POST + b"X-" + JANE + b" : a\r\n\r\n", 400, "malformed-request",
+                                          "A header field name is not valid"),
+    "two Host headers": (POST + b"Host: " + JANE + b"\r\n\r\n", 400, "malformed-request",
+                         "The request has more than one Host header: send one."),
+    "a transfer coding gunicorn does not decode": (POST + b"Transfer-Encoding: " + JANE + b"\r\n\r\n",
+                                                   501, "unsupported-transfer-coding", "only chunked is taken"),
+    "gzip as the only transfer coding": (POST + b"Transfer-Encoding: gzip\r\n\r\n" + JANE, 400,
+                                         "malformed-request", "The Transfer-Encoding must end in chunked"),
+    "identity as the only transfer coding": (POST + b"Transfer-Encoding: identity\r\n\r\n" + JANE, 400,
+                                             "malformed-request", "not gzip, deflate or compress"),
+    "chunked before gzip": (POST + b"Transfer-Encoding: chunked, gzip\r\n\r\n" + JANE, 400, "malformed-request",
+                            "must end in chunked, and name it once"),
+    "chunked in HTTP/1.0": (b"POST /v1/koji/verify HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" + JANE, 400,
+                            "malformed-request", "Transfer-Encoding: chunked needs HTTP/1.1"),
+    "Content-Length beside chunked": (POST + b"Content-Length: 17\r\nTransfer-Encoding: chunked\r\n\r\n" + JANE,
+                                      400, "malformed-request",
+                                      "both Content-Length and Transfer-Encoding: chunked, which can be read two ways"),
+    "two Content-Lengths": (POST + b"Content-Length: 17\r\nContent-Length: 17\r\n\r\n" + JANE, 400,
+                            "malformed-request", "more than one Content-Length header"),
+    "a Content-Length that is not a number": (POST + b"Content-Length: 1" + JANE + b"\r\n\r\n", 400,
+                                              "malformed-request", "The Content-Length is not a whole number of bytes"),
 }
 
 
-@pytest.mark.parametrize("request_bytes, status, slug", REFUSED_BY_GUNICORN.values(), ids=REFUSED_BY_GUNICORN)
-def test_the_workers_own_refusals_are_problem_json_that_quote_nothing(worker, caplog, request_bytes, status, slug):
+@pytest.mark.parametrize("request_bytes, status, slug, said", REFUSED_BY_GUNICORN.values(), ids=REFUSED_BY_GUNICORN)
+def test_the_workers_own_refusals_are_problem_json_that_say_what_and_quote_nothing(worker, caplog, request_bytes,
+                                                                                   status, slug, said):
     status_line, headers, body = served(worker, request_bytes)
     # The status's own phrase: gunicorn says "Bad Request" for its 431 and 501 too.
     assert status_line == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}"
@@ -81,18 +118,53 @@ def test_the_workers_own_refusals_are_problem_json_that_quote_nothing(worker, ca
                        "Content-Length": str(len(body))}
     problem = json.loads(body)
     assert (problem["status"], problem["type"].rsplit("#", 1)[1]) == (status, slug)
-    assert problem["detail"] == problem["title"]  # gunicorn's message quotes the request: left out
-    assert b"jane" not in body
+    # Before: the title again. gunicorn's message quotes the request: the detail is fixed words instead.
+    assert said in problem["detail"] and problem["detail"] != problem["title"]
+    assert b"jane" not in body and b"acme" not in body and b"@" not in body
     # gunicorn's own line for it names the client by its address (connector.logs drops the quote)
     assert any(record.getMessage().startswith("Invalid request from ip=127.0.0.1: ") for record in caplog.records)
 
 
-@pytest.mark.parametrize("request_bytes, status, slug", REFUSED_BY_GUNICORN.values(), ids=REFUSED_BY_GUNICORN)
-def test_the_workers_own_refusals_are_counted_by_their_problem_type(worker, request_bytes, status, slug):
+@pytest.mark.parametrize("request_bytes, status, slug, said", REFUSED_BY_GUNICORN.values(), ids=REFUSED_BY_GUNICORN)
+def test_the_workers_own_refusals_are_counted_by_their_problem_type(worker, request_bytes, status, slug, said):
     before = problems_counted()
     served(worker, request_bytes)
     assert {slug: 1} == {type_: count - before[type_] for type_, count in problems_counted().items()
                          if count != before[type_]}
+
+
+@pytest.mark.parametrize("settings, line, fields, field_size", [
+    ({}, 4094, 100, 8190),  # gunicorn's defaults, as README and problems.md give them
+    ({"limit_request_line": 0, "limit_request_fields": 0, "limit_request_field_size": 0}, None, 32768, 8190),
+    ({"limit_request_line": 9000, "limit_request_fields": 40000}, 8190, 32768, 8190),
+    ({"limit_request_line": 100, "limit_request_fields": 20, "limit_request_field_size": 300}, 100, 20, 300),
+], ids=["defaults", "zero", "over gunicorn's maximum", "set"])
+def test_the_limits_a_refusal_names_are_the_ones_gunicorn_applies(settings, line, fields, field_size):
+    # gunicorn.http.message: 0 or less, or more than its maximum, is its maximum (the default for a field's size).
+    config = Config()
+    for name, value in settings.items():
+        config.set(name, value)
+    too_long = server.refusal_detail(LimitRequestLine(9000, line), config)
+    assert too_long == ("The request line (method, path, query and version) "
+                        + (f"is longer than {line:,} bytes, the server's limit" if line else "is too long")  # 0: none
+                        + ": shorten the path or the query.")
+    assert server.refusal_detail(LimitRequestHeaders("limit request headers fields"), config) == (
+        f"The request has more than {fields:,} header fields, the server's limit: send fewer.")
+    assert f"longer than {field_size:,} bytes" in server.refusal_detail(
+        LimitRequestHeaders("limit request headers fields size"), config)
+    assert f"at most {fields:,} fields of at most {field_size:,} bytes" in server.refusal_detail(
+        LimitRequestHeaders("max buffer headers"), config)
+
+
+def test_a_refusal_gunicorns_parser_may_name_otherwise_still_gets_fixed_words():
+    # gunicorn_h1c, gunicorn's optional C parser, raises the same classes with its own texts.
+    config = Config()
+    for error in (LimitRequestHeaders("jane@acme.example"), InvalidHeader("X-Note jane@acme.example"),
+                  InvalidHeader("CONTENT-LENGTH"),  # a line "CONTENT-LENGTH" without its colon: no request
+                  InvalidRequestLine("jane@acme.example"), InvalidChunkSize(b"jane@acme.example")):
+        detail = server.refusal_detail(error, config)
+        assert detail and "jane" not in detail
+    assert server.refusal_detail(InvalidHeader("CONTENT-LENGTH"), config).startswith("A header field is malformed")
 
 
 def problems_counted() -> dict[str, float]:

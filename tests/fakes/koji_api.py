@@ -2,7 +2,7 @@
 
 Answers ``{"data": <interview>}`` (the shape of Koji's headless API), or exactly the bytes
 given for an id when they are bytes (answers ``json.dumps`` would not write, or would write
-differently: too deep, NaN, a lone surrogate); 401 for a missing or wrong key, 404 for an
+differently: too deep, NaN); 401 for a missing or wrong key, 404 for an
 unknown id; :meth:`FakeKojiApi.fail_next` injects statuses, :meth:`FakeKojiApi.redirect_next`
 redirects to another server,
 :attr:`FakeKojiApi.delay` makes every answer slow and :attr:`FakeKojiApi.drip` sends each

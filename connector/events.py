@@ -409,10 +409,13 @@ def _structured_answer(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _confidence(value: Any) -> float | None:
-    """A fraction from 0 to 1. Koji gives no scale; a value above 1 (at most 100, which the
-    webhook schema checks) can only be a percentage."""
+    """A fraction from 0 to 1. Koji gives no scale; a value above 1 (at most 100) can only be a
+    percentage. One below 0 or above 100 is no confidence at all: left out (None), not refused,
+    since refusing it lost the whole interview on every retry of Koji's."""
     confidence = _float_or_none(value)
-    return confidence / 100 if confidence is not None and confidence > 1 else confidence
+    if confidence is None or not 0 <= confidence <= 100:
+        return None
+    return confidence / 100 if confidence > 1 else confidence
 
 
 def _study(data: dict[str, Any]) -> dict[str, Any]:

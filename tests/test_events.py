@@ -348,7 +348,8 @@ def test_structured_answers_without_a_question_id_are_left_out():
     assert [answer["question_id"] for answer in _event({"structured_answers": answers})["analysis"]["structured_answers"]] == ["7"]
 
 
-@pytest.mark.parametrize("confidence, fraction", [(0.5, 0.5), (1, 1.0), (2, 0.02), (92, 0.92), (None, None)])
+@pytest.mark.parametrize("confidence, fraction", [(0.5, 0.5), (1, 1.0), (2, 0.02), (92, 0.92), (100, 1.0), (None, None),
+                                                  (100.5, None), (150, None), (-0.1, None)])
 def test_a_confidence_above_1_is_a_percentage(confidence, fraction):
     answers = _event({"structured_answers": [{"question_id": "q1", "confidence": confidence}]})["analysis"]["structured_answers"]
     assert answers[0]["confidence"] == fraction
@@ -440,3 +441,10 @@ def test_a_normalized_event_sent_back_holds_its_texts_as_normalize_gives_them():
     again = normalize(sent)
     assert (again["analysis"]["quote"], again["analysis"]["summary"], again["respondent"]["name"]) == (
         None, "Short.", None)
+
+
+def test_a_question_type_koji_has_not_documented_is_kept_as_it_came():
+    # Found by an audit: the schema refused any type but Koji's six, so one "nps" question lost
+    # the whole interview (e-mail, quote, score) on every retry. The type only describes the answer.
+    answers = _event({"structured_answers": [{"question_id": "q1", "question_type": "nps", "value": 9}]})
+    assert answers["analysis"]["structured_answers"][0]["question_type"] == "nps"

@@ -741,7 +741,20 @@ class Profile(_Strict):
                 "profile: the chain compares the time it writes there with the Contact's (a date cannot "
                 "tell two interviews of one day apart)",
                 {"name": self.lookup.keep_newer, "places": (("lookup", "keep_newer"),)})
+        if self.keep_newer_field is not None and _mixes_times(self._spec(self.keep_newer_field)):
+            # Found by an audit, in the default profile: Koji's quality_scored webhook has no
+            # completed_at, so it wrote its own later sending time, and the same interview's
+            # analysis_ready (its completion time) was then kept out as older, quote and all.
+            raise PydanticCustomError(
+                "keep_newer_mixed_times", "lookup.keep_newer names {name}, whose source falls back from one kind "
+                "of time to event.occurred_at (when Koji sent the event): an event without the interview's "
+                "time would write its later sending time, and the same interview's next event would be kept "
+                "out as older. Give that field one kind of time (interview.completed_at)",
+                {"name": self.keep_newer_field, "places": (("lookup", "keep_newer"),)})
         return self
+
+    def _spec(self, name: str) -> FieldSpec:
+        return next(spec for spec in self.all_fields if spec.name == name)
 
     def _placed_fields(self):
         """Each field the mapping writes, with where the profile names it (a pydantic location)."""
@@ -877,3 +890,11 @@ def _child(node: yaml.Node, part: object) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
         return node.value[part].start_mark.line + 1, node.value[part]
     return None
+
+
+_EVENT_TIME = ("event", "occurred_at")
+
+
+def _mixes_times(spec: FieldSpec) -> bool:
+    """A source that reads the event's sending time after (or before) another time."""
+    return _EVENT_TIME in spec.source_paths and len(spec.source_paths) > 1

@@ -246,11 +246,19 @@ def test_a_restored_id_differs_from_what_was_given_only_in_case_and_verifies(giv
     ({"analysis": {"sentiment": " Positive "}}, "Interview_Sentiment__c", "positive"),
     ({"interview": {"completed_at": "2026-04-16T12:22:55.123+02:00"}}, "Last_Koji_Interview_At__c",
      "2026-04-16T10:22:55Z"),
-    ({"interview": {"completed_at": None}}, "Last_Koji_Interview_At__c", "2026-04-16T10:23:00Z"),
     ({"analysis": {"themes": ["a", "b"]}}, "Interview_Themes__c", "a, b"),
 ])
 def test_values_are_made_to_fit(parts, field, expected):
     assert map_to_salesforce(answer_with(**parts), DEFAULT)["fields"][field] == expected
+
+
+def test_an_event_without_the_interviews_time_neither_writes_nor_compares_one():
+    # Found by an audit: the default profile fell back to the event's sending time, so Koji's
+    # quality_scored (no completed_at) wrote 10:24:00, and the same interview's analysis_ready
+    # (completed 10:22:55) was kept out as older by keep_newer: quote, themes and all.
+    block = map_to_salesforce(answer_with(interview={"completed_at": None}), DEFAULT)
+    assert "Last_Koji_Interview_At__c" not in block["fields"] and block["keep_newer"] is None
+    assert {"field": "Last_Koji_Interview_At__c", "reason": "no value in this event"} in block["skipped"]
 
 
 @pytest.mark.parametrize(("parts", "field", "reason"), [

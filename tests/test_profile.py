@@ -39,7 +39,7 @@ def test_default_profile_is_the_koji_recipe():
     assert specs["Interview_Sentiment__c"].values == ["positive", "neutral", "negative"]
     assert (specs["Interview_Quality_Score__c"].precision, specs["Interview_Quality_Score__c"].scale) == (1, 0)
     assert (specs["Transcript_URL__c"].type, specs["Transcript_URL__c"].length) == ("url", 255)
-    assert specs["Last_Koji_Interview_At__c"].source == ["interview.completed_at", "event.occurred_at"]
+    assert specs["Last_Koji_Interview_At__c"].source == "interview.completed_at"  # the time keep_newer compares
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -426,6 +426,27 @@ def test_keep_newer_must_name_a_datetime_field_the_profile_writes_on_its_line(tm
     assert refusal(path) == (f"{path}:6: lookup.keep_newer: lookup.keep_newer names {named}, which is not a "
                              "datetime field of this profile: the chain compares the time it writes there "
                              "with the Contact's (a date cannot tell two interviews of one day apart)")
+
+
+@pytest.mark.parametrize("source", ["[interview.completed_at, event.occurred_at]",
+                                    "[event.occurred_at, interview.completed_at]"])
+def test_keep_newer_on_a_field_that_falls_back_to_the_events_sending_time_is_refused(tmp_path, source):
+    # Found by an audit, in the shipped profile: quality_scored (no completed_at) wrote its later
+    # sending time, and the same interview's analysis was then kept out as older.
+    path = write(tmp_path, BASE + "lookup:\n  order: [email]\n  keep_newer: At__c\n"
+                 f"fields:\n  - {{name: At__c, type: datetime, source: {source}}}\n")
+    assert refusal(path) == (
+        f"{path}:6: lookup.keep_newer: lookup.keep_newer names At__c, whose source falls back from one kind of "
+        "time to event.occurred_at (when Koji sent the event): an event without the interview's time would "
+        "write its later sending time, and the same interview's next event would be kept out as older. Give "
+        "that field one kind of time (interview.completed_at)")
+
+
+@pytest.mark.parametrize("source", ["event.occurred_at", "[interview.completed_at]"])
+def test_keep_newer_on_one_kind_of_time_is_taken(tmp_path, source):
+    path = write(tmp_path, BASE + "lookup:\n  order: [email]\n  keep_newer: At__c\n"
+                 f"fields:\n  - {{name: At__c, type: datetime, source: {source}}}\n")
+    assert load_profile(path).keep_newer_field == "At__c"
 
 
 def test_keep_newer_names_the_field_as_the_fields_spell_it(tmp_path):

@@ -314,7 +314,7 @@ def test_target_fields_lists_what_the_profile_writes():
     fields = target_fields(load_profile(EXAMPLES / "survey-scores.yaml"))
     assert fields[0] == {"name": "NPS_Score__c", "label": "NPS Score", "type": "number", "length": None,
                          "precision": 2, "scale": 0, "values": [], "source": "structured answer q_nps"}
-    assert target_fields(DEFAULT)[5]["source"] == "interview.completed_at or event.occurred_at"
+    assert target_fields(DEFAULT)[5]["source"] == "interview.completed_at"
     assert target_fields(DEFAULT)[1] == {"name": "Interview_Themes__c", "label": "Interview Themes", "type": "text",
                                          "length": 255, "precision": None, "scale": None, "values": [],
                                          "source": "analysis.themes"}

@@ -102,6 +102,9 @@ def test_every_setting_can_be_given_to_the_composed_connector(compose):
     # A setting compose does not name never reaches the container, whatever .env says.
     environment = compose["services"]["connector"]["environment"]
     assert {name.upper() for name in Settings.model_fields} <= set(environment)
+    # The image's own variable (README: Docker image only) too: found by an audit, .env's
+    # WEB_CONCURRENCY did nothing and the image's 2 workers ran.
+    assert "WEB_CONCURRENCY" in environment and environment["WEB_CONCURRENCY"] is None
 
 
 def test_secrets_come_from_the_environment_never_from_the_file(compose):

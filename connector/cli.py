@@ -129,7 +129,7 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:  # kept next to DATABASE_PATH, whose directory may not be writable
         return _refused(f"configuration refused: DATABASE_PATH {settings.database_path}: cannot keep the "
                         f"development secrets there ({exc.strerror or type(exc).__name__})")
-    busy = _address_in_use(args.host, args.port)
+    busy = _cannot_listen(args.host, args.port)
     if busy:
         return _refused(busy)
     from connector import metrics  # imports no prometheus_client: the workers do, once the variable is set
@@ -162,10 +162,12 @@ def _start_up_check() -> Profile | str:
     return profile
 
 
-def _address_in_use(host: str, port: int) -> str | None:
-    """A message if another process listens on host:port. gunicorn would try five times over
-    five seconds, log eleven errors and exit 1; this is one line and exit 2. (Bound the way
-    gunicorn binds, SO_REUSEADDR included, so a port in TIME_WAIT is not taken for busy.)"""
+def _cannot_listen(host: str, port: int) -> str | None:
+    """A message if host:port cannot be listened on: another process listens there, or --host
+    is no address of this machine (a mistyped "127.0.0.1:8080", "http://…", an unknown name).
+    gunicorn would try five times over five seconds, log eleven errors and exit 1; this is one
+    line and exit 2. (Bound the way gunicorn binds, SO_REUSEADDR included, so a port in
+    TIME_WAIT is not taken for busy.)"""
     try:
         family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
         with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -175,7 +177,13 @@ def _address_in_use(host: str, port: int) -> str | None:
         if exc.errno == errno.EADDRINUSE:
             return (f"cannot listen on {host}:{port}: another process is listening there "
                     "(another connector serve?); stop it or pick another --port")
-    return None  # any other failure is gunicorn's to report, as before
+        # Found by an audit: these were gunicorn's five retries and exit 1.
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            reason += ("; --host takes an address or a name of this machine (127.0.0.1, 0.0.0.0, ::1), "
+                       "without a scheme or a port (that is --port)")
+        return f"cannot listen on {host}:{port}: {reason}"
+    return None
 
 
 def _refused(message: str) -> int:

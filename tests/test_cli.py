@@ -426,6 +426,15 @@ def test_serve_refuses_a_port_another_process_listens_on(service_env, capsys, no
     assert "--port" in error
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:8080", "http://127.0.0.1", "no-such-host.invalid"])
+def test_serve_refuses_a_host_it_cannot_listen_on_in_one_line(service_env, capsys, no_gunicorn, host):
+    # Found by an audit: gunicorn tried five times, logged each, and exited 1.
+    assert main(["serve", "--host", host, "--port", str(free_port())]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"connector: cannot listen on {host}:") and error.count("\n") == 1
+    assert "--host takes an address or a name of this machine" in error
+
+
 def test_serve_refuses_a_multiprocess_directory_that_is_not_one_and_warns_of_one_with_files(
         service_env, tmp_path, monkeypatch, capsys, gunicorn_runs):
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "missing"))

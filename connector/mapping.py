@@ -492,7 +492,18 @@ def map_field(answer: dict, spec: FieldSpec) -> Outcome:
         return _left_out(f"template could not be rendered: {render_failure(exc)}")
     if _is_absent(raw):
         return Outcome(skip="no value in this event")
+    if spec.question_id is not None and spec.question_type is None and _answers_a_ranking(answer, spec):
+        # The answer says it is a ranking, though the profile did not: its order is kept all the
+        # same (found by an audit: a first choice too long to fit was dropped and the second
+        # written as the respondent's first).
+        spec = spec.model_copy(update={"question_type": "ranking"})
     return CONVERTERS[spec.type](spec, raw)
+
+
+def _answers_a_ranking(answer: dict, spec: FieldSpec) -> bool:
+    return any(isinstance(item, dict) and item.get("question_id") == spec.question_id
+               and str(item.get("question_type") or "").strip().lower() == "ranking"
+               for item in read_path(answer, "analysis.structured_answers") or [])
 
 
 def map_to_salesforce(answer: dict, profile: Profile) -> dict:

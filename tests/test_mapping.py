@@ -429,6 +429,21 @@ def test_a_ranking_that_does_not_fit_keeps_its_top_ranks_only():
     assert "left out 2 item(s)" in outcome.warning
 
 
+@pytest.mark.parametrize("answer_type", ["ranking", " Ranking "])
+def test_a_ranking_keeps_its_order_when_only_the_answer_says_it_is_one(answer_type):
+    # Found by an audit: without question_type in the profile, the first choice that did not
+    # fit was dropped and the second written as the respondent's first.
+    from connector.mapping import map_field
+    spec = FieldSpec(name="Rank__c", type="text", length=20, separator=" > ", question_id="q_rank")
+    answer = answer_with(analysis={"structured_answers": [
+        {"question_id": "q_rank", "question_type": answer_type, "value": ["Single sign-on for all", "API", "mobile"]}]})
+    outcome = map_field(answer, spec)
+    assert outcome.skip == "no item fits in 20 characters" and outcome.value is None
+    unranked = answer_with(analysis={"structured_answers": [
+        {"question_id": "q_rank", "question_type": "multiple_choice", "value": ["Single sign-on for all", "API"]}]})
+    assert map_field(unranked, spec).value == "API"  # a choice list keeps what fits, as before
+
+
 def test_keep_newer_gives_the_time_this_event_writes_and_the_lookups_read_it():
     block = map_to_salesforce(answer_with(interview={"completed_at": "2026-04-16T12:22:55+02:00"}), DEFAULT)
     assert block["keep_newer"] == {"field": "Last_Koji_Interview_At__c", "value": "2026-04-16T10:22:55Z"}

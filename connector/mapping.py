@@ -176,13 +176,19 @@ def _is_absent(value: Any) -> bool:
     return value is None or (isinstance(value, (str, list, dict)) and not value)
 
 
+def _structured_answer(answer: dict, spec: FieldSpec) -> dict | None:
+    """The structured answer to the field's question, or None."""
+    return next((item for item in read_path(answer, "analysis.structured_answers") or []
+                 if isinstance(item, dict) and item.get("question_id") == spec.question_id), None)
+
+
 def _structured_value(answer: dict, spec: FieldSpec) -> Any:
-    for item in read_path(answer, "analysis.structured_answers") or []:
-        if isinstance(item, dict) and item.get("question_id") == spec.question_id:
-            value = item.get("value")
-            # An open-ended question has no typed value: its answer is the text.
-            return item.get("qualitative_answer") if _is_absent(value) else value
-    return None
+    item = _structured_answer(answer, spec)
+    if item is None:
+        return None
+    value = item.get("value")
+    # An open-ended question has no typed value: its answer is the text.
+    return item.get("qualitative_answer") if _is_absent(value) else value
 
 
 def _raw_value(answer: dict, spec: FieldSpec) -> Any:
@@ -501,9 +507,8 @@ def map_field(answer: dict, spec: FieldSpec) -> Outcome:
 
 
 def _answers_a_ranking(answer: dict, spec: FieldSpec) -> bool:
-    return any(isinstance(item, dict) and item.get("question_id") == spec.question_id
-               and str(item.get("question_type") or "").strip().lower() == "ranking"
-               for item in read_path(answer, "analysis.structured_answers") or [])
+    item = _structured_answer(answer, spec)
+    return item is not None and str(item.get("question_type") or "").strip().lower() == "ranking"
 
 
 def map_to_salesforce(answer: dict, profile: Profile) -> dict:

@@ -741,7 +741,7 @@ class Profile(_Strict):
                 "profile: the chain compares the time it writes there with the Contact's (a date cannot "
                 "tell two interviews of one day apart)",
                 {"name": self.lookup.keep_newer, "places": (("lookup", "keep_newer"),)})
-        if self.keep_newer_field is not None and _mixes_times(self._spec(self.keep_newer_field)):
+        if self.keep_newer_spec is not None and _mixes_times(self.keep_newer_spec):
             # Found by an audit, in the default profile: Koji's quality_scored webhook has no
             # completed_at, so it wrote its own later sending time, and the same interview's
             # analysis_ready (its completion time) was then kept out as older, quote and all.
@@ -752,9 +752,6 @@ class Profile(_Strict):
                 "out as older. Give that field one kind of time (interview.completed_at)",
                 {"name": self.keep_newer_field, "places": (("lookup", "keep_newer"),)})
         return self
-
-    def _spec(self, name: str) -> FieldSpec:
-        return next(spec for spec in self.all_fields if spec.name == name)
 
     def _placed_fields(self):
         """Each field the mapping writes, with where the profile names it (a pydantic location)."""
@@ -776,12 +773,16 @@ class Profile(_Strict):
         _ = self.slack.compiled_templates
 
     @cached_property
-    def keep_newer_field(self) -> str | None:
-        """The name, as the fields spell it, of the datetime field lookup.keep_newer
-        names (API names ignore case), or None."""
+    def keep_newer_spec(self) -> FieldSpec | None:
+        """The datetime field lookup.keep_newer names (API names ignore case), or None."""
         wanted = (self.lookup.keep_newer or "").lower()
-        return next((spec.name for spec in self.all_fields
+        return next((spec for spec in self.all_fields
                      if spec.name.lower() == wanted and spec.type == "datetime"), None)
+
+    @cached_property
+    def keep_newer_field(self) -> str | None:
+        """That field's name, as the fields spell it, or None."""
+        return self.keep_newer_spec.name if self.keep_newer_spec else None
 
     @cached_property
     def lookup_columns(self) -> tuple[str, ...]:

@@ -68,10 +68,6 @@ _REASONS = {
     "number is infinity when parsed as double": "a number beyond what a double can hold (about 1.8e308)",
     "invalid UTF-8 encoding in string": "invalid UTF-8 in a string",
     "invalid utf-8 encoding in string": "invalid UTF-8 in a string",
-    # What json_codec reads as U+FFFD; orjson's words for it should a text still hold one.
-    "no low surrogate in string": "a lone UTF-16 surrogate escape",
-    "invalid low surrogate in string": "a lone UTF-16 surrogate escape",
-    "invalid high surrogate in string": "a lone UTF-16 surrogate escape",
 }
 _EMPTY = ("Input is a zero-length, empty document", "input data is empty", "input length is 0")
 _BOM = "UTF-8 byte order mark (BOM) is not supported"

@@ -54,7 +54,9 @@ def fill_missing(settings: Settings) -> dict[str, str]:
 def announce(generated: dict[str, str], settings: Settings, *, every_start: bool = False) -> None:
     """Print the banner with the values generated now; with `every_start`, on later starts in
     development mode a line that says so (without the values, printed when they were made)."""
-    path = secrets_path(settings)
+    # Resolved: DATABASE_PATH is relative to where the service runs, which the reader of the
+    # banner may not know (or think of a ~ the service did not expand), and must find the file.
+    path = secrets_path(settings).resolve()
     if not generated:
         if every_start and settings.is_development:
             print(f"connector: DEVELOPMENT MODE, not for production; secrets that are not set come from {path}",

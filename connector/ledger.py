@@ -364,7 +364,10 @@ class Ledger:
         self._drop_connection()
         if type(exc) is sqlite3.DatabaseError or (isinstance(exc, sqlite3.OperationalError)
                                                    and _sqlite_code(exc) in _UNUSABLE_CODES):
-            if not getattr(self._local, "purging", False):
+            # Not while opening: _open raises LedgerUnusable, which its caller reports as the one
+            # message of a refused start-up (a log line before it, unformatted as logging is not
+            # set up yet, said the same thing less precisely).
+            if self._opened and not getattr(self._local, "purging", False):
                 log.error("ledger database unusable: %s (DATABASE_PATH %s)", exc, self.path)
             raise LedgerUnavailable(str(exc)) from exc
         raise exc

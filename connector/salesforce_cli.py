@@ -13,7 +13,7 @@ import sys
 from connector.field_metadata import fields_not_created, write_field_metadata
 from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce import SalesforceClient, SalesforceError, check_fields
-from connector.settings import MetadataSettings, SettingsError, load_settings
+from connector.settings import CheckFieldsSettings, MetadataSettings, SettingsError, load_settings
 
 COLUMNS = ("field", "profile_type", "salesforce_type", "ok")
 
@@ -38,7 +38,8 @@ def _profile(args: argparse.Namespace, settings: MetadataSettings) -> Profile:
 
 def run_check_fields(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings()
+        # Only what it uses: run from an admin's shell, it needs none of the service's secrets.
+        settings = load_settings(CheckFieldsSettings)
         report = check_fields(_profile(args, settings), SalesforceClient.from_settings(settings))
     except (SettingsError, ProfileError, SalesforceError) as exc:
         print(f"connector: {exc}", file=sys.stderr)

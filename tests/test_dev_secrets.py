@@ -128,3 +128,15 @@ def test_a_file_that_cannot_be_read_is_named_with_the_reason(tmp_path):
     with pytest.raises(dev_secrets.DevSecretsDamaged) as caught:
         dev_secrets.stored(settings)
     assert str(caught.value) == f"the development secrets file {path} cannot be read ({os.strerror(errno.EISDIR)})"
+
+
+@pytest.mark.parametrize("every_start", [False, True], ids=["first start", "later start"])
+def test_the_banner_names_the_secrets_file_by_its_absolute_path(tmp_path, monkeypatch, capsys, every_start):
+    # Found by a user-side audit: "stored in connector-state.sqlite3.dev-secrets.json" (or in
+    # "~/…", not expanded) left the reader to guess which directory the service ran in.
+    monkeypatch.chdir(tmp_path)
+    settings = Settings(database_path="state/ledger.sqlite3")
+    created = dev_secrets.fill_missing(settings)
+    dev_secrets.announce({} if every_start else created, settings, every_start=every_start)
+    shown = tmp_path.resolve() / "state" / "ledger.sqlite3.dev-secrets.json"
+    assert shown.exists() and f" {shown}" in capsys.readouterr().err

@@ -760,6 +760,16 @@ def test_a_path_that_cannot_be_the_ledger_is_refused_with_the_path_and_why(tmp_p
     assert str(path) in str(caught.value) and str(caught.value).endswith(reason)
 
 
+@pytest.mark.parametrize("make_path", [lambda tmp_path: tmp_path, _not_sqlite], ids=["directory", "not sqlite"])
+def test_a_path_refused_at_start_up_is_not_also_logged(tmp_path, caplog, make_path):
+    # Found by a user-side audit: `connector serve` printed "ledger database unusable: …" (an
+    # unformatted log line, logging not being set up yet) before its one message of refusal.
+    # The caller reports LedgerUnusable; a failure at run time is still logged (see above).
+    with caplog.at_level("DEBUG", logger="connector.ledger"), pytest.raises(LedgerUnusable):
+        Ledger(make_path(tmp_path), retention_seconds=100, lease_seconds=60)
+    assert [record.getMessage() for record in caplog.records] == []
+
+
 @pytest.mark.parametrize("foreign_table, columns", [
     ("CREATE TABLE events (name TEXT, id INTEGER PRIMARY KEY)", "id, name"),
     # The connector's columns, but another key: ON CONFLICT (key) would fail on every copy.

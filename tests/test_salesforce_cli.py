@@ -163,6 +163,39 @@ def test_check_fields_with_a_setting_it_cannot_use_exits_2_naming_it(org, monkey
     assert capsys.readouterr().err.startswith(f"connector: {name}: ")
 
 
+def test_check_fields_needs_none_of_the_services_secrets(org, monkeypatch, capsys):
+    # Found by a user-side audit: production mode without KOJI_WEBHOOK_SECRET and
+    # CONNECTOR_API_KEYS (or a QUALITY_THRESHOLD out of range) stopped it, naming settings it never uses.
+    org()
+    monkeypatch.setenv("CONNECTOR_MODE", "production")  # the fake listens on 127.0.0.1: plain http is taken
+    for name in ("KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("QUALITY_THRESHOLD", "9")
+    assert run(["salesforce", "check-fields"]) == 0
+    assert "All mapped fields accept" in capsys.readouterr().out
+
+
+def test_check_fields_keeps_production_modes_rules_for_salesforce(org, monkeypatch, capsys):
+    org()
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "http://acme.my.salesforce.com")
+    assert run(["salesforce", "check-fields"]) == 2
+    assert capsys.readouterr().err == (
+        "connector: SALESFORCE_DOMAIN_URL must be https:// in production mode (http:// is accepted for this "
+        "machine only: localhost, 127.0.0.1, ::1)\n")
+
+
+def test_check_fields_refuses_a_domain_url_with_a_path_before_asking_salesforce(org, monkeypatch, capsys):
+    # Found by a user-side audit: the token request got a 404, reported as "Salesforce refused the
+    # client credentials", which sent the admin to the secret first.
+    fake = org()
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", fake.base_url + "/lightning/page/home")
+    assert run(["salesforce", "check-fields"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("connector: SALESFORCE_DOMAIN_URL: must be your My Domain URL alone, without a path")
+    assert "credentials" not in err
+
+
 def test_field_metadata_needs_none_of_the_services_secrets(tmp_path, monkeypatch, capsys):
     # Before: production mode without KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS refused it.
     monkeypatch.setenv("CONNECTOR_MODE", "production")

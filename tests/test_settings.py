@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pytest
 
 from connector.koji_api import KojiUnavailable, fetch_interview
-from connector.settings import MetadataSettings, Mode, SenderSettings, Settings, SettingsError, load_settings
+from connector.settings import (CheckFieldsSettings, MetadataSettings, Mode, SenderSettings, Settings, SettingsError,
+                                load_settings)
 
 ENV = ["CONNECTOR_MODE", "KOJI_WEBHOOK_SECRET", "CONNECTOR_API_KEYS", "QUALITY_THRESHOLD", "HTTP_TIMEOUT_SECONDS",
        "LOG_LEVEL", "KOJI_ENRICH", "KOJI_API_KEY", "DATABASE_PATH", "LEDGER_RETENTION_DAYS", "LEDGER_LEASE_SECONDS",
@@ -205,12 +208,100 @@ def test_production_needs_https_to_koji_and_salesforce(monkeypatch, name):
     load_settings()
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:8123", "http://localhost:8123/koji", "http://[::1]:8123"])
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8123", "http://localhost:8123/", "http://[::1]:8123"])
 def test_production_takes_plain_http_to_this_machine(monkeypatch, url):
     # Nothing crosses a network; the tests' fake Koji API and Salesforce listen there.
-    production(monkeypatch, KOJI_API_BASE_URL=url, SALESFORCE_DOMAIN_URL=url)
+    koji = url.rstrip("/") + "/koji"
+    production(monkeypatch, KOJI_API_BASE_URL=koji, SALESFORCE_DOMAIN_URL=url)
     settings = load_settings()
-    assert (settings.koji_api_base_url, settings.salesforce_domain_url) == (url, url)
+    assert (settings.koji_api_base_url, settings.salesforce_domain_url) == (koji, url)
+
+
+@pytest.mark.parametrize("kind", [Settings, CheckFieldsSettings])
+@pytest.mark.parametrize("path", ["/lightning/page/home", "/services/oauth2/token", "/x/"])
+def test_a_salesforce_domain_url_with_a_path_is_refused_at_start_up(monkeypatch, kind, path):
+    # Found by a user-side audit: a pasted page URL got Salesforce's 404 for the token, reported
+    # as "refused the client credentials", which points at the secret first. A My Domain URL
+    # has no path; the connector adds /services/… itself.
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "https://acme.my.salesforce.com" + path)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(kind)
+    assert str(caught.value) == ("SALESFORCE_DOMAIN_URL: must be your My Domain URL alone, without a path "
+                                 "(https://yourcompany.my.salesforce.com): the connector adds /services/… to it")
+    monkeypatch.setenv("KOJI_API_BASE_URL", "https://proxy.example.com/koji")  # Koji's base may have one
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "https://acme.my.salesforce.com/")
+    assert load_settings(kind).salesforce_domain_url == "https://acme.my.salesforce.com/"
+
+
+@pytest.mark.parametrize("kind", [Settings, SenderSettings])
+@pytest.mark.parametrize("mode", ["development", "production"])
+@pytest.mark.parametrize("key", ["clé-secrète-0123456789abc", "ck_0123456789abcdef\x7f", "ck_0123\t456789abcdef",
+                                 "ck_0123456789abcdef,ключ-0123456789abcdef"])
+def test_an_api_key_that_is_not_printable_ascii_is_refused_at_start_up(monkeypatch, kind, mode, key):
+    # Found by a user-side audit: a non-ASCII key started, then matched the clients that send
+    # headers in Latin-1 (requests, Node) and answered 401 to those that send UTF-8 (curl, Go's
+    # Prometheus), with no hint why.
+    production(monkeypatch, CONNECTOR_MODE=mode, CONNECTOR_API_KEYS=key)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(kind)
+    message = str(caught.value)
+    assert message.startswith("CONNECTOR_API_KEYS: must be printable ASCII") and "HTTP header" in message
+    assert all(part.strip() not in message for part in key.split(","))  # never the key
+
+
+def test_an_api_key_with_an_inner_space_is_taken(monkeypatch):
+    # A header value may hold a space; only the ends are trimmed (by the comma split and by auth).
+    production(monkeypatch, CONNECTOR_API_KEYS="ck 0123456789 abcdef")
+    assert load_settings().connector_api_keys[0].get_secret_value() == "ck 0123456789 abcdef"
+
+
+def test_a_koji_api_key_that_is_not_printable_ascii_is_refused_at_start_up(monkeypatch):
+    # Sent as `Authorization: Bearer <key>`: the same rule as the connector's own keys.
+    monkeypatch.setenv("KOJI_API_KEY", "clé-koji-0123456789")
+    with pytest.raises(SettingsError, match="^KOJI_API_KEY: must be printable ASCII"):
+        load_settings()
+
+
+@pytest.mark.parametrize("name, kind", [("KOJI_WEBHOOK_SECRET", Settings), ("KOJI_WEBHOOK_SECRET", SenderSettings),
+                                        ("SALESFORCE_CLIENT_SECRET", Settings),
+                                        ("SALESFORCE_CLIENT_SECRET", CheckFieldsSettings)])
+def test_a_secret_whose_bytes_are_not_utf8_is_refused_but_non_ascii_utf8_is_taken(monkeypatch, name, kind):
+    # The HMAC key is the secret's UTF-8 bytes, as Koji's example (Node's createHmac with a
+    # string) makes it, so é is fine. The environment's bytes of a Latin-1 file are not UTF-8
+    # and reach Python as lone surrogates: every webhook was then a 500 (UnicodeEncodeError).
+    monkeypatch.setenv(name, "whsec_clé_0123456789abcdef")
+    assert load_settings(kind) is not None
+    monkeypatch.setenv(name, b"whsec_cl\xe9_0123456789abcdef".decode("utf-8", "surrogateescape"))
+    with pytest.raises(SettingsError) as caught:
+        load_settings(kind)
+    assert str(caught.value).startswith(f"{name}: is not UTF-8 text")
+    assert "0123456789abcdef" not in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", [Settings, SenderSettings])
+def test_a_database_path_under_a_tilde_is_in_the_home_directory(monkeypatch, tmp_path, kind):
+    # Found by a user-side audit: systemd's Environment=, an env file or a quoted value pass the ~
+    # on, and the ledger went into a directory named ~ under wherever the service ran.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DATABASE_PATH", "~/koji/ledger.sqlite3")
+    assert load_settings(kind).database_path == tmp_path / "koji" / "ledger.sqlite3"
+
+
+@pytest.mark.parametrize("kind", [Settings, MetadataSettings, CheckFieldsSettings])
+def test_a_mapping_profile_under_a_tilde_is_in_the_home_directory(monkeypatch, tmp_path, kind):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("MAPPING_PROFILE", "~/profile.yaml")
+    assert load_settings(kind).mapping_profile == tmp_path / "profile.yaml"
+
+
+def test_a_tilde_that_cannot_be_expanded_is_refused_naming_the_variable(monkeypatch):
+    # ~someone-unknown: pathlib raises RuntimeError, which was a traceback, not a message.
+    monkeypatch.setenv("DATABASE_PATH", "~no-such-user-h72/ledger.sqlite3")
+    with pytest.raises(SettingsError, match="^DATABASE_PATH: starts with ~, but this user's home directory is not "
+                                            "known here: give the full path$"):
+        load_settings()
+    monkeypatch.setenv("DATABASE_PATH", "state/~/ledger.sqlite3")  # a ~ further on is a name like any other
+    assert load_settings().database_path == Path("state/~/ledger.sqlite3")
 
 
 def test_development_takes_plain_http_anywhere(monkeypatch):
@@ -269,6 +360,30 @@ def test_a_command_reads_only_the_settings_it_uses(monkeypatch):
     monkeypatch.setenv("SALESFORCE_API_VERSION", "59.0")
     with pytest.raises(SettingsError, match="SALESFORCE_API_VERSION"):
         load_settings(MetadataSettings)
+
+
+def test_check_fields_reads_salesforces_settings_and_the_modes_rules_for_them_only(monkeypatch):
+    # Found by a user-side audit: check-fields was stopped by "production mode needs
+    # KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS", or by QUALITY_THRESHOLD, which it never uses.
+    monkeypatch.setenv("CONNECTOR_MODE", "production")
+    monkeypatch.setenv("QUALITY_THRESHOLD", "9")
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "https://acme.my.salesforce.com")
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "sf-secret-0123")
+    monkeypatch.setenv("HTTP_TIMEOUT_SECONDS", "7")
+    settings = load_settings(CheckFieldsSettings)
+    assert (settings.salesforce_domain_url, settings.http_timeout_seconds) == ("https://acme.my.salesforce.com", 7)
+    # What production mode asks of Salesforce's settings it still asks, in the service's words.
+    monkeypatch.setenv("SALESFORCE_DOMAIN_URL", "http://acme.my.salesforce.com")
+    monkeypatch.setenv("SALESFORCE_CLIENT_SECRET", "s")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CheckFieldsSettings)
+    assert str(caught.value) == (
+        "SALESFORCE_CLIENT_SECRET must be at least 8 characters in production mode (the whole key, as Koji or "
+        "Salesforce issued it); SALESFORCE_DOMAIN_URL must be https:// in production mode (http:// is accepted "
+        "for this machine only: localhost, 127.0.0.1, ::1)")
+    monkeypatch.setenv("HTTP_TIMEOUT_SECONDS", "61")
+    with pytest.raises(SettingsError, match="HTTP_TIMEOUT_SECONDS"):
+        load_settings(CheckFieldsSettings)
 
 
 def test_every_production_problem_is_named_in_one_message(monkeypatch):

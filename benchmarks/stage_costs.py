@@ -64,7 +64,7 @@ def without_claim():
 def without_mapping_and_slack():
     app, pipeline = _connector()
 
-    def render(self, event, decision, delivery):
+    def render(self, event, decision, delivery, unreadable=None):
         return {"action": decision.action, "skip_reason": decision.skip_reason, "reason": decision.reason,
                 "delivery": delivery, **event}
 

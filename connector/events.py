@@ -30,7 +30,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from connector.payload_fields import (
-    first_present, pick_email, pick_salesforce_contact_id, text_or_none,
+    first_present, has_unusable_email, pick_email, pick_salesforce_contact_id, text_or_none,
 )
 
 VERIFICATION_TYPES = frozenset({"ping", "test", "webhook.test", "webhook.verification",
@@ -187,6 +187,25 @@ def unusable_timestamps(payload: dict[str, Any]) -> list[dict[str, str]]:
     return [{"field": "", "message": f"the payload's {path} is not an ISO 8601 date and time"
                                      f"{_shown_timestamp(value)}; not used"}
             for path, value in read if _is_given(value) and iso_utc(value) is None]
+
+
+def unreadable_values(payload: dict[str, Any], event: dict[str, Any]) -> dict[str, str]:
+    """The answer's paths where the payload has a value normalize() could not read and left
+    out, each with the kind it should have been (mapping.map_to_salesforce's `unreadable`): a
+    field reading one then says the event's value is not valid, not that it has none, which
+    sent an admin looking for a value that was there. Only a value that came out missing is
+    looked for in the payload, so nearly every event costs two comparisons. (A quality score
+    that is no number is refused by the schema, not left out.)"""
+    completed_at, email = event["interview"]["completed_at"], event["respondent"]["email"]
+    if (completed_at is not None and email is not None) or isinstance(payload.get("event"), dict):
+        return {}  # (a normalized event sent back: the mapping sees its values as they are)
+    _, data = _type_and_data(payload)
+    unreadable = {}
+    if completed_at is None and _is_given(first_present(data, *_COMPLETION_KEYS)):
+        unreadable["interview.completed_at"] = "datetime"
+    if email is None and has_unusable_email(data, _dict(first_present(data, "respondent", "participant"))):
+        unreadable["respondent.email"] = "email"
+    return unreadable
 
 
 def _where(payload: dict[str, Any], data: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ e-mail address or a customer's words.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
@@ -16,8 +17,9 @@ from typing import Any, NamedTuple
 
 from connector.events import iso_utc
 from connector.payload_fields import is_email_shaped
-from connector.profile import RENDER_FAILURES, FieldSpec, Profile, render_failure
+from connector.profile import NO_WORDS, YES_WORDS, FieldSpec, Profile
 from connector.soql import SoqlError, lookup_query
+from connector.templates import RENDER_FAILURES, NothingToCalculate, why_not_rendered
 from connector.text_limits import join_within, truncate
 from connector.web_links import web_url
 
@@ -282,7 +284,19 @@ def _choice(allowed: dict[str, str], raw: Any) -> str | None:
 def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
     chosen = _choice(spec.picklist_values, raw)
     if chosen is None:
+        if isinstance(raw, bool):
+            return _yes_or_no(spec, raw)
         return _left_out(f"value is not one of the picklist values ({', '.join(spec.values)})")
+    return Outcome(chosen)
+
+
+def _yes_or_no(spec: FieldSpec, answer: bool) -> Outcome:
+    """A yes/no answer (a yes_no question's true/false, or any true/false value) as the
+    picklist's own Yes or No, spelled as the profile spells it."""
+    allowed = spec.picklist_values
+    chosen = next((allowed[word] for word in (YES_WORDS if answer else NO_WORDS) if word in allowed), None)
+    if chosen is None:
+        return _left_out("a yes/no answer needs a checkbox field, or a picklist with the values Yes and No")
     return Outcome(chosen)
 
 
@@ -490,14 +504,25 @@ CONVERTERS = {"text": _text, "textarea": _text, "url": _url, "email": _email, "p
               "datetime": _datetime, "date": _date}
 
 
-def map_field(answer: dict, spec: FieldSpec) -> Outcome:
+NO_VALUE = "no value in this event"
+# What a value the event has, but the normalizer could not read, should have been, by the kind
+# the normalizer reports (see map_to_salesforce's `unreadable`). Fixed words: the value itself
+# may be an e-mail address or a customer's words.
+_SHOULD_HAVE_BEEN = {"datetime": "a valid date and time", "date": "a valid date", "email": "a valid e-mail address",
+                     "number": "a number", "url": "a valid http(s) URL"}
+_NOTHING_UNREADABLE: Mapping[str, str] = {}
+
+
+def map_field(answer: dict, spec: FieldSpec, unreadable: Mapping[str, str] = _NOTHING_UNREADABLE) -> Outcome:
     """The value one field gets from this answer, or why it gets none."""
     try:
         raw = _raw_value(answer, spec)
+    except NothingToCalculate:
+        return Outcome(skip=NO_VALUE)
     except RENDER_FAILURES as exc:
-        return _left_out(f"template could not be rendered: {render_failure(exc)}")
+        return _left_out(f"template could not be rendered: {why_not_rendered(exc)}")
     if _is_absent(raw):
-        return Outcome(skip="no value in this event")
+        return _why_absent(spec, unreadable)
     if spec.question_id is not None and spec.question_type is None and _answers_a_ranking(answer, spec):
         # The answer says it is a ranking, though the profile did not: its order is kept all the
         # same (found by an audit: a first choice too long to fit was dropped and the second
@@ -506,13 +531,30 @@ def map_field(answer: dict, spec: FieldSpec) -> Outcome:
     return CONVERTERS[spec.type](spec, raw)
 
 
+def _why_absent(spec: FieldSpec, unreadable: Mapping[str, str]) -> Outcome:
+    """"no value in this event", unless the event had a value at a path the field reads that
+    could not be read (completed_at "2026-04-16T25:00:00Z", an e-mail without a domain): saying
+    "no value" then sent the admin looking for a value that was there (found by an audit)."""
+    if unreadable and spec.source is not None:
+        for keys in spec.source_paths:
+            kind = unreadable.get(".".join(keys))
+            if kind is not None:
+                return _left_out(f"the value in this event is not {_SHOULD_HAVE_BEEN.get(kind, 'usable')}")
+    return Outcome(skip=NO_VALUE)
+
+
 def _answers_a_ranking(answer: dict, spec: FieldSpec) -> bool:
     item = _structured_answer(answer, spec)
     return item is not None and str(item.get("question_type") or "").strip().lower() == "ranking"
 
 
-def map_to_salesforce(answer: dict, profile: Profile) -> dict:
-    """The ``salesforce`` block: how to find the record and the fields to PATCH on it."""
+def map_to_salesforce(answer: dict, profile: Profile, unreadable: Mapping[str, str] = _NOTHING_UNREADABLE) -> dict:
+    """The ``salesforce`` block: how to find the record and the fields to PATCH on it.
+
+    `unreadable` names the answer's paths (``interview.completed_at``) where the event had a
+    value the normalizer could not read and left out, each with the kind it should have been
+    (a key of _SHOULD_HAVE_BEEN: ``datetime``, ``email``, ``number`` …): a field reading one is
+    left out saying the event's value is not valid, not that it has none."""
     if (answer.get("event") or {}).get("type") in NO_CONTACT_EVENTS:
         # A study or report is about many people: there is no Contact to write to.
         return {"sobject": profile.sobject, "lookup": dict(NO_LOOKUP), "lookups": [], "keep_newer": None, "fields": {},
@@ -521,7 +563,7 @@ def map_to_salesforce(answer: dict, profile: Profile) -> dict:
     lookups, warnings = choose_lookups(answer, profile)
     fields, skipped = {}, []
     for spec in profile.all_fields:
-        outcome = map_field(answer, spec)
+        outcome = map_field(answer, spec, unreadable)
         if outcome.skip is None:
             fields[spec.name] = outcome.value
         else:

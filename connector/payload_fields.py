@@ -39,16 +39,27 @@ def text_or_none(value: Any) -> str | None:
 
 def pick_email(data: dict[str, Any], person: dict[str, Any]) -> str | None:
     """E-mail from any documented place; None (anonymous) when absent or not an address."""
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    attributes = person.get("attributes") if isinstance(person.get("attributes"), dict) else {}
-    # respondentEmail: camelCase, as every other field of Koji's API may be spelled.
-    for candidate in (person.get("email"), data.get("respondent_email"), data.get("respondentEmail"),
-                      data.get("email"), attributes.get("email"), metadata.get("email"),
-                      metadata.get("respondent_email"), metadata.get("respondentEmail")):
+    for candidate in _email_places(data, person):
         text = text_or_none(candidate)
         if text and is_email_shaped(text):
             return text
     return None
+
+
+def has_unusable_email(data: dict[str, Any], person: dict[str, Any]) -> bool:
+    """Whether a documented place holds a value that is not an address ("priya@tailspin"):
+    pick_email() found none, but the event is not without one."""
+    return any(text_or_none(candidate) for candidate in _email_places(data, person))
+
+
+def _email_places(data: dict[str, Any], person: dict[str, Any]) -> tuple[Any, ...]:
+    """The values at every documented place of the e-mail, in the order they are trusted."""
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    attributes = person.get("attributes") if isinstance(person.get("attributes"), dict) else {}
+    # respondentEmail: camelCase, as every other field of Koji's API may be spelled.
+    return (person.get("email"), data.get("respondent_email"), data.get("respondentEmail"),
+            data.get("email"), attributes.get("email"), metadata.get("email"),
+            metadata.get("respondent_email"), metadata.get("respondentEmail"))
 
 
 def is_email_shaped(text: str) -> bool:

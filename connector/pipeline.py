@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
 from connector.decision import SKIP, Decision, decide
 from connector.errors import EventInProgress
-from connector.events import INTERVIEW_TYPES, normalize, unusable_timestamps
+from connector.events import INTERVIEW_TYPES, normalize, unreadable_values, unusable_timestamps
 from connector.koji_api import AnotherInterview, KojiRefused
 from connector.ledger import COMPLETED, DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.logs import shown_id, shown_key
@@ -52,15 +53,16 @@ class Pipeline:
         if self._may_enrich(event) and not (claim and self.ledger is not None and self._completed(event)):
             event, not_enriched = self._enriched(event)
         warnings = not_enriched + unusable_timestamps(payload)
+        unreadable = unreadable_values(payload, event)
         decision = decide(event, self.profile.actions, self.quality_threshold, self.profile.lookup_order)
         if decision.skip_reason == "anonymous" and self.fetch_interview is None and _names_the_respondent(event):
             decision = self._anonymous_here_only(event, decision)
         if not claim or self.ledger is None:
-            return _with_warnings(self.render(event, decision, None), warnings)
+            return _with_warnings(self.render(event, decision, None, unreadable), warnings)
         key = event["event"]["key"]
         decision, delivery = self._claim(key, decision)
         try:
-            answer = _with_warnings(self.render(event, decision, delivery), warnings)
+            answer = _with_warnings(self.render(event, decision, delivery, unreadable), warnings)
         except Exception:
             self.ledger.release(key)  # never leave a claim behind an answer that was not given
             raise
@@ -72,13 +74,13 @@ class Pipeline:
             self.ledger.release(key)
         return answer
 
-    def render(self, event: dict[str, Any], decision: Decision,
-               delivery: dict[str, Any] | None) -> dict[str, Any]:
+    def render(self, event: dict[str, Any], decision: Decision, delivery: dict[str, Any] | None,
+               unreadable: Mapping[str, str] = MappingProxyType({})) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "action": decision.action, "skip_reason": decision.skip_reason,
             "reason": decision.reason, "delivery": delivery, **event,
         }
-        answer["salesforce"] = map_to_salesforce(answer, self.profile)
+        answer["salesforce"] = map_to_salesforce(answer, self.profile, unreadable)
         answer["slack"] = build_slack_message(answer, answer["salesforce"], self.profile)
         return answer
 

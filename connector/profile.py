@@ -8,22 +8,26 @@ node marks), never a value from an event.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
+import types
+import typing
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, get_args
 
 import yaml
-from liquid import Environment, RenderContext, StrictDefaultUndefined
+from liquid import RenderContext
 from liquid.builtin.expressions import LoopExpression, Path as LiquidPath
-from liquid.exceptions import FilterError, LiquidError, UndefinedError
-from liquid.filter import string_filter
+from liquid.exceptions import LiquidError
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
                       model_validator)
 from pydantic_core import PydanticCustomError
+
+from connector.templates import FIELD_TEMPLATES, TEMPLATES
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.yaml"
 
@@ -36,12 +40,23 @@ FieldType = Literal["text", "textarea", "url", "picklist", "multipicklist", "num
 # Salesforce names the same types differently in Setup, describe and metadata. Percent and
 # Currency fields take plain numbers (95 for 95 %), so they are `number` fields here.
 TYPE_ALIASES = {"string": "text", "long text": "textarea", "long_text": "textarea", "longtextarea": "textarea",
-                "long text area": "textarea", "text area (long)": "textarea",
+                "long text area": "textarea", "text area (long)": "textarea", "text area": "textarea",
                 "double": "number", "int": "number", "percent": "number", "currency": "number",
                 "boolean": "checkbox", "date/time": "datetime",
                 "multi-select picklist": "multipicklist", "multiselectpicklist": "multipicklist",
                 "picklist (multi-select)": "multipicklist"}
+# Setup's plain Text Area holds 255 characters: that name, with no length, means a textarea of 255.
+SHORT_TEXT_AREA, SHORT_TEXT_AREA_LENGTH = "text area", 255
+# Setup's names of types the connector has no type of its own for, and what to write instead.
+TYPE_ADVICE = {"phone": "a Phone field holds text: write type: text with length: 40",
+               "integer": "Salesforce has no Integer field; a whole number is a Number with 0 decimal places: "
+                          "write type: number (its scale is 0 unless you give one)"}
+# What an error about a type lists: the connector's names, then Setup's that are easy to miss.
+SETUP_TYPE_NAMES = ("Text Area", "Long Text Area", "Date/Time", "Picklist (Multi-Select)", "Percent", "Currency")
 # The Salesforce type each Koji structured question type fits into.
+# The picklist values a yes/no answer (true, false) is written as, the first the picklist has:
+# many orgs keep such answers in a Yes/No picklist rather than a checkbox.
+YES_WORDS, NO_WORDS = ("yes", "true"), ("no", "false")
 QUESTION_FIELD_TYPES = {"scale": "number", "yes_no": "checkbox", "single_choice": "picklist",
                         "multiple_choice": "multipicklist", "ranking": "text", "open_ended": "textarea"}
 # Upper bounds Salesforce sets per type (Setup refuses longer fields).
@@ -129,46 +144,6 @@ class ProfileError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _Environment(Environment):
-    # Liquid has no access to Python objects; these limits keep a template from
-    # looping or growing without end on a large event.
-    loop_iteration_limit = 10_000
-    output_stream_limit = 200_000
-    context_depth_limit = 20
-
-
-@string_filter
-def blockquote(text: str) -> str:
-    """Quote every line for Slack mrkdwn: a line break in a customer's words must not end the
-    blockquote, or the next line could pass for the connector's own (a fake "*Sentiment:*")."""
-    return "> " + text.replace("\n", "\n> ")
-
-
-TEMPLATES = _Environment(undefined=StrictDefaultUndefined)
-TEMPLATES.filters["blockquote"] = blockquote
-# A profile is one file: there are no other templates to include, and looking for one
-# would read files at start-up. Without the tags, `{% include %}` is refused on its line.
-del TEMPLATES.tags["include"], TEMPLATES.tags["render"]
-
-# What rendering a template on an event can raise. Liquid's own errors, and Python errors some
-# of python-liquid's filters let through on values they do not expect (`modulo` with a decimal
-# and 0: decimal.InvalidOperation; `compact` on text: IndexError; `base64_decode` of bytes that
-# are not UTF-8: UnicodeDecodeError). Either way it is this event's values, never the service.
-RENDER_FAILURES = (LiquidError, ArithmeticError, LookupError, ValueError, TypeError)
-
-
-def render_failure(exc: Exception) -> str:
-    """Why a template could not be rendered, without Liquid's message: that quotes the path it
-    read, and a path may hold a value of the event (`interview.metadata[respondent.email]`)."""
-    if isinstance(exc, UndefinedError):
-        return "a name it reads has no value in this event (give it a default)"
-    if isinstance(exc, FilterError):
-        return "a filter could not use the value it was given"
-    if isinstance(exc, LiquidError):
-        return f"Liquid stopped it ({type(exc).__name__})"
-    return f"a filter failed on the value it was given ({type(exc).__name__})"
 
 
 class _Shape(Enum):
@@ -308,14 +283,15 @@ def check_source(path: str) -> None:
         raise ValueError(f"{path} is an object, not a value: name a key inside it ({path}.<key>)")
 
 
-def compile_template(source: str):
-    """Parse a Liquid template and check the names it reads; raise ValueError when bad."""
+def compile_template(source: str, environment=TEMPLATES):
+    """Parse a Liquid template and check the names it reads; raise ValueError when bad.
+    `environment`: FIELD_TEMPLATES for a field's value, TEMPLATES (the default) for Slack's."""
     if not source.strip():
         raise ValueError("the template is empty: it could never give a value")
     try:
-        template = TEMPLATES.from_string(source)
+        template = environment.from_string(source)
         # Liquid only looks filters up while rendering; a typo must not wait for an event.
-        unknown = sorted(set(template.filter_names()) - set(TEMPLATES.filters))
+        unknown = sorted(set(template.filter_names()) - set(environment.filters))
         segments = template.global_variable_segments()
     except LiquidError as exc:
         raise ValueError(f"Liquid: {liquid_message(exc)}") from None
@@ -416,7 +392,38 @@ def liquid_message(exc: LiquidError) -> str:
 
 
 def _canonical_type(name: str) -> str:
-    return TYPE_ALIASES.get(name.lower(), name.lower())
+    return TYPE_ALIASES.get(name.strip().lower(), name.strip().lower())
+
+
+def _unknown_type(value: object) -> str:
+    """Why a field's type is refused, with what to write instead."""
+    accepted = (f"The types: {', '.join(get_args(FieldType))}, or Salesforce's own names for them "
+                f"({', '.join(SETUP_TYPE_NAMES)}, ...)")
+    if value is None:
+        return f"the field has no type. {accepted}"
+    if not isinstance(value, str):
+        return f"a type is a name, not {_kind_of(value)}. {accepted}"
+    advice = TYPE_ADVICE.get(value.strip().lower())
+    if advice is not None:
+        return f"{_shown(value)} is not a field type the connector writes. {advice[0].upper()}{advice[1:]}. {accepted}"
+    closest = difflib.get_close_matches(value.strip().lower(), [*get_args(FieldType), *TYPE_ALIASES], n=1)
+    hint = f" (did you mean {closest[0]!r}?)" if closest else ""
+    return f"{_shown(value)} is not a field type the connector writes{hint}. {accepted}"
+
+
+def _as_yaml_list(text: str) -> str:
+    """Comma-separated text written as a YAML flow list, each item quoted where YAML would not
+    read it back as that text (Yes, 1, a: b)."""
+    items = [item.strip() for item in re.split(r"[,;]", text) if item.strip()]
+    return "[" + ", ".join(item if _reads_as_itself(item) else "'" + item.replace("'", "''") + "'"
+                           for item in items) + "]"
+
+
+def _reads_as_itself(item: str) -> bool:
+    try:
+        return yaml.safe_load(f"[{item}]") == [item]
+    except yaml.YAMLError:
+        return False
 
 
 class FieldSpec(_Strict):
@@ -440,7 +447,12 @@ class FieldSpec(_Strict):
     @field_validator("type", mode="before")
     @classmethod
     def _alias(cls, value: object) -> object:
-        return _canonical_type(value) if isinstance(value, str) else value
+        # Told here rather than by pydantic's list of literals: an admin writes Setup's name of
+        # the type (Phone, Integer), and needs to hear what to write instead.
+        canonical = _canonical_type(value) if isinstance(value, str) else None
+        if canonical not in get_args(FieldType):
+            raise PydanticCustomError("field_type", "{reason}", {"reason": _unknown_type(value)})
+        return canonical
 
     @field_validator("source")
     @classmethod
@@ -463,10 +475,29 @@ class FieldSpec(_Strict):
     @field_validator("values", mode="before")
     @classmethod
     def _values_are_text(cls, value: object) -> object:
+        if isinstance(value, str):
+            raise ValueError(f"the values are a list, not one text: write values: {_as_yaml_list(value)} "
+                             "(or one '- value' line each, below values:)")
         if isinstance(value, list) and any(not isinstance(item, str) for item in value):
             raise ValueError("picklist values are text: quote them in the YAML ('Yes', 'No', '1'); unquoted, "
                              "YAML reads yes, no, on and off as true or false and digits as numbers")
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_area_holds_255(cls, data: object) -> object:
+        """Setup's Text Area (not Long) is a textarea of 255 characters: its length when none is
+        given, and its limit when one is."""
+        if not isinstance(data, dict) or not isinstance(data.get("type"), str) \
+                or data["type"].strip().lower() != SHORT_TEXT_AREA:
+            return data
+        length = data.get("length")
+        if length is None:
+            return {**data, "length": SHORT_TEXT_AREA_LENGTH}
+        if isinstance(length, (int, float)) and not isinstance(length, bool) and length > SHORT_TEXT_AREA_LENGTH:
+            raise ValueError(f"a Text Area holds at most {SHORT_TEXT_AREA_LENGTH} characters in Salesforce: for "
+                             f"{length}, write type: Long Text Area (or textarea)")
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -494,7 +525,7 @@ class FieldSpec(_Strict):
     @classmethod
     def _template_compiles(cls, value: str | None) -> str | None:
         if value is not None:
-            check_field_template(compile_template(value))
+            check_field_template(compile_template(value, FIELD_TEMPLATES))
         return value
 
     @model_validator(mode="after")
@@ -505,7 +536,11 @@ class FieldSpec(_Strict):
         self._check_keys_apply()
         if self.question_type and self.question_id is None:
             raise ValueError("question_type goes with question_id: it checks the structured answer's type")
-        if self.question_type and QUESTION_FIELD_TYPES[self.question_type] != self.type:
+        if self.question_type == "yes_no" and self.type == "picklist":
+            # Many orgs keep yes/no answers in a Yes/No picklist: the mapping writes its values.
+            if not self._holds_yes_and_no():
+                raise ValueError("a yes_no answer goes into a checkbox field, or a picklist with the values Yes and No")
+        elif self.question_type and QUESTION_FIELD_TYPES[self.question_type] != self.type:
             raise ValueError(f"a {self.question_type} answer goes into a "
                              f"{QUESTION_FIELD_TYPES[self.question_type]} field, not {self.type}")
         if self.type in MAX_LENGTHS and (self.length or 0) > MAX_LENGTHS[self.type]:
@@ -582,6 +617,10 @@ class FieldSpec(_Strict):
         sources = [self.source] if isinstance(self.source, str) else self.source or []
         return tuple(tuple(path.split(".")) for path in sources)
 
+    def _holds_yes_and_no(self) -> bool:
+        lower = {value.lower() for value in self.values or ()}
+        return any(word in lower for word in YES_WORDS) and any(word in lower for word in NO_WORDS)
+
     @cached_property
     def picklist_values(self) -> dict[str, str]:
         """Each allowed value by its lower-case form: a value is matched ignoring case."""
@@ -600,7 +639,7 @@ class FieldSpec(_Strict):
 
     @cached_property
     def compiled_template(self):
-        return compile_template(self.template) if self.template is not None else None
+        return compile_template(self.template, FIELD_TEMPLATES) if self.template is not None else None
 
 
 class LookupSpec(_Strict):
@@ -725,33 +764,42 @@ class Profile(_Strict):
 
     @model_validator(mode="after")
     def _coherent(self) -> "Profile":
+        # Every problem is told at once, each at its places (pydantic locations): one hidden behind
+        # another would cost the admin a start-up per mistake.
+        problems = self._fields_mapped_twice() + self._keep_newer_problems()
+        if problems:
+            raise PydanticCustomError("profile_checks", "{text}", {"text": "; ".join(text for text, _ in problems),
+                                                                    "problems": problems})
+        return self
+
+    def _fields_mapped_twice(self) -> list[tuple[str, tuple]]:
+        problems = []
         seen: dict[str, tuple[FieldSpec, tuple]] = {}
         for place, spec in self._placed_fields():
             # Salesforce API names ignore case: A__c and a__c are one field.
             if spec.name.lower() in seen:
                 first, first_place = seen[spec.name.lower()]
                 note = f" ({first.name} before: API names ignore case)" if first.name != spec.name else ""
-                # The places, not a message-level location, let load_profile name both lines.
-                raise PydanticCustomError("mapped_twice", "a field is mapped twice: {name}{note}",
-                                          {"name": spec.name, "note": note, "places": (first_place, place)})
-            seen[spec.name.lower()] = spec, place
+                problems.append((f"a field is mapped twice: {spec.name}{note}", (first_place, place)))
+            else:
+                seen[spec.name.lower()] = spec, place
+        return problems
+
+    def _keep_newer_problems(self) -> list[tuple[str, tuple]]:
+        place = (("lookup", "keep_newer"),)
         if self.lookup.keep_newer is not None and self.keep_newer_field is None:
-            raise PydanticCustomError(
-                "keep_newer_unknown", "lookup.keep_newer names {name}, which is not a datetime field of this "
-                "profile: the chain compares the time it writes there with the Contact's (a date cannot "
-                "tell two interviews of one day apart)",
-                {"name": self.lookup.keep_newer, "places": (("lookup", "keep_newer"),)})
+            return [(f"lookup.keep_newer names {self.lookup.keep_newer}, which is not a datetime field of this "
+                     "profile: the chain compares the time it writes there with the Contact's (a date cannot "
+                     "tell two interviews of one day apart)", place)]
         if self.keep_newer_spec is not None and _mixes_times(self.keep_newer_spec):
             # Found by an audit, in the default profile: Koji's quality_scored webhook has no
             # completed_at, so it wrote its own later sending time, and the same interview's
             # analysis_ready (its completion time) was then kept out as older, quote and all.
-            raise PydanticCustomError(
-                "keep_newer_mixed_times", "lookup.keep_newer names {name}, whose source falls back from one kind "
-                "of time to event.occurred_at (when Koji sent the event): an event without the interview's "
-                "time would write its later sending time, and the same interview's next event would be kept "
-                "out as older. Give that field one kind of time (interview.completed_at)",
-                {"name": self.keep_newer_field, "places": (("lookup", "keep_newer"),)})
-        return self
+            return [(f"lookup.keep_newer names {self.keep_newer_field}, whose source falls back from one kind "
+                     "of time to event.occurred_at (when Koji sent the event): an event without the interview's "
+                     "time would write its later sending time, and the same interview's next event would be kept "
+                     "out as older. Give that field one kind of time (interview.completed_at)", place)]
+        return []
 
     def _placed_fields(self):
         """Each field the mapping writes, with where the profile names it (a pydantic location)."""
@@ -814,54 +862,293 @@ def load_profile(path: str | os.PathLike | None) -> Profile:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ProfileError(f"{path}: cannot read the profile ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise ProfileError(f"{path}:{line}: the file is not UTF-8 text: save it as UTF-8 in your editor") from None
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else 1
-        raise ProfileError(f"{path}:{line}: not valid YAML: {exc.problem}") from None
+    except yaml.YAMLError as exc:
+        line, reason = _yaml_mistake(exc, text)
+        raise ProfileError(f"{path}:{line}: not valid YAML: {reason}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}:1: a profile is a YAML mapping (key: value)")
-    duplicate = _first_duplicate_key(root)
-    if duplicate is not None:
+    duplicates = _duplicate_keys(root)
+    if duplicates:
         # YAML keeps the last of two equal keys without a word: one of two settings would be lost.
-        line, key = duplicate
-        raise ProfileError(f"{path}:{line}: the key {key!r} is given twice in the same block")
+        raise ProfileError("\n".join(f"{path}:{line}: the key {key!r} is given twice in the same block"
+                                      for line, key in sorted(duplicates, key=lambda found: found[0])))
     try:
         return Profile.model_validate(data)
     except ValidationError as exc:
         raise ProfileError(_describe(path, root, exc)) from None
 
 
-def _first_duplicate_key(node: yaml.Node) -> tuple[int, str] | None:
-    """(line, key) of the first key given twice in one mapping, anywhere in the document."""
+def _duplicate_keys(node: yaml.Node) -> list[tuple[int, str]]:
+    """(line, key) of each key given again in its mapping, anywhere in the document."""
+    found: list[tuple[int, str]] = []
     children: list[yaml.Node] = []
     if isinstance(node, yaml.MappingNode):
         seen = set()
         for key, value in node.value:
             if key.value in seen:
-                return key.start_mark.line + 1, key.value
+                found.append((key.start_mark.line + 1, key.value))
             seen.add(key.value)
             children.append(value)
     elif isinstance(node, yaml.SequenceNode):
         children = node.value
-    return next((found for child in children if (found := _first_duplicate_key(child)) is not None), None)
+    for child in children:
+        found += _duplicate_keys(child)
+    return found
+
+
+# ----- YAML mistakes, in words: the parser's own message names its tokens ('<block end>', '?').
+
+CHECK_INDENTATION = "check the indentation of this line and the one above (spaces, not tabs)"
+# Characters a plain YAML value cannot start with, or that make it something else than text.
+NEEDS_QUOTES = "{ [ * & ! | > ' \" % @ `"
+
+
+def _yaml_mistake(exc: yaml.YAMLError, text: str) -> tuple[int, str]:
+    """The line of a YAML mistake and what to do about it, in words."""
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A control character (pasted from a PDF, a Word document): the reader names its position.
+        line = text[:exc.position].count("\n") + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        return line, f"the line holds a control character (U+{code:04X}) that YAML does not allow: delete it"
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return 1, "the file cannot be read as YAML"
+    problem, context = exc.problem or "", exc.context or ""
+    line = exc.problem_mark.line + 1 if exc.problem_mark else 1
+    opened = exc.context_mark.line + 1 if exc.context_mark else line
+    if "'\\t'" in problem or "tab character" in problem or _indented_with_a_tab(text, line):
+        return line, ("a tab on this line or the one above: YAML takes spaces only, to indent and after a "
+                      "':'; replace the tab with spaces")
+    if problem == "mapping values are not allowed here":
+        return line, (f"a 'key:' cannot start here: {CHECK_INDENTATION}; a line indented deeper than the key "
+                      "above it is read as part of that key's value. A value that holds ': ' itself needs "
+                      "quotes (label: 'Note: read me')")
+    if problem.startswith("expected <block end>") or problem == "sequence entries are not allowed here":
+        return line, (f"this line does not line up with the block it belongs to: {CHECK_INDENTATION}; the keys "
+                      "of one block, and the '- ' items of one list, start in the same column")
+    if problem == "could not find expected ':'":
+        return opened, (f"this line is not 'key: value': add the ':' after the key, or {CHECK_INDENTATION}")
+    if problem == "found unexpected end of stream" and "quoted" in context:
+        return opened, "a quote opened on this line is never closed: end the value with the same quote"
+    if problem.startswith("found unknown escape character"):
+        return line, ("a value in double quotes holds a backslash YAML does not know: put the value in single "
+                      "quotes, or write each backslash twice")
+    if problem == "found unhashable key" or (problem.startswith("found character '%'")):
+        return line, ("a value that starts with '{' or '{%' is read as YAML, not as text: put a Liquid template "
+                      "in quotes (template: \"{{ analysis.quote }}\")")
+    if problem.startswith(("expected ',' or ']'", "expected ',' or '}'")):
+        bracket = "[" if "]" in problem else "{"
+        return line, (f"the '{bracket}' opened on line {opened} is not closed, or two of its items have no comma "
+                      "between them")
+    if problem.startswith("expected the node content") and "flow" in context:
+        return line, ("a list in [ ] takes items separated by commas, not '- ' lines: write [a, b], or the "
+                      "'- ' lines without the brackets")
+    if context.startswith("expected a single document"):
+        return line, "a profile is one YAML document: remove the '---' line and what follows it, or merge the two"
+    return line, (f"YAML cannot read this line: {CHECK_INDENTATION}, and put in quotes a value that holds ': ' "
+                  f"or ' #', or starts with one of {NEEDS_QUOTES}")
+
+
+def _indented_with_a_tab(text: str, line: int) -> bool:
+    """Whether ``line`` (1-based) or the one above starts with whitespace holding a tab."""
+    lines = text.splitlines()
+    return any("\t" in lines[number - 1][:len(lines[number - 1]) - len(lines[number - 1].lstrip(" \t"))]
+               for number in (line - 1, line) if 1 <= number <= len(lines))
+
+
+# ----- pydantic's errors, in words: they are written for a Python programmer ("Extra inputs are
+# not permitted", "Input should be a valid list").
+
+# What each block is called in a message, and where it sits (for a key written in the wrong block).
+BLOCK_NAMES: dict[type[BaseModel], tuple[str, str]] = {
+    Profile: ("the profile", "the top level (not indented)"), FieldSpec: ("a field", "a field (an item of fields:)"),
+    LookupSpec: ("lookup", "lookup:"), Scores: ("scores", "scores:"),
+    ScoreSpec: ("a score", "a score (nps:, csat: or last_survey_date:)"), SlackSpec: ("slack", "slack:")}
 
 
 def _describe(path: Path, root: yaml.Node, exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        # A check across entries (a field mapped twice) names its places in the context: it is
-        # told at the last of them in the file, where the reader repeated something, and the
-        # others are named with their lines.
-        places = [[part for part in place if not _is_union_tag(part)]
-                  for place in (error.get("ctx") or {}).get("places") or [error["loc"]]]
-        placed = sorted(((_line_of(root, place), place) for place in places), key=lambda item: item[0])
-        (line, location), others = placed[-1], placed[:-1]
-        reason = re.sub(r"^(Value error|Assertion failed), ", "", error["msg"])
-        reason += "".join(f"; also at line {other} ({_dotted(place)})" for other, place in others)
-        lines.append(f"{path}:{line}: {_dotted(location)}: {reason}")
-    return "\n".join(lines)
+    told = []
+    for error in _without_failed_union_members(exc.errors(include_url=False)):
+        is_key = error["loc"][-1:] == ("[key]",)
+        context = error.get("ctx") or {}
+        # A check of the whole profile tells each of its problems, with the places it names.
+        for reason, places in context.get("problems") or [(None, [error["loc"]])]:
+            places = [[part for part in place if not _is_union_tag(part)] for place in places]
+            # A problem across entries (a field mapped twice) is told at the last of its places in the
+            # file, where the reader repeated something, and the others are named with their lines.
+            placed = sorted(((_line_of(root, place), place) for place in places), key=lambda item: item[0])
+            (line, location), others = placed[-1], placed[:-1]
+            reason = reason or _reason(error, location, is_key)
+            reason += "".join(f"; also at line {other} ({_dotted(place)})" for other, place in others)
+            told.append((line, f"{path}:{line}: {_dotted(location)}: {reason}"))
+    return "\n".join(message for _, message in sorted(told, key=lambda item: item[0]))
+
+
+def _without_failed_union_members(errors: list[Any]) -> list[Any]:
+    """A value that may be of two kinds (a source: a path or a list of paths) gets an error from
+    each kind it is not. When it is of one kind, only that kind's errors say what is wrong; when
+    it is of neither, one error says both kinds."""
+    kept: list[Any] = []
+    unions: dict[tuple, list[tuple[int, Any]]] = {}
+    for error in errors:
+        tag = next((index for index, part in enumerate(error["loc"]) if _is_union_tag(part) and part != "[key]"), None)
+        if tag is None:
+            kept.append(error)
+        else:
+            unions.setdefault(error["loc"][:tag], []).append((tag, error))
+    for members in unions.values():
+        inside = [error for tag, error in members if len(error["loc"]) > tag + 1]
+        if inside:
+            kept += inside
+        else:
+            kinds = " or ".join(dict.fromkeys(_KINDS.get(error["type"], "something else") for _, error in members))
+            if _field_of([part for part in members[0][1]["loc"] if not _is_union_tag(part)]) == "source":
+                kinds = ("a path (analysis.quote) or a list of paths, the first with a value wins "
+                         "([analysis.quote, analysis.summary])")
+            kept.append({**members[0][1], "type": "union_kinds", "msg": f"must be {kinds}"})
+    return kept
+
+
+# What a value must be, by pydantic's error type.
+_KINDS = {"string_type": "text", "list_type": "a list", "int_type": "a whole number", "int_parsing": "a whole number",
+          "int_from_float": "a whole number (no decimals)", "float_type": "a number", "float_parsing": "a number",
+          "finite_number": "a number", "bool_type": "true or false", "bool_parsing": "true or false",
+          "dict_type": "a block of 'key: value' lines", "model_type": "a block of 'key: value' lines"}
+# What a choice is called, by the key it is given in (and whether it is the key of a block).
+_CHOICE_NOUNS = {("actions", True): "an event type", ("actions", False): "an action",
+                 ("templates", True): "a Slack message the connector sends", ("order", False): "a lookup strategy",
+                 ("question_type", False): "a question type", ("version", False): "a profile version",
+                 ("sobject", False): "an object the connector writes"}
+
+
+def _reason(error: dict, location: list[object], is_key: bool) -> str:
+    """pydantic's reason for ``error``, in words an admin acts on."""
+    kind, value, context = error["type"], error.get("input"), error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return _unknown_key(location)
+    if kind == "missing":
+        block = _model_at(location[:-1])
+        where = BLOCK_NAMES[block][0] if block in BLOCK_NAMES else "this block"
+        return f"{location[-1]} is missing: {where} needs it; add a line '{location[-1]}: ...'"
+    if kind == "literal_error":
+        return _not_a_choice(value, context.get("expected", ""), _field_of(location), is_key)
+    if kind in _KINDS:
+        return _wrong_kind(kind, value, location)
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a number"
+        bound = next(iter(context.values()))
+        bound = int(bound) if isinstance(bound, float) and bound.is_integer() else bound
+        return {"greater_than_equal": f"must be {bound} or more", "less_than_equal": f"must be {bound} or less",
+                "greater_than": f"must be more than {bound}", "less_than": f"must be less than {bound}"}[kind]
+    if kind == "string_too_short":
+        return "cannot be empty"
+    if kind == "string_too_long":
+        return f"holds at most {context.get('max_length')} characters"
+    return re.sub(r"^(Value error|Assertion failed), ", "", error["msg"])
+
+
+def _wrong_kind(kind: str, value: object, location: list[object]) -> str:
+    if value is None:
+        block = _model_at(location[:-1])
+        required = block is not None and block.model_fields[str(location[-1])].is_required()
+        return "is empty: give its value" + ("" if required else ", or remove the line")
+    wanted = _KINDS[kind]
+    if kind in ("model_type", "dict_type"):
+        block = _model_at(location)
+        if block is FieldSpec:
+            return ("each item of fields is a block of 'key: value' lines (- name: Interview_Themes__c, then "
+                    "type: and source: below name, in the same column)")
+        return f"must be {wanted}, indented below it"
+    if kind == "list_type":
+        return "must be a list: [a, b] on one line, or one '- item' line each, below it"
+    if kind == "string_type" and _field_of(location) == "source":
+        return "must be a path (analysis.quote)"
+    if kind == "string_type" and isinstance(value, bool):
+        return ("must be text: YAML reads yes, no, on, off, true and false as true or false; put the text in "
+                "quotes ('Yes')")
+    if kind == "string_type" and isinstance(value, (int, float)):
+        return "must be text: YAML reads digits as a number; put them in quotes ('5')"
+    return f"must be {wanted}" if kind == "int_from_float" else f"must be {wanted}, not {_kind_of(value)}"
+
+
+def _unknown_key(location: list[object]) -> str:
+    key, block = str(location[-1]), _model_at(location[:-1])
+    if block not in BLOCK_NAMES:
+        return f"unknown key {key!r}"
+    name, _ = BLOCK_NAMES[block]
+    keys = list(block.model_fields)
+    closest = difflib.get_close_matches(key.lower(), keys, n=1)
+    hint = f" (did you mean {closest[0]!r}?)" if closest else ""
+    elsewhere = [where for other, (_, where) in BLOCK_NAMES.items() if other is not block and key in other.model_fields]
+    if elsewhere and not closest:
+        hint = f" here: it is a key of {elsewhere[0]}; {CHECK_INDENTATION}"
+    return f"unknown key {key!r}{hint}. The keys of {name}: {', '.join(keys)}"
+
+
+def _not_a_choice(value: object, expected: str, field: str | None, is_key: bool) -> str:
+    choices = re.findall(r"'([^']*)'", expected) or [expected]
+    if len(choices) == 1 and not is_key:
+        return f"must be {choices[0]}"
+    noun = _CHOICE_NOUNS.get((field or "", is_key), "one of the choices here")
+    by_lower = {choice.lower(): choice for choice in choices}
+    closest = difflib.get_close_matches(str(value).lower(), list(by_lower), n=1) if isinstance(value, str) else []
+    hint = f" (did you mean {by_lower[closest[0]]!r}?)" if closest else ""
+    return f"{_shown(value)} is not {noun}{hint}. The choices: {', '.join(choices)}"
+
+
+def _shown(value: object) -> str:
+    """A value of the profile in a message, cut short: it is the admin's own text, never an event's."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def _kind_of(value: object) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "a block of keys"
+    return "a list" if isinstance(value, list) else "text"
+
+
+def _model_at(location: list[object]) -> type[BaseModel] | None:
+    """The model of the block a pydantic location leads to (a field, lookup), or None."""
+    annotation: Any = Profile
+    for part in location:
+        annotation = _without_none(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if part not in annotation.model_fields:
+                return None
+            annotation = annotation.model_fields[str(part)].annotation
+        elif typing.get_origin(annotation) in (list, dict):
+            annotation = get_args(annotation)[-1]
+        else:
+            return None
+    annotation = _without_none(annotation)
+    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+
+
+def _field_of(location: list[object]) -> str | None:
+    """The key of the model the location ends in or under (actions, for actions.interview.done)."""
+    for end in range(len(location), 0, -1):
+        if isinstance(_model_at(location[:end - 1]), type):
+            return str(location[end - 1])
+    return None
+
+
+def _without_none(annotation: Any) -> Any:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [member for member in get_args(annotation) if member is not type(None)]
+        if len(members) == 1:
+            return members[0]
+    return annotation
 
 
 def _dotted(location: list[object]) -> str:

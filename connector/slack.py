@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 
-from connector.profile import RENDER_FAILURES, SLACK_TEMPLATE_NAMES, Profile, blockquote, compile_template
+from connector.profile import SLACK_TEMPLATE_NAMES, Profile, compile_template
+from connector.templates import RENDER_FAILURES, blockquote
 from connector.text_limits import truncate
 from connector.web_links import web_url
 
@@ -27,7 +28,7 @@ QUIET_SKIPS = ("anonymous", "duplicate", "not_mapped")
 _FACTS = ("*Sentiment:* {{ analysis.sentiment | downcase | default: \"not given\" }}"
           "   *Quality:* {% if interview.quality_score %}{{ interview.quality_score }}/5{% else %}n/a{% endif %}\n"
           "*Themes:* {{ analysis.themes | join: \", \" | default: \"none\" }}")
-# `blockquote` (connector/profile.py) quotes every line of the quote, not just the first.
+# `blockquote` (connector/templates.py) quotes every line of the quote, not just the first.
 _QUOTE = "{% if analysis.quote %}{{ analysis.quote | blockquote }}\n{% endif %}"
 DEFAULT_TEMPLATES = {
     "updated_contact": _QUOTE + _FACTS,

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from connector.events import NormalizedEvent, iso_utc, normalize, unusable_timestamps
+from conftest import sample
+from connector.events import NormalizedEvent, iso_utc, normalize, unreadable_values, unusable_timestamps
 from connector.errors import ValidationFailed
 from connector.validation import check
 
@@ -448,3 +449,13 @@ def test_a_question_type_koji_has_not_documented_is_kept_as_it_came():
     # the whole interview (e-mail, quote, score) on every retry. The type only describes the answer.
     answers = _event({"structured_answers": [{"question_id": "q1", "question_type": "nps", "value": 9}]})
     assert answers["analysis"]["structured_answers"][0]["question_type"] == "nps"
+
+
+def test_unreadable_values_name_only_values_normalize_left_out():
+    payload = sample("salesforce-guide.analysis_ready.json")
+    assert unreadable_values(payload, normalize(payload)) == {}
+    payload["data"].update(completed_at="yesterday", respondent_email="nobody")
+    assert unreadable_values(payload, normalize(payload)) == {
+        "interview.completed_at": "datetime", "respondent.email": "email"}
+    sent_back = normalize(payload)  # a normalized event: the mapping sees its values as they are
+    assert unreadable_values(sent_back, sent_back) == {}

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings, strategies as st
 from connector.mapping import (
     CONVERTERS, _decimal_number, _whole_number, map_field, map_to_salesforce, parse_instant, salesforce_id,
 )
-from connector.profile import FieldSpec
+from connector.profile import FieldSpec, compile_template
 from connector.profile import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from tests.fakes.salesforce import (
@@ -846,3 +846,127 @@ def test_a_datetime_field_takes_the_instants_salesforce_stores_ends_included(raw
 def test_a_datetime_that_is_no_instant_is_left_out_with_its_reason():
     reason = "not an ISO 8601 date and time"
     assert CONVERTERS["datetime"](DATETIME, "yesterday") == (None, reason, reason)
+
+
+# -- found by a user-side audit of the mapping profiles (audit E) ---------------------------------
+
+def test_a_value_the_event_has_but_could_not_be_read_is_not_called_missing():
+    # completed_at "2026-04-16T25:00:00Z", respondent.email "priya@tailspin": the normalizer
+    # leaves them out, and "no value in this event" sent the admin looking in the wrong place.
+    answer = answer_with(interview={"completed_at": None}, respondent={"email": None})
+    unreadable = {"interview.completed_at": "datetime", "respondent.email": "email",
+                  "interview.quality_score": "number"}
+    email = field_of("email", source="respondent.email")
+    assert map_field(answer, email, unreadable) == (None, "the value in this event is not a valid e-mail address",
+                                                    "the value in this event is not a valid e-mail address")
+    block = map_to_salesforce(answer, DEFAULT, unreadable)
+    reason = "the value in this event is not a valid date and time"
+    assert {"field": "Last_Koji_Interview_At__c", "reason": reason} in block["skipped"]
+    assert {"field": "Last_Koji_Interview_At__c", "message": reason} in block["warnings"]
+    assert {"field": "Interview_Quality_Score__c", "reason": "the value in this event is not a number"} in block[
+        "skipped"]
+    # A value really absent is still no value, with no warning.
+    assert {"field": "Latest_Customer_Quote__c", "reason": "no value in this event"} in block["skipped"]
+    assert not any(w["field"] == "Latest_Customer_Quote__c" for w in block["warnings"])
+
+
+def test_the_fallback_path_of_a_source_list_is_named_too():
+    spec = field_of("datetime", source=["interview.completed_at", "respondent.attributes.seen_at"])
+    outcome = map_field(answer_with(), spec, {"respondent.attributes.seen_at": "datetime"})
+    assert outcome.skip == "the value in this event is not a valid date and time"
+
+
+YES_NO = {"analysis": {"structured_answers": [{"question_id": "q_expand", "question_type": "yes_no", "value": True},
+                                              {"question_id": "q_churn", "question_type": "yes_no", "value": False}]}}
+
+
+@pytest.mark.parametrize(("values", "yes", "no"), [
+    (["Yes", "No"], "Yes", "No"), (["YES", "no", "Maybe"], "YES", "no"), (["True", "False"], "True", "False"),
+])
+def test_a_yes_no_answer_goes_to_a_yes_no_picklist_as_the_profile_spells_it(values, yes, no):
+    # Before: "value is not one of the picklist values (Yes, No)", though the answer was yes.
+    answer = answer_with(**YES_NO)
+    assert map_field(answer, field_of("picklist", values=values, question_id="q_expand")) == (yes, None, None)
+    assert map_field(answer, field_of("picklist", values=values, question_id="q_churn")) == (no, None, None)
+
+
+def test_a_true_false_value_from_a_source_goes_to_a_yes_no_picklist_like_a_checkbox():
+    answer = answer_with(respondent={"attributes": {"champion": True, "churned": False}})
+    for source, sent in (("respondent.attributes.champion", "Yes"), ("respondent.attributes.churned", "No")):
+        assert map_field(answer, field_of("picklist", values=["Yes", "No"], source=source)).value == sent
+        assert map_field(answer, field_of("checkbox", source=source)).value is (sent == "Yes")
+
+
+def test_a_yes_no_answer_to_a_picklist_without_yes_and_no_says_what_it_needs():
+    answer = answer_with(**YES_NO)
+    reason = "a yes/no answer needs a checkbox field, or a picklist with the values Yes and No"
+    assert map_field(answer, field_of("picklist", values=["High", "Low"], question_id="q_expand")) == (
+        None, reason, reason)
+    assert map_field(answer, field_of("picklist", values=["Yes"], question_id="q_churn")).skip == reason
+
+
+@pytest.mark.parametrize(("template", "kind"), [
+    ("{{ interview.stats.total_messages | modulo: 0 }}", "division by zero"),
+    ("{{ interview.stats.total_messages | divided_by: analysis.structured_answers_summary.question_count }}",
+     "division by zero"),
+    ("{{ interview.stats.total_messages | minus: event.test }}",
+     "a calculation was given something that is not a number"),
+    ("{{ interview.status | times: 2 }}", "a calculation was given something that is not a number"),
+    ("{{ interview.metadata | compact: 1 }}", "a filter could not use the value it was given"),
+    ("{% for i in (1..20000) %}x{% endfor %}", "its loops run more than 10,000 times"),
+])
+def test_a_template_failure_is_told_in_plain_words(template, kind):
+    # Before: "a filter failed on the value it was given (InvalidOperation)", Python's class name.
+    answer = answer_with(interview={"stats": {"total_messages": 37.5}, "status": "closed-won", "metadata": {"a": 1}},
+                         analysis={"structured_answers_summary": {"question_count": 0}})
+    outcome = map_field(answer, field_of("text", template=template))
+    assert outcome == (None, f"template could not be rendered: {kind}", f"template could not be rendered: {kind}")
+
+
+ARITHMETIC = ["abs", "ceil", "floor", "round", "round: 1", "times: 20", "plus: 1", "minus: 1", "divided_by: 2",
+              "modulo: 2", "at_least: 0", "at_most: 5"]
+
+
+@pytest.mark.parametrize("arithmetic", ARITHMETIC)
+def test_arithmetic_on_a_value_the_event_lacks_leaves_the_field_out(arithmetic):
+    # Before: Liquid counted nil as 0, and 0 was written over the Contact's value.
+    spec = field_of("number", precision=5, scale=1, template=f"{{{{ interview.quality_score | {arithmetic} }}}}")
+    assert map_field(answer_with(interview={"quality_score": None}), spec) == (None, "no value in this event", None)
+    assert map_field(answer_with(interview={"quality_score": 4.4}), spec).value is not None
+
+
+@pytest.mark.parametrize("template", ["{{ interview.quality_score | times: interview.stats.factor }}",
+                                      "{{ 20 | times: interview.stats.factor }}"])
+def test_arithmetic_with_an_argument_the_event_lacks_leaves_the_field_out(template):
+    answer = answer_with(interview={"quality_score": 4.4, "stats": {"factor": None}})
+    assert map_field(answer, field_of("number", template=template)) == (None, "no value in this event", None)
+
+
+def test_a_default_before_the_arithmetic_still_gives_what_the_admin_asked_for():
+    spec = field_of("number", template="{{ interview.quality_score | default: 0 | times: 20 }}")
+    assert map_field(answer_with(interview={"quality_score": None}), spec) == (0, None, None)
+
+
+def test_the_example_percentage_is_written_only_for_a_scored_interview():
+    profile = load_profile(EXAMPLES / "liquid-computed.yaml")
+    scored, _ = load_case("salesforce_doc_analysis_ready")
+    assert map_to_salesforce(scored, profile)["fields"]["Koji_Quality_Percent__c"] == 70
+    unscored = {**scored, "interview": {**scored["interview"], "quality_score": None}}
+    block = map_to_salesforce(unscored, profile)
+    assert "Koji_Quality_Percent__c" not in block["fields"]
+    assert {"field": "Koji_Quality_Percent__c", "reason": "no value in this event"} in block["skipped"]
+
+
+def test_a_size_guard_leaves_the_field_out_for_an_event_without_themes():
+    # .size is the length of what the event has: 0 for no themes, a value (docs/mapping.md).
+    spec = field_of("number", precision=3, scale=0, template="{{ analysis.themes.size }}")
+    guarded = field_of("number", precision=3, scale=0,
+                       template="{% if analysis.themes.size > 0 %}{{ analysis.themes.size }}{% endif %}")
+    assert map_field(answer_with(analysis={"themes": []}), spec).value == 0
+    assert map_field(answer_with(analysis={"themes": []}), guarded) == (None, "no value in this event", None)
+    assert map_field(answer_with(analysis={"themes": ["a", "b"]}), guarded).value == 2
+
+
+def test_the_strict_arithmetic_is_the_fields_own_and_slack_templates_keep_liquids():
+    template = compile_template("{{ interview.quality_score | times: 20 }}")
+    assert template.render(interview={"quality_score": None}) == "0"

@@ -436,3 +436,39 @@ def test_either_id_of_the_respondent_alone_gets_the_enrichment_hint(respondent, 
     assert record.getMessage() == (
         "interview_id=i7 skipped as anonymous: the webhook names the respondent only by ids the "
         "profile does not look up by; KOJI_ENRICH=true fetches the e-mail from Koji's API")
+
+
+def _profile_with_email_field(tmp_path):
+    path = tmp_path / "profile.yaml"
+    path.write_text("version: 1\n"
+                    "actions:\n  interview.analysis_ready: update_contact\n"
+                    "lookup:\n  order: [contact_id, email]\n"
+                    "fields:\n"
+                    "  - name: Koji_Email__c\n    type: email\n    source: respondent.email\n"
+                    "  - name: Last_Koji_Interview_At__c\n    type: datetime\n    source: interview.completed_at\n")
+    return load_profile(path)
+
+
+@pytest.mark.parametrize(("edit", "field", "reason"), [
+    ({"completed_at": "2026-04-16T25:00:00Z"}, "Last_Koji_Interview_At__c",
+     "the value in this event is not a valid date and time"),
+    ({"respondent_email": "priya@tailspin"}, "Koji_Email__c", "the value in this event is not a valid e-mail address"),
+    ({"respondent_email": None, "metadata": {"email": "priya at tailspin"}}, "Koji_Email__c",
+     "the value in this event is not a valid e-mail address"),
+])
+def test_a_value_the_event_has_but_normalize_could_not_read_is_not_called_missing(tmp_path, edit, field, reason):
+    # Found by an audit: "no value in this event" sent an admin looking for a value that was there.
+    payload = sample("salesforce-guide.analysis_ready.json")
+    payload["data"].update(edit, salesforce_contact_id="003000000000001AAA")
+    pipeline = Pipeline(profile=_profile_with_email_field(tmp_path), quality_threshold=3)
+    answer = pipeline.answer(payload, claim=False)
+    assert {"field": field, "reason": reason} in answer["salesforce"]["skipped"]
+    assert "tailspin" not in str(answer["salesforce"]["skipped"]) + str(answer["salesforce"]["warnings"])
+
+
+def test_a_value_the_event_lacks_is_still_no_value(tmp_path):
+    payload = sample("salesforce-guide.analysis_ready.json")
+    payload["data"].update(completed_at=None, respondent_email="", salesforce_contact_id="003000000000001AAA")
+    answer = Pipeline(profile=_profile_with_email_field(tmp_path), quality_threshold=3).answer(payload, claim=False)
+    assert {(s["field"], s["reason"]) for s in answer["salesforce"]["skipped"]} == {
+        ("Koji_Email__c", "no value in this event"), ("Last_Koji_Interview_At__c", "no value in this event")}

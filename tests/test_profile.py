@@ -142,8 +142,10 @@ BASE = "version: 1\nactions:\n  interview.completed: update_contact\n"
      "visible_lines of a multipicklist field is 3 to 10"),
     ("fields:\n  - {name: N__c, type: number, precision: 3, scale: 3, source: interview.quality_score}\n", 5,
      "scale must be smaller than precision"),
+    ("fields:\n  - {name: Y__c, type: picklist, values: [Maybe, Never], question_id: q, question_type: yes_no}\n", 5,
+     "a yes_no answer goes into a checkbox field, or a picklist with the values Yes and No"),
     ("fields:\n  - {name: T__c, label: '" + "L" * 41 + "', type: text, source: analysis.quote}\n", 5,
-     "fields.0.label: String should have at most 40 characters"),
+     "fields.0.label: holds at most 40 characters"),
     ("fields:\n  - {name: P__c, type: picklist, values: [" + ", ".join(f"v{n}" for n in range(1001)) +
      "], source: analysis.sentiment}\n", 5, "a picklist holds at most 1,000 values in Salesforce; this one has 1,001"),
 ])
@@ -623,16 +625,6 @@ def test_a_slack_template_may_loop_over_the_salesforce_block(tmp_path, template)
 
 # -- pinned by mutation testing: behaviour no test above held in place --------------------------
 
-def test_render_failures_are_told_by_their_kind_never_by_liquids_message():
-    from liquid.exceptions import FilterError, LoopIterationLimitError, UndefinedError
-    from connector.profile import render_failure
-    assert render_failure(UndefinedError("respondent.email", token=None)) == (
-        "a name it reads has no value in this event (give it a default)")
-    assert render_failure(FilterError("ann@example.com", token=None)) == "a filter could not use the value it was given"
-    assert render_failure(LoopIterationLimitError("x", token=None)) == "Liquid stopped it (LoopIterationLimitError)"
-    assert render_failure(IndexError("x")) == "a filter failed on the value it was given (IndexError)"
-
-
 @pytest.mark.parametrize(("origin", "reason"), [
     # An unknown top-level name is told with the names there are.
     ("template: '{{ respondant.email }}'", "unknown name 'respondant' (known: action, analysis, event, interview, "
@@ -717,11 +709,14 @@ def test_scores_without_a_field_name_take_the_default_names(tmp_path):
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    (BASE + "fields: [\n  - oops\n", "5: not valid YAML: expected the node content, but found '-'"),
-    ("version: 1\nactions: {interview.completed: update_contact\n", "3: not valid YAML"),
-    ("version: 1\n", "1: actions: Field required"),
-    ("# a comment\n\nversion: 1\n", "3: actions: Field required"),   # the line where the profile begins
-    (BASE + "fields:\n  - name: A__c\n    source: analysis.quote\n", "5: fields.0.type: Field required"),
+    (BASE + "fields: [\n  - oops\n", "5: not valid YAML: a list in [ ] takes items separated by commas, not '- ' "
+                                     "lines: write [a, b], or the '- ' lines without the brackets"),
+    ("version: 1\nactions: {interview.completed: update_contact\n",
+     "3: not valid YAML: the '{' opened on line 2 is not closed, or two of its items have no comma between them"),
+    ("version: 1\n", "1: actions: actions is missing: the profile needs it; add a line 'actions: ...'"),
+    ("# a comment\n\nversion: 1\n", "3: actions: actions is missing"),   # the line where the profile begins
+    (BASE + "fields:\n  - name: A__c\n    source: analysis.quote\n",
+     "5: fields.0.type: type is missing: a field needs it; add a line 'type: ...'"),
     # A source is text or a list of text: pydantic's names for the two are no place in the file.
     (BASE + "fields:\n  - {name: A__c, type: text, source: analysis.qoute}\n",
      "5: fields.0.source: analysis has no key 'qoute'"),
@@ -736,18 +731,252 @@ def test_every_error_of_a_profile_is_told_on_its_own_line(tmp_path):
                                   "  - {name: B__c, type: text, source: analysis.qoute}\n")
     lines = refusal(path).split("\n")
     assert len(lines) == 2
-    assert lines[0].startswith(f"{path}:5: fields.0.type: Input should be 'text'")
+    assert lines[0].startswith(f"{path}:5: fields.0.type: 'txt' is not a field type the connector writes "
+                               "(did you mean 'text'?)")
     assert lines[1] == f"{path}:6: fields.1.source: analysis has no key 'qoute'"
 
 
 def test_a_source_that_is_neither_text_nor_a_list_of_text_is_told_at_its_own_place(tmp_path):
     # pydantic tries both kinds of source; its names for them ("str", "list[str]") are no place in the file.
     path = write(tmp_path, BASE + "fields:\n  - {name: A__c, type: text, source: [analysis.quote, 5]}\n")
-    assert refusal(path) == (f"{path}:5: fields.0.source: Input should be a valid string\n"
-                             f"{path}:5: fields.0.source.1: Input should be a valid string")
+    # Before: "source: Input should be a valid string" (the plain-path attempt) and "source.1: Input
+    # should be a valid string": the list is right, only its second item is not.
+    assert refusal(path) == f"{path}:5: fields.0.source.1: must be a path (analysis.quote)"
+
+
+def test_a_source_of_neither_kind_says_both_kinds_in_one_line(tmp_path):
+    path = write(tmp_path, BASE + "fields:\n  - {name: A__c, type: text, source: 5}\n")
+    assert refusal(path) == (f"{path}:5: fields.0.source: must be a path (analysis.quote) or a list of paths, the "
+                             "first with a value wins ([analysis.quote, analysis.summary])")
 
 
 def test_a_key_read_from_a_variable_below_a_loops_item_is_left_to_the_event(tmp_path):
     # Only an event can tell which key a[a.question_id] names: it is not refused at start-up.
     template = "{% for a in analysis.structured_answers %}{{ a[a.question_id] | default: '' }}{% endfor %}"
     assert load_profile(write(tmp_path, BASE + quoted_field_template(template))).fields[0].template == template
+
+
+# Start-up messages for a revenue-ops admin, not a Python programmer (user-side audit of the
+# profiles): each of these was told in the parser's or pydantic's own words.
+INDENTATION = "check the indentation of this line and the one above (spaces, not tabs)"
+
+
+@pytest.mark.parametrize(("text", "line", "reason"), [
+    # Before: "mapping values are not allowed here" (a key indented deeper than the one above).
+    (BASE + "fields:\n  - name: Q__c\n    type: textarea\n     source: analysis.quote\n", 7,
+     f"a 'key:' cannot start here: {INDENTATION}"),
+    # Before: "expected <block end>, but found '?'" (a key outdented to the list's level).
+    (BASE + "fields:\n  - name: Q__c\n    type: textarea\n  source: analysis.quote\n", 7,
+     f"this line does not line up with the block it belongs to: {INDENTATION}"),
+    # Before: "expected <block end>, but found '<block mapping start>'".
+    (BASE + "fields:\n  - name: Q__c\n    type: textarea\n   source: analysis.quote\n", 7,
+     f"this line does not line up with the block it belongs to: {INDENTATION}"),
+    # Before: "could not find expected ':'", on the line after the one without its ':'.
+    (BASE + "fields:\n  - name: Q__c\n    type textarea\n    source: analysis.quote\n", 6,
+     f"this line is not 'key: value': add the ':' after the key, or {INDENTATION}"),
+    # Before: "found character '\t' that cannot start any token".
+    ("version: 1\nactions:\n\tinterview.completed: update_contact\n", 3,
+     "a tab on this line or the one above: YAML takes spaces only, to indent and after a ':'; replace the tab "
+     "with spaces"),
+    # Before: "found unhashable key" and "found character '%' that cannot start any token".
+    (BASE + "fields:\n  - name: Q__c\n    type: text\n    template: {{ analysis.quote }}\n", 7,
+     "put a Liquid template in quotes"),
+    (BASE + "fields:\n  - name: Q__c\n    type: text\n    template: {% if analysis.quote %}x{% endif %}\n", 7,
+     "put a Liquid template in quotes"),
+    # Before: "found unexpected end of stream", told at the end of the file.
+    (BASE + "fields:\n  - name: Q__c\n    label: 'Quote\n    type: text\n", 6,
+     "a quote opened on this line is never closed"),
+])
+def test_a_yaml_slip_is_told_in_words_with_what_to_check(tmp_path, text, line, reason):
+    path = write(tmp_path, text)
+    message = refusal(path)
+    assert message.startswith(f"{path}:{line}: not valid YAML: "), message
+    assert reason in message
+    for jargon in ("<block", "'?'", "token", "mapping values", "unhashable", "stream", "expected"):
+        assert jargon not in message
+
+
+@pytest.mark.parametrize(("content", "line", "reason"), [
+    # Both ended `connector serve` with a Python traceback instead of a line and exit 2.
+    (b"version: 1\nactions:\n  interview.completed: skip\nfields:\n  - {name: A__c, label: caf\xe9, type: text, "
+     b"source: analysis.quote}\n", 5, "the file is not UTF-8 text: save it as UTF-8 in your editor"),
+    (b"version: 1\nactions:\n  interview.completed: skip\n# pasted \x07\n", 4,
+     "not valid YAML: the line holds a control character (U+0007) that YAML does not allow: delete it"),
+])
+def test_a_file_that_is_no_text_is_refused_on_its_line(tmp_path, content, line, reason):
+    path = tmp_path / "profile.yaml"
+    path.write_bytes(content)
+    assert refusal(path) == f"{path}:{line}: {reason}"
+
+
+FIELD_KEYS = ("name, type, label, length, precision, scale, min, max, values, visible_lines, separator, source, "
+              "question_id, question_type, template")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    # Before: "fields.0.lenght: Extra inputs are not permitted".
+    ("fields:\n  - name: A__c\n    type: text\n    lenght: 100\n    source: analysis.quote\n",
+     f"7: fields.0.lenght: unknown key 'lenght' (did you mean 'length'?). The keys of a field: {FIELD_KEYS}"),
+    ("field:\n  - {name: A__c, type: text, source: analysis.quote}\n",
+     "4: field: unknown key 'field' (did you mean 'fields'?). The keys of the profile: version, sobject, "
+     "quality_threshold, actions, lookup, fields, scores, slack"),
+    # A key of another block, slipped out of it.
+    ("keep_newer: Last_Koji_Interview_At__c\n",
+     f"4: keep_newer: unknown key 'keep_newer' here: it is a key of lookup:; {INDENTATION}. The keys of the "
+     "profile: version, sobject, quality_threshold, actions, lookup, fields, scores, slack"),
+    ("lookup:\n  oder: [email]\n",
+     "5: lookup.oder: unknown key 'oder' (did you mean 'order'?). The keys of lookup: order, external_id_field, "
+     "email_field, keep_newer"),
+    ("scores:\n  nps: {question: q1}\n", "5: scores.nps.question: unknown key 'question' (did you mean "
+     "'question_id'?). The keys of a score: field, question_id"),
+])
+def test_an_unknown_key_names_the_keys_allowed_there_and_the_closest(tmp_path, body, message):
+    path = write(tmp_path, BASE + body)
+    assert refusal(path) == f"{path}:{message}"
+
+
+TYPES = ("The types: text, textarea, url, picklist, multipicklist, number, checkbox, datetime, date, email, or "
+         "Salesforce's own names for them (Text Area, Long Text Area, Date/Time, Picklist (Multi-Select), Percent, "
+         "Currency, ...)")
+
+
+@pytest.mark.parametrize(("written", "reason"), [
+    # Before: "Input should be 'text', 'textarea', 'url', ...", without what to write instead.
+    ("Phone", "'Phone' is not a field type the connector writes. A Phone field holds text: write type: text with "
+              f"length: 40. {TYPES}"),
+    ("Integer", "'Integer' is not a field type the connector writes. Salesforce has no Integer field; a whole "
+                "number is a Number with 0 decimal places: write type: number (its scale is 0 unless you give "
+                f"one). {TYPES}"),
+    ("txt", f"'txt' is not a field type the connector writes (did you mean 'text'?). {TYPES}"),
+    ("''", f"'' is not a field type the connector writes. {TYPES}"),
+    ("", f"the field has no type. {TYPES}"),
+    ("5", f"a type is a name, not a number. {TYPES}"),
+])
+def test_a_type_the_connector_does_not_take_says_what_to_write(tmp_path, written, reason):
+    path = write(tmp_path, BASE + f"fields:\n  - name: A__c\n    type: {written}\n    source: analysis.quote\n")
+    assert refusal(path) == f"{path}:6: fields.0.type: {reason}"
+
+
+@pytest.mark.parametrize(("extra", "length"), [("", 255), (", length: 100", 100), (", length: 255", 255)])
+def test_setups_text_area_is_a_textarea_of_255(tmp_path, extra, length):
+    # Setup calls the 255-character type "Text Area"; it was refused as an unknown type.
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: A__c, type: Text Area{extra}, source: analysis.quote}}\n")
+    [spec] = load_profile(path).fields
+    assert (spec.type, spec.length, spec.max_length) == ("textarea", length, length)
+
+
+@pytest.mark.parametrize("length", ["1000", "1000.0"])
+def test_setups_text_area_longer_than_255_is_refused_with_the_long_one_named(tmp_path, length):
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: A__c, type: Text Area, length: {length}, "
+                                  "source: analysis.quote}\n")
+    assert refusal(path) == (f"{path}:5: fields.0: a Text Area holds at most 255 characters in Salesforce: for "
+                             f"{length}, write type: Long Text Area (or textarea)")
+
+
+def test_an_empty_required_block_is_not_told_to_be_removed(tmp_path):
+    path = write(tmp_path, "version: 1\nactions:\n")
+    assert refusal(path) == f"{path}:2: actions: is empty: give its value"
+
+
+def test_a_long_text_area_by_setups_name_keeps_its_default_length(tmp_path):
+    path = write(tmp_path, BASE + "fields:\n  - {name: A__c, type: Long Text Area, source: analysis.quote}\n"
+                                  "  - {name: B__c, type: Text Area (Long), source: analysis.summary}\n")
+    assert [spec.max_length for spec in load_profile(path).fields] == [32768, 32768]
+
+
+@pytest.mark.parametrize(("written", "shown"), [
+    # Before: "Input should be a valid list".
+    ("positive, neutral, negative", "[positive, neutral, negative]"),
+    ("Yes, No", "['Yes', 'No']"),  # written back as YAML reads them: text, not true or false
+    ("1;2;3", "['1', '2', '3']"),
+    ("single", "[single]"),
+])
+def test_picklist_values_written_as_text_are_shown_as_a_list(tmp_path, written, shown):
+    path = write(tmp_path, BASE + f"fields:\n  - name: P__c\n    type: picklist\n    values: {written}\n"
+                                  "    source: analysis.sentiment\n")
+    assert refusal(path) == (f"{path}:7: fields.0.values: the values are a list, not one text: write values: "
+                             f"{shown} (or one '- value' line each, below values:)")
+
+
+def test_errors_of_one_file_are_told_in_the_order_of_their_lines(tmp_path):
+    # The source (line 8) was told before the misspelt key (line 7).
+    path = write(tmp_path, BASE + "fields:\n  - name: X__c\n    type: text\n    lenght: 100\n"
+                                  "    source: [interview.completed_at, event.occured_at]\n"
+                                  "  - {name: Y__c, type: txt, source: analysis.quote}\n")
+    lines = refusal(path).split("\n")
+    assert [line.split(":")[1] for line in lines] == ["7", "8", "9"], lines
+
+
+def test_every_whole_profile_problem_is_told_at_once(tmp_path):
+    # A field mapped twice hid the keep_newer mistake until it was fixed.
+    path = write(tmp_path, BASE + "lookup:\n  keep_newer: Last_At__c\n"
+                                  "fields:\n  - {name: Last_At__c, type: date, source: interview.completed_at}\n"
+                                  "  - {name: A__c, type: text, source: analysis.quote}\n"
+                                  "  - {name: a__c, type: text, source: analysis.summary}\n")
+    assert refusal(path).split("\n") == [
+        f"{path}:5: lookup.keep_newer: lookup.keep_newer names Last_At__c, which is not a datetime field of this "
+        "profile: the chain compares the time it writes there with the Contact's (a date cannot tell two interviews "
+        "of one day apart)",
+        f"{path}:9: fields.2.name: a field is mapped twice: a__c (A__c before: API names ignore case); also at line 8 "
+        "(fields.1.name)"]
+
+
+def test_every_key_given_twice_is_told(tmp_path):
+    path = write(tmp_path, BASE + "fields:\n  - name: A__c\n    type: text\n    type: number\n"
+                                  "    source: analysis.quote\n    source: analysis.summary\n")
+    assert refusal(path) == (f"{path}:7: the key 'type' is given twice in the same block\n"
+                             f"{path}:9: the key 'source' is given twice in the same block")
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("  interview.quality_scored: update_contacts\n", "4: actions.interview.quality_scored: 'update_contacts' is "
+     "not an action (did you mean 'update_contact'?). The choices: update_contact, notify, skip"),
+    ("  interview.analyzed: skip\n", "4: actions.interview.analyzed: 'interview.analyzed' is not an event type "
+     "(did you mean 'interview.analysis_ready'?). The choices: interview.completed, interview.analysis_ready, "
+     "interview.quality_scored, interview.failed_quality_gate, study.published, report.generated"),
+    ("lookup:\n  order: [phone]\n", "5: lookup.order.0: 'phone' is not a lookup strategy. The choices: contact_id, "
+     "external_id, email"),
+    ("slack:\n  templates:\n    updated: 'x'\n", "6: slack.templates.updated: 'updated' is not a Slack message the "
+     "connector sends (did you mean 'updated_contact'?). The choices: updated_contact, skipped, report, study, "
+     "contact_not_found"),
+    ("sobject: Lead\n", "4: sobject: must be Contact"),
+    ("lookup: email\n", "4: lookup: must be a block of 'key: value' lines, indented below it"),
+    ("fields:\n  - Interview_Themes__c\n", "5: fields.0: each item of fields is a block of 'key: value' lines "
+     "(- name: Interview_Themes__c, then type: and source: below name, in the same column)"),
+    ("fields: Interview_Themes__c\n", "4: fields: must be a list: [a, b] on one line, or one '- item' line each, "
+     "below it"),
+    ("fields:\n", "4: fields: is empty: give its value, or remove the line"),
+    ("fields:\n  - {name: A__c, type: text, length: 2.5, source: analysis.quote}\n",
+     "5: fields.0.length: must be a whole number (no decimals)"),
+    ("fields:\n  - {name: A__c, type: text, length: many, source: analysis.quote}\n",
+     "5: fields.0.length: must be a whole number, not text"),
+    ("fields:\n  - {name: A__c, type: text, length: 0, source: analysis.quote}\n",
+     "5: fields.0.length: must be 1 or more"),
+    ("quality_threshold: 9\n", "4: quality_threshold: must be 5 or less"),
+    ("quality_threshold: .nan\n", "4: quality_threshold: must be a number"),
+    ("fields:\n  - {name: A__c, type: text, label: 1234, source: analysis.quote}\n",
+     "5: fields.0.label: must be text: YAML reads digits as a number; put them in quotes ('5')"),
+    ("fields:\n  - {name: A__c, type: text, label: Yes, source: analysis.quote}\n",
+     "5: fields.0.label: must be text: YAML reads yes, no, on, off, true and false as true or false; put the text "
+     "in quotes ('Yes')"),
+    ("fields:\n  - {name: A__c, type: text, label: '', source: analysis.quote}\n",
+     "5: fields.0.label: cannot be empty"),
+    ("fields:\n  - {name: A__c, type: number, question_id: q, question_type: nps}\n",
+     "5: fields.0.question_type: 'nps' is not a question type. The choices: scale, yes_no, single_choice, "
+     "multiple_choice, ranking, open_ended"),
+])
+def test_pydantics_reasons_are_told_in_words(tmp_path, body, message):
+    path = write(tmp_path, BASE + body)
+    told = refusal(path)
+    assert told == f"{path}:{message}"
+    for jargon in ("Input should", "Field required", "Extra inputs", "valid dictionary", "String should"):
+        assert jargon not in told
+
+
+@pytest.mark.parametrize("values", ["['Yes', 'No']", "['yes', 'no', 'Not asked']", "['TRUE', 'FALSE']"])
+def test_a_yes_no_question_may_go_to_a_picklist_with_yes_and_no(tmp_path, values):
+    # Many orgs keep yes/no answers in a Yes/No picklist; the mapping writes the profile's spelling.
+    path = write(tmp_path, BASE + f"fields:\n  - {{name: Y__c, type: picklist, values: {values}, question_id: q, "
+                                  "question_type: yes_no}\n")
+    [spec] = load_profile(path).fields
+    assert spec.question_type == "yes_no" and spec.type == "picklist"

@@ -26,8 +26,11 @@ VOLUME ["/data"]
 USER connector
 EXPOSE 8080
 
+# An empty PORT is unset, as for `connector serve`: the default port.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ['PORT'], timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % (os.environ.get('PORT', '').strip() or '8080'), timeout=4)"]
 
 # Production mode refuses to start without KOJI_WEBHOOK_SECRET and CONNECTOR_API_KEYS.
-CMD ["sh", "-c", "exec connector serve --host 0.0.0.0 --port \"$PORT\" --workers \"$WEB_CONCURRENCY\""]
+# `connector serve` reads PORT and WEB_CONCURRENCY itself, so a bad value is refused naming
+# the variable (and an empty one is unset); no shell, so it is PID 1 and gets SIGHUP and SIGTERM.
+CMD ["connector", "serve", "--host", "0.0.0.0"]

@@ -7,6 +7,7 @@ import json
 import os
 import socket
 import sys
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +17,10 @@ from connector.ledger import LedgerUnusable
 from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce_cli import register as register_salesforce_commands
 from connector.services import open_ledger
-from connector.settings import SenderSettings, Settings, SettingsError, load_settings
+from connector.settings import (
+    DEFAULT_PORT, DEFAULT_WORKERS, WORKERS_PER_CORE, SenderSettings, ServeSettings, Settings, SettingsError, load_settings,
+    port_number, worker_count,
+)
 
 SAMPLES = {
     "interview.analysis_ready": "salesforce-guide.analysis_ready.json",
@@ -43,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the service under gunicorn")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: %(default)s; 0.0.0.0 for every interface)")
-    serve.add_argument("--port", type=_port, default=8080, help="TCP port, 0-65535 (default: %(default)s)")
-    serve.add_argument("--workers", type=_at_least_one, default=2,
-                       help="gunicorn worker processes, at least 1 (default: %(default)s)")
+    serve.add_argument("--port", type=_option(port_number),
+                       help=f"TCP port, 0-65535 (default: PORT from the environment, else {DEFAULT_PORT})")
+    serve.add_argument("--workers", type=_option(worker_count),
+                       help=f"gunicorn worker processes, 1 to {WORKERS_PER_CORE} per CPU core (default: "
+                       f"WEB_CONCURRENCY from the environment, else {DEFAULT_WORKERS})")
     serve.set_defaults(handler=_serve)
 
     test_event = commands.add_parser("send-test-event",
@@ -88,18 +94,14 @@ def _reader_gone() -> int:
     return 1
 
 
-def _at_least_one(text: str) -> int:
-    # gunicorn takes --workers 0 and then listens without a worker to answer.
-    if not (text.isascii() and text.isdigit() and int(text) >= 1):
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
-    return int(text)
-
-
-def _port(text: str) -> int:
-    # gunicorn takes any number and then fails in bind() with an OverflowError traceback.
-    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
-        raise argparse.ArgumentTypeError(f"must be a port number from 0 to 65535, not {text!r}")
-    return int(text)
+def _option(parse: Callable[[str], int]) -> Callable[[str], int]:
+    """A setting's parser (connector.settings) as an argparse type: the same rule, the same words."""
+    def parsed(text: str) -> int:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parsed
 
 
 def _web_url(text: str) -> str:
@@ -117,6 +119,14 @@ def _web_url(text: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     # Refused here, before gunicorn starts, each is one clear message and exit code 2.
+    # Found by an audit: the Docker image passed "$WEB_CONCURRENCY" as --workers, so an empty
+    # value was refused (empty is unset) and a bad one named --workers, which its user never typed.
+    try:
+        serving = load_settings(ServeSettings)
+    except SettingsError as exc:
+        return _refused(f"configuration refused: {exc}")
+    port = serving.port if args.port is None else args.port
+    workers = serving.web_concurrency if args.workers is None else args.workers
     profile = _start_up_check()
     if isinstance(profile, str):
         return _refused(profile)
@@ -129,7 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as exc:  # kept next to DATABASE_PATH, whose directory may not be writable
         return _refused(f"configuration refused: DATABASE_PATH {settings.database_path}: cannot keep the "
                         f"development secrets there ({exc.strerror or type(exc).__name__})")
-    busy = _cannot_listen(args.host, args.port)
+    busy = _cannot_listen(args.host, port)
     if busy:
         return _refused(busy)
     from connector import metrics  # imports no prometheus_client: the workers do, once the variable is set
@@ -141,7 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
               "their counts to this run's (empty it before each start)", file=sys.stderr)
     dev_secrets.announce(generated, settings, every_start=True)
     from connector.server import run_gunicorn
-    run_gunicorn(args.host, args.port, args.workers, settings.log_level, profile, _start_up_check)
+    run_gunicorn(args.host, port, workers, settings.log_level, profile, _start_up_check)
     return 0
 
 
@@ -277,6 +287,10 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     if response.is_redirect:
         print(f"connector: {_shown(url)} answered {response.status_code}, a redirect, which is not followed: "
               "give --url the address it redirects to", file=sys.stderr)
+    elif response.status_code == 404 and urlsplit(url).path.endswith("/") and urlsplit(url).path != "/":
+        # The connector's routes (and n8n's webhook paths) end without one: found by an audit.
+        print(f"connector: {_shown(url)} answered 404, and it ends in a slash: try --url without the "
+              "slash at the end", file=sys.stderr)
     return 0 if response.ok and not response.is_redirect else 1
 
 
@@ -290,8 +304,11 @@ def _credentials(args: argparse.Namespace) -> tuple[str, str | None]:
     """The webhook secret to sign with and the API key to send: the options', else the first
     configured, else (development mode) the ones the service generated. Only what the sender
     needs is read, so a setting of the service's that is wrong or missing does not stop it."""
-    settings = load_settings(SenderSettings)
     wants_key = args.api_key is None and urlsplit(args.url).path.rstrip("/").endswith(VERIFY_PATH)
+    if args.secret and not wants_key:
+        # Nothing left to read: not even DATABASE_PATH (found by an audit: `:memory:` stopped it).
+        return args.secret, args.api_key
+    settings = load_settings(SenderSettings)
     secret = args.secret or _first(settings.koji_webhook_secret)
     api_key = args.api_key or (_first(settings.connector_api_keys) if wants_key else None)
     if settings.is_development and (not secret or (wants_key and not api_key)):

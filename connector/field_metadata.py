@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -132,21 +133,41 @@ def _project_file(out_dir: Path, api_version: str) -> None:
     path.write_text(json.dumps(project, indent=2) + "\n", encoding="utf-8")
 
 
-def write_field_metadata(profile: Profile, out_dir: str | os.PathLike, api_version: str = "v59.0") -> list[Path]:
-    """Write one file per custom field the profile writes (standard fields exist already)."""
-    folder = Path(out_dir) / "force-app" / "main" / "default" / "objects" / profile.sobject / "fields"
-    folder.mkdir(parents=True, exist_ok=True)
-    _project_file(Path(out_dir), api_version)
-    written = []
+def _specs_to_create(profile: Profile) -> list[tuple[FieldSpec, bool]]:
+    """(field, is the External ID lookup field) for each custom field the profile writes or looks up by."""
     # API names ignore case: a lookup field the profile also writes is one field, one file.
     specs = {spec.name.lower(): spec for spec in profile.all_fields}
     for spec in _lookup_specs(profile):
         specs.setdefault(spec.name.lower(), spec)
     external = profile.looked_up_fields.get("external_id", "").lower()
-    for key, spec in specs.items():
-        if not is_ours_to_create(spec.name):
-            continue
+    return [(spec, key == external) for key, spec in specs.items() if is_ours_to_create(spec.name)]
+
+
+def write_field_metadata(profile: Profile, out_dir: str | os.PathLike, api_version: str = "v59.0") -> list[Path]:
+    """Write one file per custom field the profile writes (standard fields exist already). With
+    none, nothing at all: `sf project deploy start` refuses a tree without a component."""
+    to_create = _specs_to_create(profile)
+    if not to_create:
+        return []
+    folder = Path(out_dir) / "force-app" / "main" / "default" / "objects" / profile.sobject / "fields"
+    folder.mkdir(parents=True, exist_ok=True)
+    _project_file(Path(out_dir), api_version)
+    written = []
+    for spec, external_id in to_create:
         path = folder / f"{spec.name}.field-meta.xml"
-        path.write_bytes(field_xml(spec, external_id=key == external))
+        path.write_bytes(field_xml(spec, external_id=external_id))
         written.append(path)
     return written
+
+
+def next_steps(written: list[Path], out_dir: str | os.PathLike) -> str:
+    """What the admin does with what `write_field_metadata` wrote (docs/mapping.md, Creating the fields)."""
+    if not written:
+        # Found by an audit: "0 field(s) written. Deploy with: …", a deploy that fails on an empty tree.
+        return "Nothing to deploy: every field the profile writes or looks up by exists already."
+    deploy = f"cd {shlex.quote(str(out_dir))} && sf project deploy start --source-dir force-app --target-org <alias>"
+    return (f"{len(written)} field(s) written. Then:\n"
+            f"  1. deploy them: {deploy}\n"
+            "  2. give the integration user edit access to them with a permission set (it can only write\n"
+            "     fields it may edit)\n"
+            "  3. run `connector salesforce check-fields` to check them all")

@@ -2,7 +2,8 @@
 
     connector salesforce check-fields [--json] [--profile FILE]     exit 0 ok, 1 not ok, 2 cannot run
     connector salesforce field-metadata --out DIR [--profile FILE]
-        then: cd DIR && sf project deploy start --source-dir force-app --target-org <alias>
+        then: deploy (cd DIR && sf project deploy start --source-dir force-app --target-org <alias>),
+        give the integration user edit access to the fields (permission set), run check-fields
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import argparse
 import json
 import sys
 
-from connector.field_metadata import fields_not_created, write_field_metadata
+from connector.field_metadata import fields_not_created, next_steps, write_field_metadata
 from connector.profile import Profile, ProfileError, load_profile
 from connector.salesforce import SalesforceClient, SalesforceError, check_fields
 from connector.settings import CheckFieldsSettings, MetadataSettings, SettingsError, load_settings
@@ -83,6 +84,5 @@ def run_field_metadata(args: argparse.Namespace) -> int:
     if existing:
         print(f"\nNot written, as they exist already (standard fields, or a package's with its namespace): "
               f"{', '.join(existing)}. `connector salesforce check-fields` checks them.")
-    print(f"\n{len(paths)} field(s) written. Deploy with:\n"
-          f"  cd {args.out} && sf project deploy start --source-dir force-app --target-org <alias>")
+    print("\n" + next_steps(paths, args.out))
     return 0

@@ -8,6 +8,7 @@ need a few settings only read those (`load_settings(SenderSettings)`, `MetadataS
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from enum import Enum
 from pathlib import Path
@@ -199,6 +200,60 @@ class MetadataSettings(_Environment):
         if not _API_VERSION.fullmatch(value):
             raise ValueError("must be an API version as Salesforce writes it: v, then the number (v59.0)")
         return value
+
+
+# `connector serve` without --port / --workers.
+DEFAULT_PORT, DEFAULT_WORKERS = 8080, 2
+# gunicorn advises 2 sync workers per core, plus one; a few more help while workers wait on
+# Koji or Salesforce. Beyond this, each added worker (a process of its own) only competes for
+# the cores and memory, and a slip of the finger (1000) would fork a thousand of them.
+WORKERS_PER_CORE = 4
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on (a container's --cpuset-cpus)
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def port_number(text: str) -> int:
+    """`text` as a TCP port; ValueError saying what it must be."""
+    # gunicorn takes any number and then fails in bind() with an OverflowError traceback.
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise ValueError(f"must be a port number from 0 to 65535, not {text!r}")
+    return int(text)
+
+
+def worker_count(text: str) -> int:
+    """`text` as a number of gunicorn workers for this machine; ValueError saying what it must be."""
+    # gunicorn takes --workers 0 and then listens without a worker to answer.
+    cores = usable_cores()
+    most = WORKERS_PER_CORE * cores
+    number = int(text) if text.isascii() and text.isdigit() else None
+    if number is None or not 1 <= number <= most:
+        why = (f" ({WORKERS_PER_CORE} per CPU core, and this machine gives the connector {cores}: more workers "
+               "would only compete for them and for memory)") if number and number > most else ""
+        raise ValueError(f"must be a whole number from 1 to {most}, not {text!r}{why}")
+    return number
+
+
+class ServeSettings(_Environment):
+    """What `connector serve` reads when --port or --workers is not given: PORT and
+    WEB_CONCURRENCY, as gunicorn and most hosting platforms read them (the Docker image sets them)."""
+
+    port: int = DEFAULT_PORT
+    web_concurrency: int = DEFAULT_WORKERS
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, value: object) -> object:
+        return port_number(value.strip()) if isinstance(value, str) and value.strip() else DEFAULT_PORT
+
+    @field_validator("web_concurrency", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        return worker_count(value.strip()) if isinstance(value, str) and value.strip() else DEFAULT_WORKERS
 
 
 class CheckFieldsSettings(_ModeSettings, MetadataSettings):

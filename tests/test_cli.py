@@ -15,6 +15,7 @@ from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
 from connector.profile import load_profile
 from connector.server import bind_address
+from connector.settings import usable_cores
 from connector.signatures import sign
 from tests.fakes.loopback import LoopbackServer
 from tests.live import REPO, free_port
@@ -43,7 +44,7 @@ def test_serve_refuses_a_worker_count_below_one(workers, capsys):
     with pytest.raises(SystemExit) as stopped:
         main(["serve", "--workers", workers])
     assert stopped.value.code == 2
-    assert "--workers: must be a whole number of at least 1" in capsys.readouterr().err
+    assert "--workers: must be a whole number from 1 to " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("host", "bind"), [("127.0.0.1", "127.0.0.1:8080"), ("::1", "[::1]:8080"),
@@ -176,7 +177,7 @@ def test_output_into_a_pipe_closed_early_ends_without_a_traceback(command, tmp_p
 # -- send-test-event and serve: settings, secrets, addresses -----------------------------
 
 SERVICE_ENV = ("KOJI_WEBHOOK_SECRET", "CONNECTOR_MODE", "CONNECTOR_API_KEYS", "MAPPING_PROFILE", "QUALITY_THRESHOLD",
-               "LEDGER_RETENTION_DAYS", "LEDGER_LEASE_SECONDS")
+               "LEDGER_RETENTION_DAYS", "LEDGER_LEASE_SECONDS", "PORT", "WEB_CONCURRENCY")
 DEV_SECRETS = '{"KOJI_WEBHOOK_SECRET": "whsec_dev", "CONNECTOR_API_KEYS": "ck_dev"}'
 
 
@@ -361,7 +362,7 @@ def test_the_database_check_leaves_no_connection_open_for_gunicorn_to_fork(servi
     ([], "the following arguments are required: command"),
     (["send-test-event"], "the following arguments are required: --url"),
     (["send-test-event", "--url", "http://127.0.0.1:9/", "--type", "interview.bogus"], "argument --type: invalid choice"),
-    (["serve", "--workers", "1.5"], "argument --workers: must be a whole number of at least 1"),
+    (["serve", "--workers", "1.5"], "argument --workers: must be a whole number from 1 to "),
 ])
 def test_a_command_line_that_is_not_one_says_what_is_wrong_under_the_commands_name(argv, said, capsys):
     with pytest.raises(SystemExit) as stopped:
@@ -371,14 +372,35 @@ def test_a_command_line_that_is_not_one_says_what_is_wrong_under_the_commands_na
     assert error.startswith("usage: connector ") and said in error
 
 
+@pytest.fixture
+def cores(monkeypatch):
+    """Say the machine gives the connector 4 cores (so at most 16 workers)."""
+    monkeypatch.setattr("connector.settings.usable_cores", lambda: 4)
+
+
 @pytest.mark.parametrize("argv, host, port, workers", [
-    (["serve"], "127.0.0.1", 8080, 2),  # this machine only, unless told otherwise
+    (["serve"], "127.0.0.1", None, None),  # this machine only, unless told otherwise; see below for the rest
     (["serve", "--host", "0.0.0.0", "--port", "0", "--workers", "1"], "0.0.0.0", 0, 1),
-    (["serve", "--port", "65535", "--workers", "17"], "127.0.0.1", 65535, 17),
+    (["serve", "--port", "65535", "--workers", "16"], "127.0.0.1", 65535, 16),
 ])
-def test_serve_takes_the_whole_range_of_its_options_and_defaults_to_this_machine(argv, host, port, workers):
+def test_serve_takes_the_whole_range_of_its_options_and_defaults_to_this_machine(argv, host, port, workers, cores):
     args = cli.build_parser().parse_args(argv)
     assert (args.host, args.port, args.workers) == (host, port, workers)
+
+
+def test_serve_refuses_more_workers_than_the_cores_can_use_saying_the_limit_and_why(service_env, cores, capsys,
+                                                                                    no_gunicorn):
+    # Before: --workers 1000 forked a thousand workers on a 2-core machine.
+    with pytest.raises(SystemExit) as stopped:
+        main(["serve", "--workers", "17"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert ("argument --workers: must be a whole number from 1 to 16, not '17' (4 per CPU core, and this machine "
+            "gives the connector 4: more workers would only compete for them and for memory)") in error
+
+
+def test_the_usable_cores_are_this_machines():
+    assert 1 <= usable_cores() <= (os.cpu_count() or 1)
 
 
 # -- serve: what reaches gunicorn, and what stops it first --------------------------------------
@@ -535,3 +557,86 @@ def test_a_reader_that_left_ends_the_command_quietly_with_exit_code_1(tmp_path, 
         assert main(["send-test-event", "--url", "http://127.0.0.1:9/", "--secret", "s"]) == 1
         os.write(stdout.fileno(), b"written at exit")  # goes nowhere now: no second EPIPE
     assert (tmp_path / "stdout").read_text() == ""
+
+
+# -- serve: PORT and WEB_CONCURRENCY (the Docker image's variables) ------------------------------
+
+@pytest.fixture
+def any_port(monkeypatch):
+    """Say every port can be listened on (the default 8080 may be taken on this machine)."""
+    monkeypatch.setattr(cli, "_cannot_listen", lambda host, port: None)
+
+
+@pytest.mark.parametrize("environment, argv, port, workers", [
+    ({}, [], 8080, 2),
+    ({"PORT": "", "WEB_CONCURRENCY": ""}, [], 8080, 2),  # empty is unset, as for every setting
+    ({"PORT": " 18150 ", "WEB_CONCURRENCY": "3"}, [], 18150, 3),
+    ({"PORT": "18150", "WEB_CONCURRENCY": "3"}, ["--port", "18151", "--workers", "1"], 18151, 1),  # options win
+])
+def test_serve_takes_port_and_workers_from_the_environment_when_not_given(service_env, monkeypatch, gunicorn_runs,
+                                                                          any_port, cores, environment, argv,
+                                                                          port, workers):
+    # Found by an audit: the image passed an empty WEB_CONCURRENCY on as `--workers ""`, refused.
+    for name in ("PORT", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["serve", *argv]) == 0
+    [(_, bound, started, *_)] = gunicorn_runs
+    assert (bound, started) == (port, workers)
+
+
+@pytest.mark.parametrize("name, value, said", [
+    ("PORT", "http", "PORT: must be a port number from 0 to 65535, not 'http'"),
+    ("PORT", "70000", "PORT: must be a port number from 0 to 65535, not '70000'"),
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY: must be a whole number from 1 to 16, not '0'"),
+    ("WEB_CONCURRENCY", "1000", "WEB_CONCURRENCY: must be a whole number from 1 to 16, not '1000' (4 per CPU core"),
+])
+def test_serve_refuses_a_bad_port_or_worker_count_from_the_environment_naming_the_variable(
+        service_env, monkeypatch, capsys, no_gunicorn, cores, name, value, said):
+    # Found by an audit: the Docker user saw `argument --workers: …`, an option they never typed.
+    monkeypatch.setenv(name, value)
+    assert main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"connector: configuration refused: {said}") and "--" not in error.split("(")[0]
+    assert error.count("\n") == 1
+
+
+# -- send-test-event: a URL ending in a slash, options that need no setting ---------------------
+
+@pytest.fixture
+def not_found(monkeypatch) -> list[str]:
+    """send-test-event's posts, answered 404 as the connector answers an unknown path."""
+    sent = []
+
+    def post(url, data, headers, timeout, allow_redirects):
+        sent.append(url)
+        return type("Answer", (), {"status_code": 404, "reason": "NOT FOUND", "text": "{}", "ok": False,
+                                   "is_redirect": False})()
+    monkeypatch.setattr("requests.post", post)
+    return sent
+
+
+def test_send_test_event_says_a_url_answered_404_ends_in_a_slash(service_env, not_found, capsys):
+    # Found by an audit: …/v1/koji/verify/ got the API key and a bare 404.
+    assert main(["send-test-event", "--url", "http://127.0.0.1:9/v1/koji/verify/?t=x", "--secret", "s",
+                 "--api-key", "k"]) == 1
+    assert capsys.readouterr().err == ("connector: http://127.0.0.1:9/v1/koji/verify/ answered 404, and it ends in a "
+                                       "slash: try --url without the slash at the end\n")
+    for url in ("http://127.0.0.1:9/v1/koji/verify", "http://127.0.0.1:9/"):  # no slash to blame
+        assert main(["send-test-event", "--url", url, "--secret", "s", "--api-key", "k"]) == 1
+        assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("url, options", [
+    ("http://127.0.0.1:9/v1/koji/verify", ["--secret", "whsec_given", "--api-key", "ck_given"]),
+    ("http://127.0.0.1:9/webhook/koji", ["--secret", "whsec_given"]),  # n8n: no key to send
+])
+def test_send_test_event_given_all_it_needs_reads_no_setting(service_env, monkeypatch, posts, url, options):
+    # Found by an audit: DATABASE_PATH=:memory: stopped it, though it reads that path only to
+    # find development secrets, which the options make unneeded.
+    monkeypatch.setenv("DATABASE_PATH", ":memory:")
+    monkeypatch.setenv("CONNECTOR_MODE", "staging")
+    assert main(["send-test-event", "--url", url, *options]) == 0
+    assert posts[0]["headers"]["X-Koji-Signature"] == sign(posts[0]["data"], "whsec_given")
+    assert posts[0]["headers"].get("X-API-Key") == ("ck_given" if "--api-key" in options else None)

@@ -83,7 +83,7 @@ def test_image_runs_the_connector_cli_unprivileged_on_the_exposed_port():
     [exposed] = instructions("EXPOSE")
     assert exposed == env["PORT"]
     [command] = instructions("CMD")
-    assert "connector serve" in json.loads(command)[-1] and '"$PORT"' in json.loads(command)[-1]
+    assert json.loads(command)[:2] == ["connector", "serve"]
     scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["connector"] == "connector.cli:main"
     assert instructions("USER") and instructions("USER")[-1] not in ("root", "0")
@@ -210,3 +210,31 @@ def test_ci_the_run_script_and_the_image_install_the_pinned_versions():
     assert run.startswith("pip install -c constraints.txt . ")
     copied = {source for rest in instructions("COPY") for source in shlex.split(rest)[:-1]}
     assert "constraints.txt" in copied
+
+
+def test_the_image_leaves_port_and_workers_to_the_cli_which_names_the_variables():
+    # Found by an audit: CMD passed "$PORT" and "$WEB_CONCURRENCY" on as --port / --workers, so an
+    # empty value was refused (the README: empty is unset) and a bad one named --workers, which
+    # a Docker user never typed. `connector serve` reads both itself when not given the options.
+    from connector import cli
+    [command] = instructions("CMD")
+    argv = json.loads(command)
+    assert argv[0] == "connector" and not {"sh", "bash"} & set(argv)  # no shell: it is PID 1 and gets SIGHUP
+    args = cli.build_parser().parse_args(argv[1:])
+    assert (args.host, args.port, args.workers) == ("0.0.0.0", None, None)
+    env = env_of_dockerfile()
+    assert (env["PORT"], env["WEB_CONCURRENCY"]) == (str(cli.DEFAULT_PORT), str(cli.DEFAULT_WORKERS))
+
+
+@pytest.mark.parametrize("port, checked", [("18150", "18150"), ("", "8080"), (" ", "8080")])
+def test_the_healthcheck_asks_the_port_serve_listens_on_an_empty_port_being_unset(monkeypatch, port, checked):
+    from connector import cli
+    [healthcheck] = instructions("HEALTHCHECK")
+    argv = json.loads(healthcheck[healthcheck.index("CMD") + 3:])
+    assert argv[:2] == ["python", "-c"]
+    asked = []
+    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: asked.append(url))
+    monkeypatch.setenv("PORT", port)
+    exec(argv[2], {})
+    assert asked == [f"http://127.0.0.1:{checked}/healthz"]
+    assert checked == port.strip() or checked == str(cli.DEFAULT_PORT)

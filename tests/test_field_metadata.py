@@ -3,9 +3,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from connector.field_metadata import write_field_metadata
+from connector.field_metadata import next_steps, write_field_metadata
 from connector.profile import load_profile
 from tests.mapping_cases import DEFAULT, EXAMPLES
+from tests.live import REPO
 
 NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
 FIELDS_DIR = ("force-app", "main", "default", "objects", "Contact", "fields")
@@ -257,3 +258,30 @@ def test_writing_again_into_the_same_folder_replaces_the_files(tmp_path):
     first[0].write_text("edited by hand")
     assert write_field_metadata(DEFAULT, tmp_path) == first
     assert first[0].read_bytes().startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n')
+
+
+def test_a_profile_with_nothing_to_create_writes_no_empty_tree_and_says_nothing_is_to_deploy(tmp_path):
+    # Found by an audit: an empty force-app tree and "0 field(s) written. Deploy with: …", a
+    # deploy that `sf` refuses ("No source-backed components present").
+    profile = load_profile(EXAMPLES / "slack-templates.yaml")
+    assert write_field_metadata(profile, tmp_path / "out") == []
+    assert not (tmp_path / "out").exists()
+    said = next_steps([], tmp_path / "out")
+    assert said.startswith("Nothing to deploy") and "sf project deploy" not in said
+
+
+def test_the_next_steps_after_writing_are_the_ones_the_mapping_guide_gives(tmp_path):
+    # Deployed fields the integration user may not edit are fields it cannot write: the guide
+    # says to grant edit access with a permission set, then run check-fields; so must the command.
+    guide = REPO.joinpath("docs", "mapping.md").read_text()
+    after_deploying = guide[guide.index("After deploying"):][:200]
+    assert "permission set" in after_deploying and "check-fields" in after_deploying
+    written = write_field_metadata(DEFAULT, tmp_path / "my fields")
+    said = next_steps(written, tmp_path / "my fields")
+    deploy, grant, check = said.splitlines()[1], said.splitlines()[2], said.splitlines()[-1]
+    assert said.startswith(f"{len(written)} field(s) written.")
+    assert deploy.endswith(f"cd '{tmp_path / 'my fields'}' && sf project deploy start --source-dir force-app "
+                           "--target-org <alias>")
+    assert "edit access" in grant and "permission set" in grant
+    assert "connector salesforce check-fields" in check
+    assert said.index("deploy them") < said.index("permission set") < said.index("check-fields")

@@ -231,3 +231,20 @@ def test_field_metadata_refuses_an_api_version_salesforce_would_not_take(tmp_pat
     assert run(["salesforce", "field-metadata", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.startswith("connector: SALESFORCE_API_VERSION: must be an API version")
     assert not (tmp_path / "sfdx-project.json").exists()
+
+
+def test_field_metadata_with_nothing_to_create_says_there_is_nothing_to_deploy(tmp_path, capsys):
+    # Found by an audit: "0 field(s) written. Deploy with: …", and the deploy fails on the empty tree.
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("version: 1\nactions:\n  interview.completed: update_contact\n"
+                       "fields:\n  - {name: Description, type: textarea, source: analysis.summary}\n")
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path / "out"), "--profile", str(profile)]) == 0
+    out = capsys.readouterr().out
+    assert "Nothing to deploy" in out and "sf project deploy" not in out
+    assert not (tmp_path / "out" / "force-app").exists()
+
+
+def test_field_metadata_names_every_step_after_writing(tmp_path, capsys):
+    assert run(["salesforce", "field-metadata", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "sf project deploy start" in out and "permission set" in out and "check-fields" in out

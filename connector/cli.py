@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from connector import dev_secrets
 from connector.ledger import LedgerUnusable
-from connector.profile import Profile, ProfileError, load_profile
+from connector.profile import Profile, ProfileError
+from connector.profile_file import load_profile
 from connector.salesforce_cli import register as register_salesforce_commands
 from connector.services import open_ledger
 from connector.settings import (

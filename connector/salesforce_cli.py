@@ -12,7 +12,8 @@ import json
 import sys
 
 from connector.field_metadata import fields_not_created, next_steps, write_field_metadata
-from connector.profile import Profile, ProfileError, load_profile
+from connector.profile import Profile, ProfileError
+from connector.profile_file import load_profile
 from connector.salesforce import SalesforceClient, SalesforceError, check_fields
 from connector.settings import CheckFieldsSettings, MetadataSettings, SettingsError, load_settings
 

@@ -10,7 +10,8 @@ from connector.koji_api import KojiApiError, KojiRefused, fetch_interview
 from connector.ledger import Ledger
 from connector.openapi_doc import bundled_openapi_text
 from connector.pipeline import Pipeline
-from connector.profile import Profile, load_profile
+from connector.profile import Profile
+from connector.profile_file import load_profile
 from connector.salesforce import SalesforceClient
 from connector.settings import Settings
 from connector.validation import warm_up

@@ -2,7 +2,7 @@
 import json
 from pathlib import Path
 
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 
 FIXTURES = Path(__file__).parent / "fixtures" / "mapping"
 CASES = sorted(path.name.removesuffix(".input.json") for path in FIXTURES.glob("*.input.json"))

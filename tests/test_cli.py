@@ -13,7 +13,7 @@ import pytest
 from connector import cli
 from connector.cli import SAMPLES, main, personalized, sample_payload
 from connector.events import normalize
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from connector.server import bind_address
 from connector.settings import usable_cores
 from connector.signatures import sign

@@ -4,7 +4,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from connector.field_metadata import next_steps, write_field_metadata
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from tests.mapping_cases import DEFAULT, EXAMPLES
 from tests.live import REPO
 

@@ -7,7 +7,7 @@ from conftest import sample
 from connector.koji_api import (InterviewNotFound, KojiAnswerUnusable, KojiApiError, KojiAuthError, KojiNotConfigured,
                                 KojiRefused, KojiUnavailable, MAX_ANSWER_BYTES, fetch_interview)
 from connector.pipeline import Pipeline
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from connector.settings import load_settings
 from tests.fakes.koji_api import FakeKojiApi
 

@@ -9,7 +9,7 @@ from connector.mapping import (
     CONVERTERS, _decimal_number, _whole_number, map_field, map_to_salesforce, parse_instant, salesforce_id,
 )
 from connector.profile import FieldSpec, compile_template
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from tests.fakes.salesforce import (
     RECIPE_FIELDS, SURVEY_FIELDS, FakeSalesforce, check_value, describe_field, fields_matching, picklist,

@@ -148,7 +148,7 @@ def test_a_non_editable_install_carries_the_spec_schemas_samples_and_profile(tmp
     subprocess.run([str(venv / "bin/python"), "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
                     str(wheel)], check=True, capture_output=True, timeout=300)
     probe = ("import connector, json; from connector.openapi_doc import bundled_openapi_text; "
-             "from connector.cli import sample_payload; from connector.profile import load_profile; "
+             "from connector.cli import sample_payload; from connector.profile_file import load_profile; "
              "assert 'site-packages' in connector.__file__, connector.__file__; "
              "assert bundled_openapi_text().startswith('openapi: 3.1.0'); "
              "assert sample_payload('ping')['type'] == 'ping'; print(len(load_profile(None).all_fields))")

@@ -12,7 +12,7 @@ from connector.koji_api import InterviewNotFound, KojiAnswerUnusable, KojiAuthEr
 from connector.ledger import Ledger
 from connector.logs import shown_id, shown_key
 from connector.pipeline import Pipeline, merge_missing
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 
 WEBHOOK_SETUP = "webhook-setup.analysis_ready.json"  # no e-mail, no themes: needs enrichment
 KEY = "f8e7d6c5-b4a3-2109-8765-432109876543:interview.analysis_ready"

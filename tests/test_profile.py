@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.profile import EVENT_TYPES, ProfileError, load_profile
+from connector.profile import EVENT_TYPES, ProfileError
+from connector.profile_file import load_profile
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("examples", "profiles").glob("*.yaml"))
 

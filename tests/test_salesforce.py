@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 
 import connector.salesforce as salesforce_module
-from connector.profile import FieldSpec, load_profile
+from connector.profile import FieldSpec
+from connector.profile_file import load_profile
 from connector.salesforce import (SalesforceAuthError, SalesforceClient, SalesforceNotConfigured,
                                   SalesforceRequestError, SalesforceUnavailable, check_field, check_fields,
                                   target_fields)

@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import API_KEY
 from connector import metrics, server
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from connector.server import ProblemJsonWorker
 
 

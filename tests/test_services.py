@@ -8,7 +8,7 @@ from pydantic import SecretStr
 
 from conftest import API_KEY, SECRETS, Koji, sample_bytes
 from connector import create_app
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from connector.salesforce import target_fields
 from connector.settings import Settings
 from tests.fakes.koji_api import FakeKojiApi

@@ -5,7 +5,7 @@ import requests
 from hypothesis import given, settings, strategies as st
 
 from connector.mapping import map_to_salesforce
-from connector.profile import load_profile
+from connector.profile_file import load_profile
 from tests.mapping_cases import CASES, DEFAULT, EXAMPLES, load_case
 from connector.slack import MAX_HEADER, MAX_SECTION, MAX_TEXT, build_slack_message, escape_mrkdwn
 from tests.fakes.slack import FakeSlack

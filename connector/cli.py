@@ -19,8 +19,8 @@ from connector.profile_file import load_profile
 from connector.salesforce_cli import register as register_salesforce_commands
 from connector.services import open_ledger
 from connector.settings import (
-    DEFAULT_PORT, DEFAULT_WORKERS, WORKERS_PER_CORE, SenderSettings, ServeSettings, Settings, SettingsError, load_settings,
-    port_number, worker_count,
+    DEFAULT_PORT, DEFAULT_WORKERS, WORKERS_PER_CORE, PortSettings, SenderSettings, Settings, SettingsError, load_settings,
+    WorkersSettings, port_number, worker_count,
 )
 
 SAMPLES = {
@@ -123,11 +123,10 @@ def _serve(args: argparse.Namespace) -> int:
     # Found by an audit: the Docker image passed "$WEB_CONCURRENCY" as --workers, so an empty
     # value was refused (empty is unset) and a bad one named --workers, which its user never typed.
     try:
-        serving = load_settings(ServeSettings)
+        port = load_settings(PortSettings).port if args.port is None else args.port
+        workers = load_settings(WorkersSettings).web_concurrency if args.workers is None else args.workers
     except SettingsError as exc:
         return _refused(f"configuration refused: {exc}")
-    port = serving.port if args.port is None else args.port
-    workers = serving.web_concurrency if args.workers is None else args.workers
     profile = _start_up_check()
     if isinstance(profile, str):
         return _refused(profile)
@@ -187,7 +186,7 @@ def _cannot_listen(host: str, port: int) -> str | None:
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             return (f"cannot listen on {host}:{port}: another process is listening there "
-                    "(another connector serve?); stop it or pick another --port")
+                    "(another connector serve?); stop it or pick another --port (or PORT)")
         # Found by an audit: these were gunicorn's five retries and exit 1.
         reason = exc.strerror or type(exc).__name__
         if isinstance(exc, socket.gaierror) or exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):

@@ -164,7 +164,8 @@ def next_steps(written: list[Path], out_dir: str | os.PathLike) -> str:
     """What the admin does with what `write_field_metadata` wrote (docs/mapping.md, Creating the fields)."""
     if not written:
         # Found by an audit: "0 field(s) written. Deploy with: …", a deploy that fails on an empty tree.
-        return "Nothing to deploy: every field the profile writes or looks up by exists already."
+        return ("Nothing to deploy: every field the profile writes or looks up by exists already. Check that\n"
+                "the integration user may edit them: `connector salesforce check-fields`.")
     deploy = f"cd {shlex.quote(str(out_dir))} && sf project deploy start --source-dir force-app --target-org <alias>"
     return (f"{len(written)} field(s) written. Then:\n"
             f"  1. deploy them: {deploy}\n"

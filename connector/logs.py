@@ -33,7 +33,10 @@ _CONTROL_BUT_LINE_BREAKS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\u0085\u2028\u202
 # undecoded, is masked whole. Addresses take too many shapes to recognise one
 # ("jane.doe"@corp.example, jane(work)%40corp.example, jane%3Ddoe%40…, jane@localhost, an IDN):
 # masking only what looked like the address left "jane=" or "Doe" standing beside "[email]".
-_AT_RUN = re.compile(r"\S*(?:@|%40)\S*")
+# Each run of non-space is tested for "@" or "%40" rather than matched by one pattern
+# (\S*(?:@|%40)\S*): that pattern scans to the end of the run from each of its characters,
+# seconds for 20 kB without a space (found by a security audit).
+_RUN = re.compile(r"\S+")
 
 # Event keys as connector.events builds them: an id, for a report of a study "@" and the
 # webhook's timestamp, then ":" and the event type. A "key" of any other shape is a path a
@@ -147,9 +150,12 @@ def _package_path(filename: str) -> str:
     return path.name
 
 
-def _unmask_key(run: re.Match) -> str:
-    key = _LOGGED_KEY.fullmatch(run.group())
-    return run.group() if key and _has_key_shape(key["key"]) else "[email]"
+def _masked_run(run: re.Match) -> str:
+    text = run.group()
+    if "@" not in text and "%40" not in text:
+        return text
+    key = _LOGGED_KEY.fullmatch(text)
+    return text if key and _has_key_shape(key["key"]) else "[email]"
 
 
 class GunicornLineFilter(logging.Filter):
@@ -237,7 +243,7 @@ class RedactingFilter(logging.Filter):
         return True
 
     def _redact(self, text: str, control: re.Pattern) -> str:
-        redacted = _AT_RUN.sub(_unmask_key, text)
+        redacted = _RUN.sub(_masked_run, text) if "@" in text or "%40" in text else text
         redacted = control.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), redacted)
         for secret in self.secrets:
             redacted = redacted.replace(secret, "[secret]")

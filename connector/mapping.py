@@ -284,10 +284,22 @@ def _choice(allowed: dict[str, str], raw: Any) -> str | None:
 def _picklist(spec: FieldSpec, raw: Any) -> Outcome:
     chosen = _choice(spec.picklist_values, raw)
     if chosen is None:
-        if isinstance(raw, bool):
-            return _yes_or_no(spec, raw)
+        # A true/false is a yes/no answer whatever the picklist; text ("no", "Y") only is
+        # where the picklist has the words to write it as (found by an audit: "no" was dropped
+        # by a True/False picklist), lest "1" for a Yes/No-less picklist be called a yes/no answer.
+        yes_or_no = _as_yes_or_no(raw)
+        if isinstance(raw, bool) or (yes_or_no is not None and spec.holds_yes_and_no):
+            return _yes_or_no(spec, yes_or_no)
         return _left_out(f"value is not one of the picklist values ({', '.join(spec.values)})")
     return Outcome(chosen)
+
+
+def _as_yes_or_no(raw: Any) -> bool | None:
+    """True or False for a value a checkbox reads as one (true, "no", "Y", 1), else None."""
+    if isinstance(raw, bool):
+        return raw
+    word = str(raw).strip().lower()
+    return (word in _TRUE) if word in _TRUE or word in _FALSE else None
 
 
 def _yes_or_no(spec: FieldSpec, answer: bool) -> Outcome:
@@ -448,12 +460,8 @@ def _range(precision: int, scale: int, low: float | None, high: float | None) ->
 
 
 def _checkbox(spec: FieldSpec, raw: Any) -> Outcome:
-    if isinstance(raw, bool):
-        return Outcome(raw)
-    word = str(raw).strip().lower()
-    if word in _TRUE or word in _FALSE:
-        return Outcome(word in _TRUE)
-    return _left_out("not a yes/no value")
+    yes_or_no = _as_yes_or_no(raw)
+    return _left_out("not a yes/no value") if yes_or_no is None else Outcome(yes_or_no)
 
 
 def parse_instant(raw: Any) -> datetime | None:

@@ -1,6 +1,7 @@
 """The mapping profile: which Koji values go to which Salesforce fields, and how.
 
-A profile is a YAML file (see docs/mapping.md) read into pydantic models. Everything
+A profile is a YAML file (see docs/mapping.md) read into these pydantic models by
+connector/profile_file.py (`load_profile`, which tells mistakes on their lines). Everything
 that can be checked without Salesforce is checked at load time, so a typo in a field
 type, a source path or a Liquid template stops the service at start instead of
 dropping values later. Errors name the file and the line (found through the YAML
@@ -550,7 +551,7 @@ class FieldSpec(_Strict):
             raise ValueError("question_type goes with question_id: it checks the structured answer's type")
         if self.question_type == "yes_no" and self.type == "picklist":
             # Many orgs keep yes/no answers in a Yes/No picklist: the mapping writes its values.
-            if not self._holds_yes_and_no():
+            if not self.holds_yes_and_no:
                 raise ValueError("a yes_no answer goes into a checkbox field, or a picklist with the values Yes and No")
         elif self.question_type and QUESTION_FIELD_TYPES[self.question_type] != self.type:
             raise ValueError(f"a {self.question_type} answer goes into a "
@@ -629,7 +630,9 @@ class FieldSpec(_Strict):
         sources = [self.source] if isinstance(self.source, str) else self.source or []
         return tuple(tuple(path.split(".")) for path in sources)
 
-    def _holds_yes_and_no(self) -> bool:
+    @property
+    def holds_yes_and_no(self) -> bool:
+        """Whether the picklist has a value to write a yes as, and one for a no."""
         lower = {value.lower() for value in self.values or ()}
         return any(word in lower for word in YES_WORDS) and any(word in lower for word in NO_WORDS)
 

@@ -238,17 +238,23 @@ def worker_count(text: str) -> int:
     return number
 
 
-class ServeSettings(_Environment):
-    """What `connector serve` reads when --port or --workers is not given: PORT and
-    WEB_CONCURRENCY, as gunicorn and most hosting platforms read them (the Docker image sets them)."""
+class PortSettings(_Environment):
+    """What `connector serve` reads when --port is not given: PORT, as gunicorn and most
+    hosting platforms read it (the Docker image sets it). Read only then: a PORT left in the
+    shell cannot stop a command that names its port."""
 
     port: int = DEFAULT_PORT
-    web_concurrency: int = DEFAULT_WORKERS
 
     @field_validator("port", mode="before")
     @classmethod
     def _port(cls, value: object) -> object:
         return port_number(value.strip()) if isinstance(value, str) and value.strip() else DEFAULT_PORT
+
+
+class WorkersSettings(_Environment):
+    """What `connector serve` reads when --workers is not given: WEB_CONCURRENCY (as PORT)."""
+
+    web_concurrency: int = DEFAULT_WORKERS
 
     @field_validator("web_concurrency", mode="before")
     @classmethod

@@ -40,8 +40,14 @@ def _environment() -> _Environment:
     return environment
 
 
-# Slack messages: a message may well say 0.
+# Slack messages: a message may well say 0. Without the decoding filters: the connector escapes
+# every value for mrkdwn, and decoding text the respondent wrote after that turned
+# "%3C!channel%3E" back into a live <!channel> (found by a security audit). An unknown filter
+# is refused when the profile loads.
 TEMPLATES = _environment()
+DECODING_FILTERS = ("base64_decode", "base64_url_safe_decode", "url_decode")
+for _name in DECODING_FILTERS:
+    del TEMPLATES.filters[_name]
 
 
 class NothingToCalculate(Exception):

@@ -640,3 +640,14 @@ def test_send_test_event_given_all_it_needs_reads_no_setting(service_env, monkey
     assert main(["send-test-event", "--url", url, *options]) == 0
     assert posts[0]["headers"]["X-Koji-Signature"] == sign(posts[0]["data"], "whsec_given")
     assert posts[0]["headers"].get("X-API-Key") == ("ck_given" if "--api-key" in options else None)
+
+
+@pytest.mark.parametrize("name, option", [("PORT", ["--port", "18152"]), ("WEB_CONCURRENCY", ["--workers", "1"])])
+def test_a_bad_variable_does_not_stop_serve_when_its_option_is_given(service_env, monkeypatch, gunicorn_runs,
+                                                                      any_port, cores, name, option):
+    # Found by an audit: README says the variables are read only when the options are absent.
+    for variable in ("PORT", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv(name, "abc")
+    assert main(["serve", *option]) == 0
+    assert len(gunicorn_runs) == 1

@@ -970,3 +970,20 @@ def test_a_size_guard_leaves_the_field_out_for_an_event_without_themes():
 def test_the_strict_arithmetic_is_the_fields_own_and_slack_templates_keep_liquids():
     template = compile_template("{{ interview.quality_score | times: 20 }}")
     assert template.render(interview={"quality_score": None}) == "0"
+
+
+@pytest.mark.parametrize(("values", "answer", "sent"), [
+    (["True", "False"], "no", "False"), (["Yes", "No"], "true", "Yes"), (["yes", "no"], "N", "no"),
+    (["Yes", "No", "Maybe"], " Y ", "Yes"),
+])
+def test_a_yes_no_answer_given_as_text_goes_to_a_yes_no_picklist(values, answer, sent):
+    # Found by an audit: only JSON true/false were translated; Koji's own seed words an answer "no".
+    got = map_field(answer_with(respondent={"attributes": {"a": answer}}),
+                    field_of("picklist", values=values, source="respondent.attributes.a"))
+    assert got.value == sent
+
+
+def test_text_that_could_read_as_yes_or_no_is_not_called_a_yes_no_answer_by_other_picklists():
+    got = map_field(answer_with(respondent={"attributes": {"a": "1"}}),
+                    field_of("picklist", values=["High", "Low"], source="respondent.attributes.a"))
+    assert got.skip == "value is not one of the picklist values (High, Low)"

@@ -981,3 +981,14 @@ def test_a_yes_no_question_may_go_to_a_picklist_with_yes_and_no(tmp_path, values
                                   "question_type: yes_no}\n")
     [spec] = load_profile(path).fields
     assert spec.question_type == "yes_no" and spec.type == "picklist"
+
+
+@pytest.mark.parametrize("decoding", ["url_decode", "base64_decode", "base64_url_safe_decode"])
+def test_a_slack_template_cannot_decode_what_the_connector_escaped(tmp_path, decoding):
+    # Found by a security audit: `| url_decode` turned a respondent's "%3C!channel%3E" back into a
+    # live <!channel> after the connector had escaped it.
+    path = write(tmp_path, BASE + f"slack:\n  templates:\n    updated_contact: '{{{{ respondent.name | {decoding} }}}}'\n")
+    with pytest.raises(ProfileError, match=f"unknown filter '{decoding}'"):
+        load_profile(path)
+    field = write(tmp_path, BASE + f"fields:\n  - {{name: A__c, type: text, template: '{{{{ respondent.name | {decoding} }}}}'}}\n")
+    assert load_profile(field).fields[0].template  # a field's value is not mrkdwn: decoding stays

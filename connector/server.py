@@ -241,7 +241,8 @@ class _CheckedReloadArbiter(Arbiter):
     def reload(self) -> None:
         checked = self.app.start_up_check()
         if isinstance(checked, str):
-            self.log.error("reload refused, the workers go on as they were: %s", checked)
+            # One line (a log record is one line): a profile's several mistakes are joined.
+            self.log.error("reload refused, the workers go on as they were: %s", " | ".join(checked.splitlines()))
             return
         self.app.profile = checked
         super().reload()

@@ -240,7 +240,8 @@ def test_a_master_that_cannot_start_says_why_in_one_line_and_exits_1(monkeypatch
     assert capsys.readouterr().err.strip() == "Error: Connection in use: ('127.0.0.1', 8080)"  # no traceback
 
 
-@pytest.mark.parametrize("refusal", [None, "mapping profile refused: bad.yaml:2"], ids=["accepted", "refused"])
+@pytest.mark.parametrize("refusal", [None, "mapping profile refused: bad.yaml:2", "bad.yaml:2: one\nbad.yaml:5: two"],
+                         ids=["accepted", "refused", "refused twice"])
 def test_a_reload_goes_ahead_only_with_a_profile_the_new_workers_accept(monkeypatch, capsys, gunicorn_loggers,
                                                                         refusal):
     old, new = load_profile(None), load_profile(None)
@@ -255,7 +256,8 @@ def test_a_reload_goes_ahead_only_with_a_profile_the_new_workers_accept(monkeypa
         assert reloads == [new] and "reload refused" not in logged
     else:
         assert reloads == [] and arbiter.app.profile is old
-        assert logged.count(f"reload refused, the workers go on as they were: {refusal}") == 1
+        shown = refusal.replace("\n", " | ")  # one line: a log record is one line
+        assert logged.count(f"reload refused, the workers go on as they were: {shown}\n") == 1
 
 
 def test_a_worker_builds_the_app_with_the_profile_the_master_accepted(monkeypatch, tmp_path):

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache, lru_cache
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from connector.events import iso_utc
@@ -516,9 +517,8 @@ NO_VALUE = "no value in this event"
 # What a value the event has, but the normalizer could not read, should have been, by the kind
 # the normalizer reports (see map_to_salesforce's `unreadable`). Fixed words: the value itself
 # may be an e-mail address or a customer's words.
-_SHOULD_HAVE_BEEN = {"datetime": "a valid date and time", "date": "a valid date", "email": "a valid e-mail address",
-                     "number": "a number", "url": "a valid http(s) URL"}
-_NOTHING_UNREADABLE: Mapping[str, str] = {}
+_SHOULD_HAVE_BEEN = {"datetime": "a valid date and time", "email": "a valid e-mail address"}
+_NOTHING_UNREADABLE: Mapping[str, str] = MappingProxyType({})
 
 
 def map_field(answer: dict, spec: FieldSpec, unreadable: Mapping[str, str] = _NOTHING_UNREADABLE) -> Outcome:
@@ -561,7 +561,7 @@ def map_to_salesforce(answer: dict, profile: Profile, unreadable: Mapping[str, s
 
     `unreadable` names the answer's paths (``interview.completed_at``) where the event had a
     value the normalizer could not read and left out, each with the kind it should have been
-    (a key of _SHOULD_HAVE_BEEN: ``datetime``, ``email``, ``number`` …): a field reading one is
+    (a key of _SHOULD_HAVE_BEEN: ``datetime`` or ``email``): a field reading one is
     left out saying the event's value is not valid, not that it has none."""
     if (answer.get("event") or {}).get("type") in NO_CONTACT_EVENTS:
         # A study or report is about many people: there is no Contact to write to.

@@ -854,8 +854,7 @@ def test_a_value_the_event_has_but_could_not_be_read_is_not_called_missing():
     # completed_at "2026-04-16T25:00:00Z", respondent.email "priya@tailspin": the normalizer
     # leaves them out, and "no value in this event" sent the admin looking in the wrong place.
     answer = answer_with(interview={"completed_at": None}, respondent={"email": None})
-    unreadable = {"interview.completed_at": "datetime", "respondent.email": "email",
-                  "interview.quality_score": "number"}
+    unreadable = {"interview.completed_at": "datetime", "respondent.email": "email"}
     email = field_of("email", source="respondent.email")
     assert map_field(answer, email, unreadable) == (None, "the value in this event is not a valid e-mail address",
                                                     "the value in this event is not a valid e-mail address")
@@ -863,8 +862,6 @@ def test_a_value_the_event_has_but_could_not_be_read_is_not_called_missing():
     reason = "the value in this event is not a valid date and time"
     assert {"field": "Last_Koji_Interview_At__c", "reason": reason} in block["skipped"]
     assert {"field": "Last_Koji_Interview_At__c", "message": reason} in block["warnings"]
-    assert {"field": "Interview_Quality_Score__c", "reason": "the value in this event is not a number"} in block[
-        "skipped"]
     # A value really absent is still no value, with no warning.
     assert {"field": "Latest_Customer_Quote__c", "reason": "no value in this event"} in block["skipped"]
     assert not any(w["field"] == "Latest_Customer_Quote__c" for w in block["warnings"])

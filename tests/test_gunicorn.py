@@ -105,7 +105,7 @@ def test_a_port_another_process_listens_on_is_one_message_and_exit_2(tmp_path):
                                 capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert result.stderr == (f"connector: cannot listen on 127.0.0.1:{port}: another process is listening there "
-                             "(another connector serve?); stop it or pick another --port\n")
+                             "(another connector serve?); stop it or pick another --port (or PORT)\n")
 
 
 def test_a_reload_the_new_workers_would_not_survive_is_refused_and_the_service_goes_on(tmp_path):

@@ -518,10 +518,10 @@ NO_VALUE = "no value in this event"
 # the normalizer reports (see map_to_salesforce's `unreadable`). Fixed words: the value itself
 # may be an e-mail address or a customer's words.
 _SHOULD_HAVE_BEEN = {"datetime": "a valid date and time", "email": "a valid e-mail address"}
-_NOTHING_UNREADABLE: Mapping[str, str] = MappingProxyType({})
+NOTHING_UNREADABLE: Mapping[str, str] = MappingProxyType({})
 
 
-def map_field(answer: dict, spec: FieldSpec, unreadable: Mapping[str, str] = _NOTHING_UNREADABLE) -> Outcome:
+def map_field(answer: dict, spec: FieldSpec, unreadable: Mapping[str, str] = NOTHING_UNREADABLE) -> Outcome:
     """The value one field gets from this answer, or why it gets none."""
     try:
         raw = _raw_value(answer, spec)
@@ -556,7 +556,7 @@ def _answers_a_ranking(answer: dict, spec: FieldSpec) -> bool:
     return item is not None and str(item.get("question_type") or "").strip().lower() == "ranking"
 
 
-def map_to_salesforce(answer: dict, profile: Profile, unreadable: Mapping[str, str] = _NOTHING_UNREADABLE) -> dict:
+def map_to_salesforce(answer: dict, profile: Profile, unreadable: Mapping[str, str] = NOTHING_UNREADABLE) -> dict:
     """The ``salesforce`` block: how to find the record and the fields to PATCH on it.
 
     `unreadable` names the answer's paths (``interview.completed_at``) where the event had a

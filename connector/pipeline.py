@@ -9,7 +9,6 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any
 from urllib.parse import quote
 
@@ -19,7 +18,7 @@ from connector.events import INTERVIEW_TYPES, normalize, unreadable_values, unus
 from connector.koji_api import AnotherInterview, KojiRefused
 from connector.ledger import COMPLETED, DUPLICATE, IN_PROGRESS, Claim, Ledger
 from connector.logs import shown_id, shown_key
-from connector.mapping import map_to_salesforce
+from connector.mapping import NOTHING_UNREADABLE, map_to_salesforce
 from connector.profile import Profile
 from connector.slack import build_slack_message
 
@@ -75,7 +74,7 @@ class Pipeline:
         return answer
 
     def render(self, event: dict[str, Any], decision: Decision, delivery: dict[str, Any] | None,
-               unreadable: Mapping[str, str] = MappingProxyType({})) -> dict[str, Any]:
+               unreadable: Mapping[str, str] = NOTHING_UNREADABLE) -> dict[str, Any]:
         answer: dict[str, Any] = {
             "action": decision.action, "skip_reason": decision.skip_reason,
             "reason": decision.reason, "delivery": delivery, **event,
